@@ -1,0 +1,27 @@
+"""Parametrizes every benchmark over the cells of the selected profile.
+
+A benchmark function declares its family with ``FAMILY = "..."`` at module level and takes a
+``cell`` argument; the profile (``--seqbench-profile``) decides which cells exist.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from seqbench.scenarios.ceiling import matmul_ceiling_flop_per_s
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "cell" not in metafunc.fixturenames:
+        return
+    family = metafunc.module.FAMILY
+    cells = [c for c in metafunc.config.seqbench_cells if c.family == family]
+    metafunc.parametrize("cell", cells, ids=[c.cell_id for c in cells])
+
+
+@pytest.fixture(scope="session")
+def matmul_ceiling(request: pytest.FixtureRequest) -> float:
+    """The machine's GEMM ceiling in FLOP/s, measured once per run, before the cells."""
+    cells = request.config.seqbench_cells
+    device = cells[0].device if cells else "cpu"
+    return matmul_ceiling_flop_per_s(device)

@@ -1,0 +1,47 @@
+"""Registry of recurrent cells. Adding a cell type takes one entry here.
+
+Each entry names torch.nn's fused sequence module, its single-step twin (used to unroll the
+recurrence when measuring the gradient that reaches each time step), and G, the number of
+gate blocks, which sets the cost formulas in ``costs.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    sequence_module: type[nn.RNNBase]  # fused module run over the whole sequence
+    step_module: type[nn.Module]  # one-step cell with the same weight layout
+    gates: int  # G: gate blocks stacked in weight_ih/weight_hh (rows = G*H)
+    kwargs: dict[str, Any] = field(default_factory=dict)  # extra constructor arguments
+    has_cell_state: bool = False  # LSTM carries (h, c); the others carry h only
+    # Memory model of the CPU implementation, in floats per (sequence, step, layer, direction)
+    # divided by H. saved_units: what autograd keeps for backward, measured with
+    # saved_tensors_hooks (tests/test_costs.py re-checks it on the running torch).
+    # backward_units: the extra working set at backward's peak, fitted once to fresh-process
+    # peaks at T=2000, B=100, H=50 on torch 2.13 CPU; the error at T=20000 is reported.
+    saved_units: float = 1.0
+    backward_units: float = 4.0
+
+
+MODELS: dict[str, CellSpec] = {
+    # Elman RNN, h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+    "rnn": CellSpec(nn.RNN, nn.RNNCell, gates=1, kwargs={"nonlinearity": "tanh"},
+                    saved_units=1.0, backward_units=4.7),
+    # Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000. On CPU torch runs
+    # it through oneDNN, whose workspace (gates and states of every step) is what it saves.
+    "lstm": CellSpec(nn.LSTM, nn.LSTMCell, gates=4, has_cell_state=True,
+                     saved_units=16.0, backward_units=1.6),
+    # Cho et al. 2014; torch applies r after the recurrent matmul: n = tanh(W_in x + r*(W_hn h)).
+    # The aten cell saves r, z, n, (h - n) and W_hh h (3H): 7H per step.
+    "gru": CellSpec(nn.GRU, nn.GRUCell, gates=3, saved_units=7.0, backward_units=10.7),
+}
+
+from seqbench.models.recurrent import RecurrentModel, build_model  # noqa: E402
+
+__all__ = ["MODELS", "CellSpec", "RecurrentModel", "build_model"]

@@ -1,0 +1,171 @@
+"""Profiles: which cells a sweep holds. Each is a plain function of the user's overrides.
+
+Measured wall times on 2 cores are in README.md ("Profiles").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from seqbench.config import FAMILIES, CellConfig
+from seqbench.errors import SeqbenchError
+from seqbench.models import MODELS
+from seqbench.tasks import TASKS
+
+ALL_MODELS = ("rnn", "lstm", "gru")
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the user narrows or changes on top of a profile (CLI or pytest options)."""
+
+    models: tuple[str, ...] = ()  # keep only these models (empty: all the profile has)
+    tasks: tuple[str, ...] = ()  # keep only these tasks
+    families: tuple[str, ...] = ()  # keep only these families
+    seq_lens: tuple[int, ...] = ()  # replace the profile's sequence lengths
+    device: str | None = None  # run every cell on this device
+    threads: int | None = None  # torch threads for every cell
+    extra: dict = field(default_factory=dict)  # validation knobs merged into every cell.extra
+
+    def validate(self) -> None:
+        for m in self.models:
+            if m not in MODELS:
+                raise SeqbenchError(f"unknown model {m!r}: choose from {', '.join(sorted(MODELS))}")
+        for t in self.tasks:
+            if t not in TASKS:
+                raise SeqbenchError(f"unknown task {t!r}: choose from {', '.join(sorted(TASKS))}")
+        for f in self.families:
+            if f not in FAMILIES:
+                raise SeqbenchError(f"unknown family {f!r}: choose from {', '.join(FAMILIES)}")
+        for T in self.seq_lens:
+            if T <= 0:
+                raise SeqbenchError(f"sequence length must be a positive integer, got {T}")
+        if self.device not in (None, "cpu", "cuda"):
+            raise SeqbenchError(f"unknown device {self.device!r}: choose from cpu, cuda")
+        if self.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise SeqbenchError("device 'cuda' requested but torch sees no CUDA device")
+        if self.threads is not None and self.threads <= 0:
+            raise SeqbenchError(f"threads must be a positive integer, got {self.threads}")
+
+
+def timing_rounds(batch_size: int, seq_len: int, tokens_budget: int, cap: int = 30) -> int:
+    """Rounds for a timing cell: inversely proportional to its tokens per step, so a long
+    cell is not repeated for minutes, never fewer than 3 (a median needs spread) nor more
+    than `cap`."""
+    return max(3, min(cap, tokens_budget // (batch_size * seq_len)))
+
+
+def _article_sizes(family: str, model: str, T: int, rounds_budget: int) -> CellConfig:
+    # The article's headline configuration: batch 100, input 1, hidden 50, mean-sign.
+    return CellConfig(family=family, model=model, task="mean-sign", seq_len=T, batch_size=100,
+                      input_size=1, hidden_size=50,
+                      rounds=timing_rounds(100, T, rounds_budget) if family != "memory" else 1,
+                      warmup_rounds=1 if family != "memory" else 0)
+
+
+def smoke() -> list[CellConfig]:
+    """Every model, task and family at tiny sizes (tests and CI)."""
+    cells = []
+    for model in ALL_MODELS:
+        base = dict(model=model, seq_len=8, batch_size=4, hidden_size=8, rounds=3,
+                    warmup_rounds=1)
+        cells.append(CellConfig(family="throughput", task="mean-sign", **base))
+        cells.append(CellConfig(family="memory", task="mean-sign", **base | {"rounds": 1}))
+        cells.append(CellConfig(family="gradients", task="mean-sign", input_size=3,
+                                **base | {"rounds": 1}))
+        cells.append(CellConfig(family="overhead", task="mean-sign", **base))
+        for task in TASKS:
+            cells.append(CellConfig(family="convergence", task=task, train_steps=6,
+                                    heldout_size=8, eval_every=3, clip_grad_norm=1.0,
+                                    **base | {"rounds": 1}))
+    return cells
+
+
+QUICK_LENGTHS = (10, 100, 1000, 5000, 20000)
+
+
+def quick() -> list[CellConfig]:
+    """The default: the article's sizes at T ∈ QUICK_LENGTHS for throughput, memory and
+    gradients, plus short convergence runs on every task at moderate T."""
+    cells = []
+    for family in ("throughput", "memory", "gradients"):
+        for T in QUICK_LENGTHS:
+            for model in ALL_MODELS:
+                cell = _article_sizes(family, model, T, rounds_budget=2_000_000)
+                cells.append(cell.replace(rounds=1) if family == "gradients" else cell)
+    for task in TASKS:
+        for T in (50, 200):
+            for model in ALL_MODELS:
+                cells.append(CellConfig(
+                    family="convergence", model=model, task=task, seq_len=T, batch_size=32,
+                    hidden_size=50, lr=1e-3, clip_grad_norm=1.0, train_steps=150,
+                    heldout_size=256, eval_every=15, rounds=1, warmup_rounds=0))
+    return cells
+
+
+def seed() -> list[CellConfig]:
+    """The article's experiments at full size (about an hour on 2 cores)."""
+    cells = []
+    # Headline: T=20000, B=100, H=50, input 1, 100 full-batch epochs on 100 fixed sequences,
+    # Adam lr 1e-3, no clipping, as the article ran it; held-out evaluation added.
+    for model in ALL_MODELS:
+        cells.append(CellConfig(family="convergence", model=model, task="mean-sign",
+                                seq_len=20000, batch_size=100, input_size=1, hidden_size=50,
+                                train_steps=100, train_size=100, heldout_size=100,
+                                eval_every=10, rounds=1, warmup_rounds=0))
+    # Gradient vanishing: input 10, hidden 20, batch 1, fresh model per T, over 5 seeds.
+    for T in (10, 50, 100, 500, 1000):
+        for model in ALL_MODELS:
+            for s in range(5):
+                cells.append(CellConfig(family="gradients", model=model, task="mean-sign",
+                                        seq_len=T, batch_size=1, input_size=10,
+                                        hidden_size=20, seed=s, rounds=1, warmup_rounds=0))
+    # The suite's own overhead at the headline size.
+    for model in ALL_MODELS:
+        cells.append(_article_sizes("overhead", model, 20000, rounds_budget=0))
+    return cells
+
+
+PROFILES: dict[str, Callable[[], list[CellConfig]]] = {
+    "smoke": smoke,
+    "quick": quick,
+    "seed": seed,
+}
+DEFAULT_PROFILE = "quick"
+
+
+def build_cells(profile: str, overrides: Overrides | None = None) -> list[CellConfig]:
+    """The profile's cells after the user's overrides; every cell is validated."""
+    if profile not in PROFILES:
+        raise SeqbenchError(f"unknown profile {profile!r}: choose from {', '.join(PROFILES)}")
+    overrides = overrides or Overrides()
+    overrides.validate()
+    cells = PROFILES[profile]()
+    if overrides.seq_lens:
+        lengths = sorted(set(overrides.seq_lens))
+        seen, expanded = set(), []
+        for cell in cells:
+            for T in lengths:
+                new = cell.replace(seq_len=T)
+                key = repr(new)  # profiles sweep T, so many cells collapse into one
+                if key not in seen:
+                    seen.add(key)
+                    expanded.append(new)
+        cells = expanded
+    cells = [c for c in cells
+             if (not overrides.models or c.model in overrides.models)
+             and (not overrides.tasks or c.task in overrides.tasks)
+             and (not overrides.families or c.family in overrides.families)]
+    changes = {}
+    if overrides.device:
+        changes["device"] = overrides.device
+    if overrides.threads:
+        changes["threads"] = overrides.threads
+    cells = [c.replace(**changes, extra=c.extra | overrides.extra) for c in cells]
+    if not cells:
+        raise SeqbenchError(f"profile {profile!r} has no cells left after the filters given")
+    return cells

@@ -1,0 +1,1 @@
+"""What seqbench measures: one module per benchmark family."""

@@ -1,0 +1,59 @@
+"""The versioned record seqbench adds to each pytest-benchmark entry.
+
+pytest-benchmark owns the outer JSON (machine_info, commit_info, benchmarks[*].stats). Each
+benchmark's ``extra_info`` holds seqbench's record, and the file's top level holds a
+``seqbench`` block. Loaders refuse a schema_version they do not know (after pyperf).
+
+Schema history (keep old files as fixtures under tests/fixtures/ when bumping):
+  1 — 2026-11: first version. extra_info = {schema_version, family, measurement, status,
+      config, metrics, series}; file top level = {"seqbench": {schema_version, profile}}.
+
+extra_info layout (version 1):
+  schema_version  int, this module's SCHEMA_VERSION
+  family          "throughput" | "memory" | "gradients" | "convergence" | "overhead" |
+                  "calibration"
+  measurement     what pytest-benchmark's stats time: "forward", "train_step",
+                  "memory_step", "gradient_flow", "training_run", "train_step_overhead",
+                  "matmul"
+  status          "ok" | "diverged" (see README, "Statuses")
+  config          CellConfig fields (seqbench/config.py), threads as actually used
+  metrics         flat {name: number | None}; every name ends in its unit:
+                  _s, _bytes, _per_s, _flop, _ratio, _count, _loss, _accuracy, _step
+  series          {name: list of numbers}: curves (loss per step, gradient per time step)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+SCHEMA_VERSION = 1
+KNOWN_SCHEMA_VERSIONS = (1,)
+STATUSES = ("ok", "diverged", "crashed", "timeout", "skipped", "error")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe numbers: NaN and Inf become None (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def make_record(config: dict[str, Any], family: str, measurement: str,
+                metrics: dict[str, Any], series: dict[str, list[float]] | None = None,
+                status: str = "ok", threads: int | None = None) -> dict[str, Any]:
+    """Build the extra_info record for one benchmark entry from a cell's config dict."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    config = dict(config)
+    if threads is not None:
+        config["threads"] = threads
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "family": family,
+        "measurement": measurement,
+        "status": status,
+        "config": config,
+        "metrics": {k: _clean(v) for k, v in metrics.items()},
+        "series": {k: [_clean(float(v)) for v in vs] for k, vs in (series or {}).items()},
+    }
