@@ -15,7 +15,7 @@ def test_peak_memory(benchmark, cell):
     probes: list[MemoryProbe] = []
 
     def start_child():  # pytest-benchmark does not time setup: process start-up is excluded
-        probes.append(MemoryProbe(cell))
+        probes.append(MemoryProbe(cell, cell.extra.get("probe_mem_limit_bytes")))
         probes[-1].start()
 
     benchmark.group = f"memory-T{cell.seq_len}"

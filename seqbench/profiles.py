@@ -26,6 +26,7 @@ class Overrides:
     seq_lens: tuple[int, ...] = ()  # replace the profile's sequence lengths
     device: str | None = None  # run every cell on this device
     threads: int | None = None  # torch threads for every cell
+    lr: float | None = None  # Adam learning rate for every cell
     extra: dict = field(default_factory=dict)  # validation knobs merged into every cell.extra
 
     def validate(self) -> None:
@@ -50,6 +51,8 @@ class Overrides:
                 raise SeqbenchError("device 'cuda' requested but torch sees no CUDA device")
         if self.threads is not None and self.threads <= 0:
             raise SeqbenchError(f"threads must be a positive integer, got {self.threads}")
+        if self.lr is not None and not self.lr > 0:
+            raise SeqbenchError(f"learning rate must be > 0, got {self.lr}")
 
 
 def timing_rounds(batch_size: int, seq_len: int, tokens_budget: int, cap: int = 30) -> int:
@@ -165,6 +168,8 @@ def build_cells(profile: str, overrides: Overrides | None = None) -> list[CellCo
         changes["device"] = overrides.device
     if overrides.threads:
         changes["threads"] = overrides.threads
+    if overrides.lr:
+        changes["lr"] = overrides.lr
     cells = [c.replace(**changes, extra=c.extra | overrides.extra) for c in cells]
     if not cells:
         raise SeqbenchError(f"profile {profile!r} has no cells left after the filters given")

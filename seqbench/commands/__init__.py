@@ -1,0 +1,1 @@
+"""One module per `seqbench` subcommand (see seqbench/cli.py)."""

@@ -1,0 +1,147 @@
+"""`seqbench run`: run a profile's benchmark definitions through pytest, losing nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from seqbench.errors import SeqbenchError
+from seqbench.launchers import records
+from seqbench.launchers.preflight import default_budget, parse_size
+from seqbench.launchers.supervisor import Supervisor
+from seqbench.profiles import DEFAULT_PROFILE, PROFILES, Overrides, build_cells
+
+HELP = "run a benchmark profile and store pytest-benchmark JSON plus per-cell records"
+MANIFEST = "run.json"
+
+
+def _csv(text: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip()) if text else ()
+
+
+def _ints(text: str | None) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in _csv(text))
+    except ValueError:
+        raise SeqbenchError(f"--seq-lens takes comma-separated integers, got {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default=None,
+                        help=f"one of {', '.join(PROFILES)} (default {DEFAULT_PROFILE})")
+    parser.add_argument("--out", default=None,
+                        help="results folder (default: a new results/<profile>-<time>/)")
+    parser.add_argument("--resume", metavar="DIR", default=None,
+                        help="finish an interrupted run: only cells without a record run")
+    parser.add_argument("--models", help="comma-separated models to keep (rnn,lstm,gru)")
+    parser.add_argument("--tasks", help="comma-separated tasks to keep")
+    parser.add_argument("--families", help="comma-separated families to keep")
+    parser.add_argument("--seq-lens", help="comma-separated sequence lengths to use instead")
+    parser.add_argument("--device", choices=None, help="cpu or cuda for every cell")
+    parser.add_argument("--threads", type=int, help="torch threads for every cell")
+    parser.add_argument("--lr", type=float, help="Adam learning rate for every cell")
+    parser.add_argument("--max-mem", default=None,
+                        help="memory budget (e.g. 16G); cells estimated above it are skipped "
+                             "(default: 80%% of available memory)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds one cell may run before it is stopped as `timeout`")
+    parser.add_argument("--cell-mem-limit", default=None,
+                        help="address-space limit for each memory probe process (e.g. 2G)")
+
+
+def _overrides(args: argparse.Namespace) -> Overrides:
+    return Overrides(models=_csv(args.models), tasks=_csv(args.tasks),
+                     families=_csv(args.families), seq_lens=_ints(args.seq_lens),
+                     device=args.device, threads=args.threads, lr=args.lr)
+
+
+def _writable_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise SeqbenchError(f"cannot write to output folder {path}: "
+                            f"{exc.strerror or exc}") from None
+    return path
+
+
+def _default_out(profile: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path.cwd() / "results" / f"{profile}-{stamp}"
+
+
+def _pytest_args(manifest: dict) -> list[str]:
+    o = manifest["overrides"]
+    args = ["--seqbench-profile", manifest["profile"], "--seqbench-max-mem",
+            str(manifest["max_mem_bytes"])]
+    for key, flag in (("models", "models"), ("tasks", "tasks"), ("families", "families"),
+                      ("seq_lens", "seq-lens")):
+        if o[key]:
+            args += [f"--seqbench-{flag}", ",".join(map(str, o[key]))]
+    for key in ("device", "threads", "lr"):
+        if o[key] is not None:
+            args += [f"--seqbench-{key}", str(o[key])]
+    if manifest.get("cell_mem_limit_bytes"):
+        args += ["--seqbench-cell-mem-limit", str(manifest["cell_mem_limit_bytes"])]
+    return args
+
+
+def _load_manifest(out: Path) -> dict:
+    try:
+        return json.loads((out / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise SeqbenchError(f"{out} is not a seqbench run folder (no {MANIFEST})") from None
+    except (OSError, ValueError) as exc:
+        raise SeqbenchError(f"cannot read {out / MANIFEST}: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.resume:
+        out = Path(args.resume)
+        manifest = _load_manifest(out)
+        _writable_dir(out)
+        if args.profile and args.profile != manifest["profile"]:
+            raise SeqbenchError(f"{out} holds a {manifest['profile']!r} run; cannot resume it "
+                                f"as {args.profile!r}")
+    else:
+        profile = args.profile or DEFAULT_PROFILE
+        overrides = _overrides(args)
+        cells = build_cells(profile, overrides)  # validates every value before any work
+        budget = parse_size(args.max_mem) if args.max_mem else default_budget()
+        out = _writable_dir(Path(args.out) if args.out else _default_out(profile))
+        if (out / MANIFEST).exists():
+            raise SeqbenchError(f"{out} already holds a run: use --resume {out}, or another "
+                                "--out")
+        manifest = {"profile": profile, "overrides": overrides.__dict__ | {"extra": {}},
+                    "max_mem_bytes": budget,
+                    "cell_mem_limit_bytes": parse_size(args.cell_mem_limit)
+                    if args.cell_mem_limit else None,
+                    "timeout_s": args.timeout, "cells_count": len(cells),
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv[1:]}
+        records.write_atomic(out / MANIFEST, manifest)
+    if manifest["overrides"].get("device") == "cuda":
+        Overrides(device="cuda").validate()  # CUDA must really be present
+    print(f"seqbench: profile {manifest['profile']!r}, {manifest['cells_count']} cells, "
+          f"results in {out}", file=sys.stderr)
+    supervisor = Supervisor(out, _pytest_args(manifest), cell_timeout_s=manifest["timeout_s"])
+    try:
+        supervisor.run()
+    except KeyboardInterrupt:
+        done = records.finished_nodeids(out / "cells")
+        print(f"\nseqbench: interrupted; {len(done)} finished cells are kept in {out}.\n"
+              f"Resume with: seqbench run --resume {out}", file=sys.stderr)
+        return 130
+    statuses = Counter(records.finished_nodeids(out / "cells").values())
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    print(f"seqbench: done: {summary}. Results in {out}", file=sys.stderr)
+    for event in supervisor.events:
+        print(f"  {event}", file=sys.stderr)
+    print(str(out))
+    return 0 if set(statuses) <= {"ok", "diverged", "skipped"} else 1

@@ -1,0 +1,84 @@
+"""Per-cell records: each finished cell is on disk, atomically, as soon as it finishes.
+
+A run folder holds:
+  run.json              the manifest: profile and overrides, so --resume runs the same sweep
+  cells/<key>.json      one record per finished cell (any status), written atomically
+  cells/running.json    the cell in progress (so the supervisor can name a crashed cell)
+  benchmarks-<n>.json   pytest-benchmark's own JSON, one per pytest attempt that ended
+
+A record has the shape of a pytest-benchmark entry ({"cell_record": {name, fullname, stats,
+extra_info}}) so the result loader reads both alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+RUNNING = "running.json"
+
+
+def cell_key(nodeid: str) -> str:
+    return hashlib.sha1(nodeid.encode()).hexdigest()[:16]
+
+
+def write_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, allow_nan=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_cell(cells_dir: Path, nodeid: str, entry: dict[str, Any], status: str,
+               message: str | None = None) -> Path:
+    path = cells_dir / f"{cell_key(nodeid)}.json"
+    write_atomic(path, {"cell_record": entry, "status": status, "message": message,
+                        "finished_unix_s": time.time()})
+    return path
+
+
+def finished_nodeids(cells_dir: Path) -> dict[str, str]:
+    """nodeid → status of every finished cell in the folder."""
+    done: dict[str, str] = {}
+    if not cells_dir.is_dir():
+        return done
+    for path in cells_dir.glob("*.json"):
+        if path.name == RUNNING:
+            continue
+        try:
+            data = json.loads(path.read_text())
+            done[data["cell_record"]["fullname"]] = data["status"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a foreign or damaged file is not a finished cell
+    return done
+
+
+def mark_running(cells_dir: Path, nodeid: str, timeout_s: float | None,
+                 config: dict[str, Any]) -> None:
+    write_atomic(cells_dir / RUNNING, {"nodeid": nodeid, "started_unix_s": time.time(),
+                                       "timeout_s": timeout_s, "pid": os.getpid(),
+                                       "config": config})
+
+
+def read_running(cells_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((cells_dir / RUNNING).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def clear_running(cells_dir: Path) -> None:
+    (cells_dir / RUNNING).unlink(missing_ok=True)

@@ -1,0 +1,128 @@
+"""Runs pytest on the benchmark definitions in a child process and survives its faults.
+
+pytest-benchmark writes its JSON only when a session ends, so the child also writes each
+cell's record as it finishes (seqbench/pytest_plugin.py). If the child dies (the OOM killer,
+a segfault, SIGKILL) or a cell overstays its time limit, the supervisor records the cell in
+progress as `crashed` or `timeout` and starts pytest again on the cells still to run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seqbench.errors import SeqbenchError
+from seqbench.launchers import records
+from seqbench.schema import make_record
+
+POLL_S = 0.5  # how often the supervisor checks the child and the running cell's clock
+
+
+@dataclass
+class Supervisor:
+    out_dir: Path  # the run folder
+    pytest_args: list[str]  # profile and override options for the plugin
+    cell_timeout_s: float | None = None  # default limit for cells that set none
+    verbose: bool = True
+    attempts: int = 0  # pytest launches so far
+    events: list[str] = field(default_factory=list)  # crashed/timeout lines, for the summary
+
+    @property
+    def cells_dir(self) -> Path:
+        return self.out_dir / "cells"
+
+    def benchmarks_dir(self) -> Path:
+        # benchmarks/ sits beside the package in a source checkout (pip install -e .).
+        path = Path(__file__).resolve().parents[2] / "benchmarks"
+        if not path.is_dir():
+            raise SeqbenchError(f"benchmark definitions not found at {path}: install seqbench "
+                                "from a source checkout (pip install -e .)")
+        return path
+
+    def command(self) -> list[str]:
+        bench_dir = self.benchmarks_dir()
+        json_path = self.out_dir / f"benchmarks-{self.attempts}.json"
+        cmd = [sys.executable, "-m", "pytest", str(bench_dir), "--benchmark-only",
+               "--benchmark-json", str(json_path), "--seqbench-cells-dir", str(self.cells_dir),
+               "-p", "no:cacheprovider", "--rootdir", str(bench_dir.parent),
+               "-c", str(bench_dir.parent / "pyproject.toml"),
+               "-s", "-q", "--no-header", "--benchmark-columns", "median,iqr,rounds",
+               *self.pytest_args]
+        if self.cell_timeout_s:
+            cmd += ["--seqbench-cell-timeout", str(self.cell_timeout_s)]
+        return cmd
+
+    def run(self) -> None:
+        """Launch pytest until every cell has a record. Ctrl-C propagates (records stay)."""
+        while True:
+            before = len(records.finished_nodeids(self.cells_dir))
+            self.attempts += 1
+            code = self._launch_once()
+            if code in (3, 4):  # pytest's internal or usage error: a bug, not a cell's fault
+                records.clear_running(self.cells_dir)
+                raise SeqbenchError(f"pytest failed with exit code {code} (internal or usage "
+                                    "error); see its output above")
+            fault = self._record_fault(code)
+            after = len(records.finished_nodeids(self.cells_dir))
+            if code in (0, 1, 5) and fault is None:
+                return  # pytest finished its session: every cell has run (1 = some failed)
+            if code == 2 and fault is None:
+                raise KeyboardInterrupt  # pytest was interrupted
+            if after == before:
+                raise SeqbenchError(f"pytest exited with code {code} before running any cell; "
+                                    f"see the output above")
+
+    def _launch_once(self) -> int:
+        # A new session (process group) lets the supervisor kill pytest and everything it
+        # started (memory probes) at once on a timeout, without signalling itself.
+        proc = subprocess.Popen(self.command(), start_new_session=True)
+        self._timed_out: dict | None = None
+        try:
+            while proc.poll() is None:
+                time.sleep(POLL_S)
+                running = records.read_running(self.cells_dir)
+                if running and running.get("timeout_s") and \
+                        time.time() - running["started_unix_s"] > running["timeout_s"]:
+                    self._timed_out = running
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        except KeyboardInterrupt:
+            # The terminal sent SIGINT to our group only; pass it on so pytest stops cleanly.
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+            records.clear_running(self.cells_dir)
+            raise
+        return proc.returncode
+
+    def _record_fault(self, code: int) -> str | None:
+        """If a cell was in progress when pytest ended, record why; return that status."""
+        running = records.read_running(self.cells_dir)
+        if running is None:
+            return None
+        nodeid = running["nodeid"]
+        if self._timed_out is not None:
+            status = "timeout"
+            message = f"exceeded its time limit of {running['timeout_s']:g} s"
+        else:
+            status = "crashed"
+            message = (f"killed by {signal.Signals(-code).name}" if code < 0
+                       else f"pytest exited with code {code} during the cell")
+        extra = make_record(running.get("config") or {}, (running.get("config") or {})
+                            .get("family", "unknown"), "none", {}, status=status)
+        extra["message"] = message
+        records.write_cell(self.cells_dir, nodeid,
+                           {"name": nodeid.split("::")[-1], "fullname": nodeid, "stats": None,
+                            "extra_info": extra}, status, message)
+        records.clear_running(self.cells_dir)
+        self.events.append(f"{status}: {nodeid} ({message})")
+        if self.verbose:
+            print(f"seqbench: cell {status}: {nodeid} ({message}); continuing", file=sys.stderr)
+        return status

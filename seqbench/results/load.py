@@ -1,0 +1,165 @@
+"""Read pytest-benchmark JSON files and seqbench's per-cell records into tidy DataFrames.
+
+Inputs are files or folders. A folder contributes every pytest-benchmark JSON in it (any
+depth) and every per-cell record under a ``cells/`` folder. An entry present both in a JSON
+file and as a cell record of the same run is taken once, from the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from seqbench.errors import SeqbenchError
+from seqbench.schema import KNOWN_SCHEMA_VERSIONS
+
+# Configuration columns every entry row carries (CellConfig fields plus provenance).
+CONFIG_COLUMNS = ["family", "measurement", "model", "task", "seq_len", "batch_size",
+                  "hidden_size", "input_size", "num_layers", "bidirectional", "dropout",
+                  "device", "dtype", "seed", "threads", "lr", "clip_grad_norm", "train_steps",
+                  "train_size"]
+# pytest-benchmark's per-entry statistics, renamed with their unit.
+STATS_COLUMNS = {"median": "time_median_s", "iqr": "time_iqr_s", "mean": "time_mean_s",
+                 "stddev": "time_stddev_s", "min": "time_min_s", "max": "time_max_s",
+                 "rounds": "rounds_count"}
+
+
+@dataclass
+class ResultSet:
+    """Everything loaded from some result paths."""
+
+    entries: pd.DataFrame  # one row per benchmark entry (cell × measurement)
+    machines: dict[str, dict[str, Any]]  # run id → pytest-benchmark machine_info
+    files: list[Path]
+
+    def metrics(self) -> pd.DataFrame:
+        """Long format: one row per entry and metric, the configuration as columns."""
+        rows = []
+        keep = ["run", "cell_key", "status", *CONFIG_COLUMNS]
+        for rec in self.entries.to_dict("records"):
+            base = {k: rec.get(k) for k in keep}
+            for name, value in (rec.get("metrics") or {}).items():
+                rows.append(base | {"metric": name, "value": value})
+        columns = [*keep, "metric", "value"]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+        return frame
+
+    def series(self, name: str, step: str) -> pd.DataFrame:
+        """Long format for one curve: rows of (configuration, step, value)."""
+        rows = []
+        keep = ["run", "cell_key", *CONFIG_COLUMNS]
+        for rec in self.entries.to_dict("records"):
+            s = rec.get("series") or {}
+            if name in s and step in s and s[name]:
+                for x, y in zip(s[step], s[name], strict=False):
+                    rows.append({k: rec.get(k) for k in keep} | {"step": x, "value": y})
+        return pd.DataFrame(rows, columns=[*keep, "step", "value"])
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SeqbenchError(f"cannot read {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise SeqbenchError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+
+
+def _check_schema(path: Path, extra: dict[str, Any]) -> None:
+    version = extra.get("schema_version")
+    if version not in KNOWN_SCHEMA_VERSIONS:
+        raise SeqbenchError(f"{path}: seqbench schema version {version!r} is not one this "
+                            f"seqbench reads ({', '.join(map(str, KNOWN_SCHEMA_VERSIONS))})")
+
+
+def _entry_row(path: Path, run: str, bench: dict[str, Any]) -> dict[str, Any] | None:
+    extra = bench.get("extra_info") or {}
+    if "schema_version" not in extra:
+        return None  # a plain pytest-benchmark entry that seqbench did not write
+    _check_schema(path, extra)
+    config = extra.get("config") or {}
+    row: dict[str, Any] = {"run": run, "file": str(path), "name": bench.get("name"),
+                           "fullname": bench.get("fullname")}
+    row.update({k: config.get(k) for k in CONFIG_COLUMNS})
+    row["family"] = extra.get("family")
+    row["measurement"] = extra.get("measurement")
+    row["status"] = extra.get("status", "ok")
+    stats = bench.get("stats") or {}
+    row.update({col: stats.get(key) for key, col in STATS_COLUMNS.items()})
+    row["round_times_s"] = stats.get("data")  # present when saved with include_data
+    row["metrics"] = extra.get("metrics") or {}
+    row["series"] = extra.get("series") or {}
+    row["config"] = config
+    row["cell_key"] = f"{row['fullname']}"
+    return row
+
+
+def _load_benchmark_json(path: Path, data: dict[str, Any], run: str) -> list[dict[str, Any]]:
+    top = data.get("seqbench")
+    if top is not None:
+        _check_schema(path, top)
+    rows = [_entry_row(path, run, b) for b in data["benchmarks"]]
+    return [r for r in rows if r is not None]
+
+
+def _is_cell_record(data: Any) -> bool:
+    return isinstance(data, dict) and "cell_record" in data
+
+
+def _collect(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if not p.exists():
+            raise SeqbenchError(f"no such file or folder: {p}")
+        if p.is_dir():
+            # run.json is a run's manifest (seqbench run), running.json a cell in progress.
+            found = sorted(q for q in p.rglob("*.json")
+                           if q.is_file() and q.name not in ("run.json", "running.json"))
+            if not found:
+                raise SeqbenchError(f"{p} holds no result files (*.json)")
+            files.extend(found)
+        else:
+            files.append(p)
+    return files
+
+
+def load_results(paths: list[str | Path]) -> ResultSet:
+    """Load result files and folders; raise SeqbenchError with one line on bad input."""
+    if not paths:
+        raise SeqbenchError("no result paths given")
+    files = _collect([Path(p) for p in paths])
+    rows: list[dict[str, Any]] = []
+    machines: dict[str, dict[str, Any]] = {}
+    json_keys: set[tuple[str, str]] = set()
+    cell_rows: list[dict[str, Any]] = []
+    for path in files:
+        data = _read_json(path)
+        run = _run_id(path)
+        if isinstance(data, dict) and isinstance(data.get("benchmarks"), list):
+            entries = _load_benchmark_json(path, data, run)
+            rows.extend(entries)
+            json_keys.update((run, r["cell_key"]) for r in entries)
+            machines[run] = data.get("machine_info", {})
+        elif _is_cell_record(data):
+            row = _entry_row(path, run, data["cell_record"])
+            if row is not None:
+                cell_rows.append(row)
+                machines.setdefault(run, data.get("machine_info", {}))
+        else:
+            raise SeqbenchError(f"{path} is not a pytest-benchmark or seqbench result file")
+    rows.extend(r for r in cell_rows if (r["run"], r["cell_key"]) not in json_keys)
+    if not rows:
+        raise SeqbenchError("no seqbench entries found in: "
+                            + ", ".join(str(p) for p in paths))
+    return ResultSet(pd.DataFrame(rows), machines, files)
+
+
+def _run_id(path: Path) -> str:
+    """Files of one run share a folder; per-cell records sit in its cells/ subfolder."""
+    folder = path.parent.parent if path.parent.name == "cells" else path.parent
+    return str(folder)
