@@ -44,6 +44,9 @@ def unrolled_forward(model: RecurrentModel, x: torch.Tensor
     for layer in range(rnn.num_layers):
         is_top = layer == rnn.num_layers - 1
         outputs = []
+        # unbind, not layer_input[:, t]: each slice's backward would allocate a zero tensor
+        # of the whole sequence, making the pass O(T²); unbind's backward stacks once.
+        inputs_t = layer_input.unbind(1)  # T × (B, I_l)
         for direction in range(directions):
             cell = _shared_cell(model, layer, "_reverse" if direction else "",
                                 layer_input.shape[-1])
@@ -53,9 +56,9 @@ def unrolled_forward(model: RecurrentModel, x: torch.Tensor
             steps = range(T - 1, -1, -1) if direction else range(T)
             for t in steps:
                 if model.spec.has_cell_state:
-                    h, c = cell(layer_input[:, t], (h, c))
+                    h, c = cell(inputs_t[t], (h, c))
                 else:
-                    h = cell(layer_input[:, t], h)
+                    h = cell(inputs_t[t], h)
                 if is_top:
                     h.retain_grad()
                 states[t] = h
