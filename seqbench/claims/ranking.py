@@ -1,0 +1,144 @@
+"""The generic check for ordering claims: "metric(a) < metric(b)" for pairs of models, judged
+at every configuration the results hold, each pair beyond noise or not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from seqbench.claims.evidence import (
+    Comparison,
+    Sampling,
+    compare,
+    configs,
+    describe_models,
+    describe_ratio,
+    per_model,
+    ranking,
+    samples,
+    shortfall,
+    where,
+)
+from seqbench.claims.model import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Claim, Evidence, Outcome
+from seqbench.report.data import Measured
+
+
+@dataclass(frozen=True)
+class RankingSpec:
+    """An ordering of models on one metric, as the article states it."""
+
+    metric: str  # metric name (its unit is its suffix)
+    family: str  # benchmark family that records it
+    measurement: str | None  # measurement within the family (None: any)
+    pairs: tuple[tuple[str, str], ...]  # (a, b): the article says metric(a) < metric(b)
+    sampling: Sampling  # what one sample is and how many a comparison needs
+    tasks: tuple[str, ...] = ()  # restrict to these tasks (empty: all)
+    lengths: tuple[int | None, int | None] = (None, None)  # T range, inclusive (None: open)
+    higher_first: bool = False  # list the measured ranking highest first (rates)
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    config: dict  # the configuration compared
+    comparisons: list[Comparison]  # one per claimed pair whose models are both present
+    values: dict[str, list[float]]  # samples per model
+
+    @property
+    def verdict(self) -> str:
+        relations = [c.relation for c in self.comparisons]
+        if "higher" in relations:
+            return CONTRADICTED
+        if relations and all(r == "lower" for r in relations):
+            return SUPPORTED
+        return INCONCLUSIVE
+
+
+def judge_frame(frame: pd.DataFrame, pairs: tuple[tuple[str, str], ...],
+                sampling: Sampling) -> list[ConfigResult]:
+    """Compare the claimed pairs at each configuration of a samples frame."""
+    out = []
+    for config, group in configs(frame):
+        values = per_model(group)
+        comps = [compare(values[a], values[b], a, b, sampling)
+                 for a, b in pairs if a in values and b in values]
+        if comps:
+            out.append(ConfigResult(config, comps, values))
+    return out
+
+
+def _reversed(r: ConfigResult) -> str:
+    flipped = ", ".join(describe_ratio(c) for c in r.comparisons if c.relation == "higher")
+    return f"{where(r.config)} ({flipped})"
+
+
+def outcome_of(results: list[ConfigResult], metric: str, sampling: Sampling,
+               higher_first: bool = False, show_task: bool = True,
+               extra: tuple[Evidence, ...] = ()) -> Outcome:
+    """Verdict over configurations: contradicted if any configuration reverses a pair beyond
+    noise; supported if at least one holds every pair beyond noise and none reverses;
+    otherwise inconclusive, saying whether samples were too few or differences small."""
+    evidence = extra + tuple(
+        Evidence(where(r.config), describe_models(r.values, metric, r.config.get("task"),
+                                                  sampling)
+                 + " · " + "; ".join(describe_ratio(c) for c in r.comparisons))
+        for r in results)
+    measured = "; ".join(f"{where(r.config, with_task=show_task)}: "
+                         f"{ranking(r.values, higher_first)}" for r in results)
+    bad = [r for r in results if r.verdict == CONTRADICTED]
+    good = [r for r in results if r.verdict == SUPPORTED]
+    rest = [r for r in results if r.verdict == INCONCLUSIVE]
+    n = len(results)
+    if bad:
+        reason = (f"reversed beyond noise at {len(bad)} of {n} configurations: "
+                  + "; ".join(_reversed(r) for r in bad) + ".")
+        if good:
+            reason += f" It holds at {len(good)}."
+        return Outcome(CONTRADICTED, reason, evidence, measured)
+    if good:
+        reason = f"holds beyond noise at {len(good)} of {n} configurations"
+        if rest:
+            reason += f"; undecided at {', '.join(where(r.config) for r in rest)}"
+        return Outcome(SUPPORTED, reason + ".", evidence, measured)
+    relations = [c.relation for r in results for c in r.comparisons]
+    if all(rel == "too few samples" for rel in relations):
+        worst = min(results, key=lambda r: min(len(v) for v in r.values.values()))
+        reason = f"too few samples: {shortfall(worst.values, sampling)}."
+    else:
+        reason = (f"differences within noise (the 95% CI of the ratio of medians overlaps "
+                  f"1 ± {sampling.tolerance:.0%}) or too few samples at all {n} "
+                  "configurations.")
+    return Outcome(INCONCLUSIVE, reason, evidence, measured)
+
+
+def no_data(m: Measured, family: str, what: str) -> Outcome:
+    if family not in m.families:
+        return Outcome(INCONCLUSIVE, f"the results hold no {family} family.")
+    return Outcome(INCONCLUSIVE, f"no {family} results {what}.")
+
+
+def check_ranking(claim: Claim, m: Measured) -> Outcome:
+    spec: RankingSpec = claim.spec
+    frame = samples(m, spec.metric, spec.sampling, spec.family, spec.measurement, spec.tasks,
+                    spec.lengths)
+    results = judge_frame(frame, spec.pairs, spec.sampling)
+    if not results:
+        return no_data(m, spec.family, _scope(spec))
+    return outcome_of(results, spec.metric, spec.sampling, spec.higher_first,
+                      show_task=len(spec.tasks) != 1)
+
+
+def _scope(spec: RankingSpec) -> str:
+    """What data the claim needed, for the 'no data' reason."""
+    models = sorted({m for pair in spec.pairs for m in pair})
+    text = f"with {spec.metric} for {' and '.join(models)}"
+    if spec.tasks:
+        text += f" on {', '.join(spec.tasks)}"
+    low, high = spec.lengths
+    if low is not None and high is not None:
+        text += f" at {low} ≤ T ≤ {high}"
+    elif low is not None:
+        text += f" at T ≥ {low}"
+    elif high is not None:
+        text += f" at T ≤ {high}"
+    return text

@@ -1,0 +1,109 @@
+"""A tiny document model, rendered to Markdown and to a self-contained HTML page.
+
+Both renderings come from the same blocks, so report.md and report.html never disagree.
+HTML embeds every figure as a base64 data URI and has no scripts or external resources.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str  # heading text
+    level: int = 2  # 1 = title
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str  # plain text (no markup); rendered escaped
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: list[str]  # plain-text list items
+
+
+@dataclass(frozen=True)
+class Table:
+    frame: pd.DataFrame  # cells already formatted as text with units
+
+
+@dataclass(frozen=True)
+class Image:
+    path: Path  # the PNG on disk
+    alt: str  # alternative text (the figure's title)
+    relative: str  # path from the report's folder, for Markdown
+
+
+Block = Heading | Paragraph | Bullets | Table | Image
+
+
+def _md_cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(_md_cell(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(_md_cell(v) for v in row) + " |"
+            for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def render_markdown(blocks: list[Block]) -> str:
+    out = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append(f"{'#' * b.level} {b.text}")
+        elif isinstance(b, Paragraph):
+            out.append(b.text)
+        elif isinstance(b, Bullets):
+            out.append("\n".join(f"- {item}" for item in b.items))
+        elif isinstance(b, Table):
+            out.append(_md_table(b.frame))
+        elif isinstance(b, Image):
+            out.append(f"![{b.alt}]({b.relative})")
+    return "\n\n".join(out) + "\n"
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 75rem;
+       padding: 0 1rem; line-height: 1.45; color: #222; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.85rem; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left;
+         vertical-align: top; }
+th { background: #f3f3f3; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; }
+"""
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render_html(blocks: list[Block], title: str) -> str:
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>",
+           "<body>"]
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
+        elif isinstance(b, Paragraph):
+            out.append(f"<p>{html.escape(b.text)}</p>")
+        elif isinstance(b, Bullets):
+            items = "".join(f"<li>{html.escape(i)}</li>" for i in b.items)
+            out.append(f"<ul>{items}</ul>")
+        elif isinstance(b, Table):
+            out.append(b.frame.to_html(index=False, escape=True, border=0, na_rep=""))
+        elif isinstance(b, Image):
+            out.append(f'<figure><img src="{_data_uri(b.path)}" alt="{html.escape(b.alt)}">'
+                       "</figure>")
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,199 @@
+"""The report's sections as document blocks: numbers formatted with their units."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from seqbench.claims import CHARACTERISTICS, Judged
+from seqbench.claims.evidence import EXACT, MEMORY, SEEDS, TIMING
+from seqbench.report.data import Measured, model_order
+from seqbench.report.document import Block, Bullets, Heading, Image, Paragraph, Table
+from seqbench.report.figures import N_BOOT, DrawnFigure
+from seqbench.report.stats import CONFIDENCE, N_RESAMPLES
+from seqbench.report.units import LOSS_UNITS, fmt, fmt_range
+
+
+def _median_ci(row: pd.Series, column: str, unit: str) -> str:
+    value = row.get(column)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    low, high = row.get(f"{column}_ci95_low"), row.get(f"{column}_ci95_high")
+    ci = fmt_range(low, high, unit)
+    return fmt(value, unit) + ("" if ci == "n/a" else f" {ci}")
+
+
+def overview(m: Measured, out: Path) -> list[Block]:
+    files = sorted({str(p) for p in m.results.files})
+    items = [f"result files: {len(files)} ({', '.join(files[:5])}"
+             + (", …)" if len(files) > 5 else ")"),
+             f"profiles: {', '.join(m.profiles) or 'not recorded (per-cell records only)'}",
+             f"families present: {', '.join(f for f in m.families if f != 'calibration')}"]
+    if m.missing_families:
+        items.append(f"families missing: {', '.join(m.missing_families)} — the sections, "
+                     "figures and claims that need them say so below")
+    else:
+        items.append("families missing: none")
+    return [Heading("seqbench report", 1),
+            Paragraph(f"Built by `seqbench report` into {out}. Every number carries its unit; "
+                      f"intervals are {CONFIDENCE:.0%} bootstrap CIs of the median."),
+            Bullets(items)]
+
+
+def environment(m: Measured) -> list[Block]:
+    blocks: list[Block] = [Heading("Environment")]
+    columns = {}
+    for run, info in sorted(m.results.machines.items()):
+        env = dict((info or {}).get("seqbench") or {})
+        if not env:
+            env = {k: info.get(k) for k in ("python_version", "machine", "system") if info}
+        columns[run] = {k: "" if v is None else str(v) for k, v in env.items()}
+    if not columns:
+        return [*blocks, Paragraph("The results record no environment.")]
+    frame = pd.DataFrame(columns)
+    if frame.shape[1] > 1 and (frame.nunique(axis=1) <= 1).all():
+        frame = frame.iloc[:, :1].set_axis([f"all {frame.shape[1]} runs"], axis=1)
+    frame = frame.reset_index().rename(columns={"index": "property"})
+    return [*blocks, Table(frame.fillna(""))]
+
+
+def cells(tables: dict[str, pd.DataFrame]) -> list[Block]:
+    status = tables["status"].rename(columns={"cells_count": "cells (count)"})
+    return [Heading("Cells by status"), Table(status)]
+
+
+def _loss_unit(task: str) -> str:
+    return LOSS_UNITS.get(task, "loss units")
+
+
+def model_summaries(m: Measured, tables: dict[str, pd.DataFrame]) -> list[Block]:
+    costs, losses = tables["model_costs"], tables["final_losses"]
+    blocks: list[Block] = [
+        Heading("Summary per model"),
+        Paragraph("Costs: parameters and matrix FLOPs per training step (analytic), "
+                  "tokens/s of the training step and of the forward pass (median over timed "
+                  "rounds and seeds, with CI) and peak memory of one step (fresh process). "
+                  "Losses: final held-out loss per task, median over seeds, next to the "
+                  "task's chance baseline.")]
+    models = model_order(pd.concat([costs.get("model", pd.Series(dtype=str)),
+                                    losses.get("model", pd.Series(dtype=str))]))
+    if not models:
+        return [*blocks, Paragraph("No throughput, memory or convergence results.")]
+    for model in models:
+        blocks.append(Heading(model.upper(), 3))
+        c = costs[costs["model"] == model] if "model" in costs else costs.iloc[0:0]
+        if not c.empty:
+            rows = []
+            for _, r in c.iterrows():
+                rows.append({
+                    "T (steps)": f"{int(r['seq_len'])}",
+                    "B × H": f"{int(r['batch_size'])} × {int(r['hidden_size'])}",
+                    "params": fmt(r.get("param_count"), "parameters"),
+                    "FLOPs/step": fmt(r.get("train_step_flop"), "FLOP"),
+                    "train tokens/s": _median_ci(r, "train_tokens_per_s", "tokens/s"),
+                    "forward tokens/s": _median_ci(r, "forward_tokens_per_s", "tokens/s"),
+                    "peak memory (measured)": _median_ci(r, "peak_mem_bytes", "bytes"),
+                    "peak memory (analytic)": fmt(r.get("peak_mem_est_bytes"), "bytes"),
+                })
+            blocks.append(Table(pd.DataFrame(rows).replace("n/a", "")))
+        else:
+            blocks.append(Paragraph("No throughput or memory results for this model."))
+        lo = losses[losses["model"] == model] if "model" in losses else losses.iloc[0:0]
+        if not lo.empty:
+            rows = []
+            for _, r in lo.iterrows():
+                unit = _loss_unit(r["task"])
+                rows.append({
+                    "task": r["task"], "T (steps)": f"{int(r['seq_len'])}",
+                    "steps": fmt(r.get("train_steps"), "steps"),
+                    "held-out loss": _median_ci(r, "final_heldout_loss", unit),
+                    "train loss": fmt(r.get("final_train_loss"), unit),
+                    "chance baseline": fmt(r.get("baseline_loss"), unit),
+                    "held-out / baseline": fmt(r.get("final_heldout_over_baseline_ratio"),
+                                               "ratio"),
+                    "seeds": fmt(r.get("seeds_count"), "count"),
+                })
+            blocks.append(Table(pd.DataFrame(rows)))
+        else:
+            blocks.append(Paragraph("No convergence results for this model."))
+    return blocks
+
+
+def characteristics(judged: list[Judged]) -> list[Block]:
+    ids = {c.id for c in CHARACTERISTICS}
+    rows = []
+    for j in judged:
+        if j.claim.id not in ids:
+            continue
+        a = j.claim.article
+        rows.append({"property": j.claim.prop,
+                     "article: RNN / LSTM / GRU": f"{a['rnn']} / {a['lstm']} / {a['gru']}",
+                     "measured ranking (by median)": j.outcome.measured or "no data",
+                     "verdict": j.outcome.verdict, "reason": j.outcome.reason})
+    return [Heading("The article's characteristics table, re-measured"),
+            Paragraph("Each row of the article's table, with the ranking measured at every "
+                      "configuration in these results (rates such as tokens/s are listed "
+                      "highest first, everything else lowest first). The numbers behind each "
+                      "row are under Claims, evidence."),
+            Table(pd.DataFrame(rows))]
+
+
+def claims_table(judged: list[Judged]) -> list[Block]:
+    rows = [{"claim": j.claim.id, "the article says": j.claim.statement,
+             "verdict": j.outcome.verdict, "reason": j.outcome.reason} for j in judged]
+    counts = pd.Series([j.outcome.verdict for j in judged]).value_counts()
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items())
+    blocks: list[Block] = [Heading("Claims"), Paragraph(f"{len(judged)} claims: {summary}."),
+                           Table(pd.DataFrame(rows)), Heading("Claims, evidence", 3)]
+    for j in judged:
+        if j.outcome.evidence:
+            blocks.append(Paragraph(f"{j.claim.id} ({j.outcome.verdict}):"))
+            blocks.append(Bullets([f"{e.where}: {e.numbers}" for e in j.outcome.evidence]))
+    return blocks
+
+
+def figures(drawn: list[DrawnFigure], out: Path) -> list[Block]:
+    blocks: list[Block] = [Heading("Figures")]
+    for i, d in enumerate(drawn, 1):
+        blocks.append(Heading(f"{i}. {d.spec.title}", 3))
+        if d.path is None:
+            blocks.append(Paragraph(f"Not drawn: {d.missing}."))
+            continue
+        blocks.append(Paragraph(d.spec.caption))
+        blocks.append(Image(d.path, d.spec.title, d.path.relative_to(out).as_posix()))
+    return blocks
+
+
+def method() -> list[Block]:
+    def rule(s) -> str:
+        return f"at least {s.min_samples} {s.unit}s per model, noise margin {s.tolerance:.0%}"
+
+    return [Heading("Method"), Bullets([
+        "Aggregation: every metric is summarised across seeds (cells of the same "
+        "configuration), and every timing across timed rounds pooled over seeds, by the "
+        f"median, the IQR and a {CONFIDENCE:.0%} bootstrap CI of the median "
+        f"(scipy.stats.bootstrap, percentile method, {N_RESAMPLES} resamples, fixed seed).",
+        f"Figures: seaborn's own {CONFIDENCE:.0%} bootstrap bands ({N_BOOT} resamples, fixed "
+        "seed) across seeds, and across rounds for timings; drawn headless with Agg.",
+        "A comparison of two models is the ratio of their medians with its bootstrap CI. "
+        "It counts as a difference only when the whole CI lies outside 1 ± the noise margin; "
+        "otherwise the difference is within noise. Too few samples give no comparison.",
+        f"Deterministic quantities (parameters, analytic FLOPs): {rule(EXACT)}.",
+        f"Timings (tokens/s per timed round): {rule(TIMING)}.",
+        f"Peak memory (one fresh process per cell): {rule(MEMORY)}.",
+        f"Training and initialisation outcomes (losses, gradients): {rule(SEEDS)}.",
+        "A claim that holds at some configurations and reverses beyond noise at another is "
+        "contradicted; one that holds at some and is undecided at the rest is supported; "
+        "one with no decisive configuration is inconclusive, with the reason.",
+        "Claims are data plus a check each (seqbench/claims/registry.py); the same code on "
+        "other results can reach another verdict.",
+    ])]
+
+
+def table_files(paths: list[Path], out: Path) -> list[Block]:
+    return [Heading("Tables"),
+            Paragraph("CSV files with raw numbers in SI units (each column or its `unit` "
+                      "column names the unit):"),
+            Bullets([p.relative_to(out).as_posix() for p in paths])]

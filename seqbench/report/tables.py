@@ -1,0 +1,174 @@
+"""pandas tables of a result set: long metrics, aggregates across seeds and rounds, the
+per-model summary, and the curves the figures draw. Numbers stay raw (SI units named in the
+column or the `unit` column); formatting for people happens in `render`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from seqbench.claims import Judged
+from seqbench.report.data import GROUP_COLUMNS, Measured, model_order
+from seqbench.report.stats import aggregate
+from seqbench.report.units import unit_of
+
+SUMMARY_COLUMNS = [*GROUP_COLUMNS, "model", "metric", "unit", "n", "n_cells", "median", "q1",
+                   "q3", "iqr", "ci95_low", "ci95_high"]
+
+
+def _with_units(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["unit"] = [unit_of(m, t if isinstance(t, str) else None)
+                     for m, t in zip(frame["metric"], frame["task"], strict=True)]
+    return frame
+
+
+def metrics_long(m: Measured) -> pd.DataFrame:
+    """One row per cell and metric, the configuration as columns, and the metric's unit."""
+    return _with_units(m.metrics)
+
+
+def metric_summary(m: Measured) -> pd.DataFrame:
+    """Each metric aggregated across seeds (and runs): one row per configuration, model and
+    metric. `n` counts cells, i.e. seeds of the same experiment."""
+    by = [*GROUP_COLUMNS, "model", "metric"]
+    agg = aggregate(m.metrics, by)
+    agg["n_cells"] = agg["n"]
+    return _with_units(agg)[SUMMARY_COLUMNS]
+
+
+def timing_summary(m: Measured) -> pd.DataFrame:
+    """Per-round timings aggregated across rounds and seeds: `n` counts rounds, `n_cells`
+    the cells (seeds) they came from. Quantities: round time and the rates derived from it."""
+    if m.rounds.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    quantities = ["time_s", "tokens_per_s", "achieved_flop_per_s", "ceiling_fraction_ratio"]
+    by = [*GROUP_COLUMNS, "model"]
+    long = m.rounds.melt(id_vars=[*by, "cell_key", "run"], value_vars=quantities,
+                         var_name="metric", value_name="value").dropna(subset=["value"])
+    agg = aggregate(long, [*by, "metric"])
+    cells = (long.groupby([*by, "metric"], dropna=False)["cell_key"].nunique()
+             .rename("n_cells").reset_index())
+    agg = agg.merge(cells, on=[*by, "metric"], how="left")
+    return _with_units(agg)[SUMMARY_COLUMNS]
+
+
+def _pick(summary: pd.DataFrame, family: str, measurement: str, metric: str,
+          column: str) -> pd.DataFrame:
+    s = summary[(summary["family"] == family) & (summary["measurement"] == measurement)
+                & (summary["metric"] == metric)]
+    return s[["model", "seq_len", "batch_size", "hidden_size", "median", "ci95_low",
+              "ci95_high"]].rename(columns={"median": column, "ci95_low": f"{column}_ci95_low",
+                                            "ci95_high": f"{column}_ci95_high"})
+
+
+def model_costs(m: Measured, metric_sum: pd.DataFrame, timing_sum: pd.DataFrame) -> pd.DataFrame:
+    """Per model and length: params, FLOPs/step, train and forward tokens/s (rounds pooled
+    over seeds) and measured and analytic peak memory (median over seeds)."""
+    key = ["model", "seq_len", "batch_size", "hidden_size"]
+    parts = [
+        _pick(metric_sum, "throughput", "train_step", "param_count", "param_count"),
+        _pick(metric_sum, "throughput", "train_step", "train_step_flop", "train_step_flop"),
+        _pick(timing_sum, "throughput", "train_step", "tokens_per_s", "train_tokens_per_s"),
+        _pick(timing_sum, "throughput", "forward", "tokens_per_s", "forward_tokens_per_s"),
+        _pick(metric_sum, "memory", "memory_step", "peak_mem_bytes", "peak_mem_bytes"),
+        _pick(metric_sum, "memory", "memory_step", "peak_mem_est_bytes", "peak_mem_est_bytes"),
+    ]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=key)
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.merge(p, on=key, how="outer")
+    return _sorted(out.drop(columns=[c for c in out.columns
+                                     if c.startswith(("param_count_ci", "train_step_flop_ci",
+                                                      "peak_mem_est_bytes_ci"))]))
+
+
+def final_losses(metric_sum: pd.DataFrame) -> pd.DataFrame:
+    """Per model, task and convergence configuration: final held-out and train loss (median
+    and CI over seeds), the chance baseline, and the fraction of seeds that solved the task."""
+    conv = metric_sum[metric_sum["family"] == "convergence"]
+    key = ["model", "task", "seq_len", "batch_size", "hidden_size", "train_steps", "train_size",
+           "clip_grad_norm", "lr"]
+    wanted = {"final_heldout_loss": ["median", "ci95_low", "ci95_high", "n"],
+              "final_train_loss": ["median"], "baseline_loss": ["median"],
+              "final_heldout_over_baseline_ratio": ["median"], "solved_count": ["median"]}
+    out = None
+    for metric, cols in wanted.items():
+        part = conv[conv["metric"] == metric][key + cols]
+        part = part.rename(columns={c: metric if c == "median" else f"{metric}_{c}"
+                                    for c in cols})
+        out = part if out is None else out.merge(part, on=key, how="outer")
+    out = out.rename(columns={"final_heldout_loss_n": "seeds_count",
+                              "solved_count": "solved_median_ratio"})
+    return _sorted(out)
+
+
+def status_counts(m: Measured) -> pd.DataFrame:
+    """Cells per family and status: what ran, diverged, crashed or timed out."""
+    e = m.results.entries
+    return (e.groupby(["family", "status"], dropna=False).size().rename("cells_count")
+            .reset_index().sort_values(["family", "status"]).reset_index(drop=True))
+
+
+def gradient_flow_curves(m: Measured) -> pd.DataFrame:
+    """‖∂L/∂h_t‖ at initialisation per gradients cell and time step (log-spaced steps)."""
+    s = m.results.series("grad_h_norm", "grad_h_step")
+    s = s[s["family"] == "gradients"].rename(columns={"step": "time_step",
+                                                      "value": "grad_h_norm"})
+    s["grad_h_norm"] = pd.to_numeric(s["grad_h_norm"], errors="coerce")
+    return s.reset_index(drop=True)
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty or "model" not in frame:
+        return frame.reset_index(drop=True)
+    order = {name: i for i, name in enumerate(model_order(frame["model"]))}
+    cols = [c for c in ("task", "seq_len", "batch_size", "hidden_size") if c in frame]
+    return (frame.assign(_order=frame["model"].map(order))
+            .sort_values(["_order", *cols]).drop(columns="_order").reset_index(drop=True))
+
+
+def claims_frames(judged: list[Judged]) -> dict[str, pd.DataFrame]:
+    """Claims with verdicts, their evidence lines, and the characteristics table."""
+    claims = pd.DataFrame([{"claim": j.claim.id, "group": j.claim.group,
+                            "statement": j.claim.statement, "verdict": j.outcome.verdict,
+                            "reason": j.outcome.reason, "measured": j.outcome.measured}
+                           for j in judged])
+    evidence = pd.DataFrame([{"claim": j.claim.id, "where": e.where, "numbers": e.numbers}
+                             for j in judged for e in j.outcome.evidence],
+                            columns=["claim", "where", "numbers"])
+    chars = pd.DataFrame([{"property": j.claim.prop, **{f"article_{k}": v for k, v in
+                                                         j.claim.article.items()},
+                           "measured": j.outcome.measured, "verdict": j.outcome.verdict,
+                           "reason": j.outcome.reason}
+                          for j in judged if j.claim.group == "characteristics"])
+    return {"claims": claims, "claims_evidence": evidence, "characteristics": chars}
+
+
+def build_tables(m: Measured) -> dict[str, pd.DataFrame]:
+    """Every table of the report, by file stem."""
+    msum = metric_summary(m)
+    tsum = timing_summary(m)
+    return {
+        "metrics_long": metrics_long(m),
+        "metric_summary": msum,
+        "timing_summary": tsum,
+        "model_costs": model_costs(m, msum, tsum),
+        "final_losses": final_losses(msum),
+        "status": status_counts(m),
+        "loss_curves": m.curves,
+        "gradient_flow": gradient_flow_curves(m),
+    }
+
+
+def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in tables.items():
+        path = folder / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        paths.append(path)
+    return paths
