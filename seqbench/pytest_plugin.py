@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from seqbench import env
+from seqbench.config import CellConfig
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
 from seqbench.profiles import DEFAULT_PROFILE, PROFILES, Overrides, build_cells
@@ -126,9 +127,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-def _cell(item: pytest.Item) -> Any:
+def _cell(item: pytest.Item) -> CellConfig | None:
     callspec = getattr(item, "callspec", None)
-    return callspec.params.get("cell") if callspec else None
+    cell = callspec.params.get("cell") if callspec else None
+    return cell if isinstance(cell, CellConfig) else None  # an empty family has no cell
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -44,9 +44,16 @@ class Supervisor:
                                 "from a source checkout (pip install -e .)")
         return path
 
+    def _next_json(self) -> Path:
+        """A new file per pytest attempt: a resumed run never overwrites an earlier one."""
+        n = 1
+        while (self.out_dir / f"benchmarks-{n}.json").exists():
+            n += 1
+        return self.out_dir / f"benchmarks-{n}.json"
+
     def command(self) -> list[str]:
         bench_dir = self.benchmarks_dir()
-        json_path = self.out_dir / f"benchmarks-{self.attempts}.json"
+        json_path = self._next_json()
         cmd = [sys.executable, "-m", "pytest", str(bench_dir), "--benchmark-only",
                "--benchmark-json", str(json_path), "--seqbench-cells-dir", str(self.cells_dir),
                "-p", "no:cacheprovider", "--rootdir", str(bench_dir.parent),

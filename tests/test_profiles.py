@@ -1,0 +1,84 @@
+"""Profiles cover what they promise, and overrides are validated."""
+
+from __future__ import annotations
+
+import pytest
+
+from seqbench.config import FAMILIES, CellConfig
+from seqbench.errors import SeqbenchError
+from seqbench.models import MODELS
+from seqbench.profiles import PROFILES, Overrides, build_cells
+from seqbench.tasks import TASKS
+
+
+def test_smoke_covers_every_model_task_and_family():
+    cells = build_cells("smoke")
+    assert {c.model for c in cells} == set(MODELS)
+    assert {c.task for c in cells} == set(TASKS)
+    assert {c.family for c in cells} == set(FAMILIES)
+    assert all(c.seq_len <= 16 for c in cells)
+
+
+def test_quick_has_the_article_sizes_up_to_20000():
+    cells = build_cells("quick")
+    for family in ("throughput", "memory", "gradients"):
+        fam = [c for c in cells if c.family == family]
+        assert {c.seq_len for c in fam} == {10, 100, 1000, 5000, 20000}
+        assert {(c.batch_size, c.input_size, c.hidden_size) for c in fam} == {(100, 1, 50)}
+        assert {c.model for c in fam} == set(MODELS)
+    assert {c.task for c in cells if c.family == "convergence"} == set(TASKS)
+    assert all(c.rounds >= 3 for c in cells if c.family == "throughput")
+
+
+def test_seed_has_the_article_experiments():
+    cells = build_cells("seed")
+    headline = [c for c in cells if c.family == "convergence"]
+    assert {(c.model, c.seq_len, c.batch_size, c.hidden_size, c.train_steps, c.train_size)
+            for c in headline} == {(m, 20000, 100, 50, 100, 100) for m in MODELS}
+    sweep = [c for c in cells if c.family == "gradients"]
+    assert {c.seq_len for c in sweep} == {10, 50, 100, 500, 1000}
+    assert len({c.seed for c in sweep}) >= 5
+    assert {(c.input_size, c.hidden_size, c.batch_size) for c in sweep} == {(10, 20, 1)}
+
+
+def test_overrides_filter_and_replace():
+    cells = build_cells("quick", Overrides(models=("gru",), seq_lens=(64,),
+                                           families=("throughput",), threads=1))
+    assert {(c.model, c.seq_len, c.family, c.threads) for c in cells} == \
+        {("gru", 64, "throughput", 1)}
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (Overrides(models=("transformer",)), "unknown model 'transformer'"),
+    (Overrides(tasks=("parity",)), "unknown task 'parity'"),
+    (Overrides(seq_lens=(0,)), "sequence length must be a positive integer"),
+    (Overrides(seq_lens=(-5,)), "sequence length must be a positive integer"),
+    (Overrides(device="tpu"), "unknown device 'tpu'"),
+    (Overrides(lr=-1.0), "learning rate must be > 0"),
+    (Overrides(threads=0), "threads must be a positive integer"),
+])
+def test_bad_overrides_name_the_value(overrides, message):
+    with pytest.raises(SeqbenchError, match=message):
+        build_cells("smoke", overrides)
+
+
+def test_unknown_profile():
+    with pytest.raises(SeqbenchError, match="unknown profile 'huge'.*smoke, quick, seed"):
+        build_cells("huge")
+    assert set(PROFILES) == {"smoke", "quick", "seed"}
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("dropout", 1.0, r"dropout must be in \[0, 1\)"),
+    ("dropout", -0.1, r"dropout must be in \[0, 1\)"),
+    ("lr", 0.0, "lr must be > 0"),
+    ("seq_len", 0, "seq_len must be a positive integer"),
+    ("batch_size", -1, "batch_size must be a positive integer"),
+    ("hidden_size", 0, "hidden_size must be a positive integer"),
+    ("num_layers", 0, "num_layers must be a positive integer"),
+    ("input_size", 3, "task 'adding' needs input_size 2"),
+])
+def test_cell_config_validation(field, value, message):
+    base = dict(family="throughput", model="rnn", task="adding", seq_len=5)
+    with pytest.raises(SeqbenchError, match=message):
+        CellConfig(**base | {field: value})

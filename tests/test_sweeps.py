@@ -1,0 +1,129 @@
+"""Long sweeps lose nothing: faults provoked for real, at small sizes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from seqbench.launchers.records import finished_nodeids
+from seqbench.results import load_results
+
+from .conftest import REPO
+
+
+def statuses(out) -> Counter:
+    return Counter(finished_nodeids(out / "cells").values())
+
+
+def test_sigkill_halfway_then_resume_gives_each_cell_once(cli, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "seqbench", "run", "--profile", "smoke",
+                             "--families", "convergence,throughput", "--out", str(out)],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=os.environ | {"SEQBENCH_PROGRESS": "0"})
+    deadline = time.time() + 120
+    while len(finished_nodeids(out / "cells")) < 4 and time.time() < deadline:
+        time.sleep(0.1)
+    # Kill the supervisor and the pytest it started, as a power cut would.
+    running = json.loads((out / "cells" / "running.json").read_text()) \
+        if (out / "cells" / "running.json").exists() else None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if running:
+        try:
+            os.killpg(running["pid"], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    done_before = len(finished_nodeids(out / "cells"))
+    assert 4 <= done_before < 16
+    resumed = cli("run", "--resume", str(out))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    results = load_results([out])
+    names = list(results.entries.fullname)
+    assert len(names) == len(set(names)) == 16  # 9 convergence + 6 throughput + calibration
+    assert set(results.entries.status) == {"ok"}
+
+
+def test_timeout_is_recorded_and_the_sweep_goes_on(cli, tmp_path):
+    out = tmp_path / "run"
+    # A 150-step convergence run at T=200 takes far longer than 3 s; throughput cells don't.
+    proc = cli("run", "--profile", "quick", "--families", "convergence,throughput",
+               "--models", "lstm", "--tasks", "copy", "--seq-lens", "200", "--timeout", "3",
+               "--out", str(out))
+    assert proc.returncode == 1  # some cell did not finish
+    st = statuses(out)
+    assert st["timeout"] == 1 and st["ok"] == 3  # forward, train step, calibration
+    assert "timeout" in proc.stderr
+
+
+def test_child_over_its_memory_limit_is_recorded_crashed(cli, tmp_path):
+    out = tmp_path / "run"
+    proc = cli("run", "--profile", "quick", "--families", "memory", "--models", "lstm",
+               "--seq-lens", "10,20000", "--cell-mem-limit", "3G", "--out", str(out))
+    assert proc.returncode == 1
+    results = load_results([out])
+    by_len = {int(r.seq_len): r for r in results.entries.itertuples() if r.family == "memory"}
+    assert by_len[20000].status == "crashed"
+    assert by_len[10].status == "ok"  # the sweep carried on
+
+
+def test_pytest_killed_mid_cell_is_recorded_crashed(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "seqbench", "run", "--profile", "quick",
+                             "--families", "convergence", "--models", "gru",
+                             "--tasks", "copy,adding", "--seq-lens", "200", "--out", str(out)],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env=os.environ | {"SEQBENCH_PROGRESS": "0"})
+    running_path = out / "cells" / "running.json"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if running_path.exists():
+            running = json.loads(running_path.read_text())
+            if "test_convergence" in running["nodeid"]:
+                break
+        time.sleep(0.05)
+    os.kill(running["pid"], signal.SIGKILL)  # as the OOM killer would
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    st = finished_nodeids(out / "cells")
+    assert st[running["nodeid"]] == "crashed"
+    assert "SIGKILL" in err
+    assert list(st.values()).count("ok") == 2  # the other convergence cell + calibration
+
+
+def test_diverging_cell_is_recorded_as_diverged(cli, tmp_path):
+    out = tmp_path / "run"
+    proc = cli("run", "--profile", "smoke", "--families", "convergence", "--tasks", "adding",
+               "--models", "rnn", "--lr", "1e30", "--out", str(out))
+    assert proc.returncode == 0
+    entry = load_results([out]).entries.query("family == 'convergence'").iloc[0]
+    assert entry.status == "diverged"
+    assert entry.metrics["diverged_at_step"] >= 1
+
+
+def test_preflight_skips_cells_over_the_budget(cli, tmp_path):
+    out = tmp_path / "run"
+    proc = cli("run", "--profile", "quick", "--families", "memory", "--models", "gru",
+               "--seq-lens", "10,20000", "--max-mem", "1G", "--out", str(out))
+    assert proc.returncode == 0
+    entries = load_results([out]).entries
+    skipped = entries[entries.status == "skipped"]
+    assert list(skipped.seq_len) == [20000]
+    assert skipped.iloc[0].metrics["peak_mem_est_bytes"] > 2**30
+    assert set(entries[entries.seq_len == 10].status) == {"ok"}
+
+
+def test_resume_of_a_finished_run_runs_nothing(cli, tmp_path):
+    out = tmp_path / "run"
+    assert cli("run", "--profile", "smoke", "--families", "gradients", "--out",
+               str(out)).returncode == 0
+    before = sorted(p.name for p in (out / "cells").iterdir())
+    again = cli("run", "--resume", str(out))
+    assert again.returncode == 0
+    assert sorted(p.name for p in (out / "cells").iterdir()) == before
+    assert len(load_results([out]).entries) == 4  # 3 gradient cells + calibration
