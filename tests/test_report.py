@@ -1,0 +1,162 @@
+"""`seqbench report` on the committed fixture of real smoke-size results: tables, figures,
+report.md and report.html (the last in a real headless browser)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from seqbench.claims import CLAIMS
+from seqbench.config import CellConfig
+from seqbench.models.costs import param_count, train_step_flops
+from seqbench.report import build_report
+from seqbench.report.figures import FIGURES
+
+FIXTURE = Path(__file__).parent / "fixtures" / "report" / "smoke"
+FIXTURE_JSON = FIXTURE / "benchmarks.json"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    return build_report([FIXTURE], tmp_path_factory.mktemp("report"))
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return json.loads(FIXTURE_JSON.read_text())
+
+
+def _table(report, name: str) -> pd.DataFrame:
+    return pd.read_csv(report.folder / "tables" / f"{name}.csv")
+
+
+def test_every_table_is_written(report):
+    names = {p.stem for p in report.tables}
+    assert {"metrics_long", "metric_summary", "timing_summary", "model_costs", "final_losses",
+            "status", "loss_curves", "gradient_flow", "claims", "claims_evidence",
+            "characteristics"} <= names
+    assert all(p.stat().st_size > 0 for p in report.tables)
+
+
+def test_long_table_has_one_row_per_cell_and_metric(report, raw):
+    long = _table(report, "metrics_long")
+    expected = sum(1 for b in raw["benchmarks"] if b["extra_info"].get("config", {}).get("model")
+                   for v in b["extra_info"]["metrics"].values() if v is not None)
+    assert len(long) == expected
+    assert long["unit"].notna().all()
+    assert set(long.loc[long["metric"] == "tokens_per_s", "unit"]) == {"tokens/s"}
+    assert set(long.loc[long["metric"] == "peak_mem_bytes", "unit"]) == {"bytes"}
+
+
+def test_model_costs_match_the_cost_formulas(report):
+    costs = _table(report, "model_costs")
+    assert len(costs) == 6  # 3 models × T ∈ {8, 32}
+    for row in costs.itertuples():
+        cell = CellConfig(family="throughput", model=row.model, task="mean-sign",
+                          seq_len=int(row.seq_len), batch_size=int(row.batch_size),
+                          hidden_size=int(row.hidden_size))
+        assert row.param_count == param_count(cell)
+        assert row.train_step_flop == train_step_flops(cell)
+        assert row.peak_mem_bytes > 0
+
+
+def test_timing_summary_pools_the_rounds_pytest_benchmark_recorded(report, raw):
+    timing = _table(report, "timing_summary")
+    for bench in raw["benchmarks"]:
+        extra = bench["extra_info"]
+        if extra.get("measurement") != "train_step":
+            continue
+        cfg = extra["config"]
+        row = timing[(timing["measurement"] == "train_step") & (timing["model"] == cfg["model"])
+                     & (timing["seq_len"] == cfg["seq_len"]) & (timing["metric"] == "time_s")]
+        assert len(row) == 1
+        # One seed: the pooled median is pytest-benchmark's own median of the same rounds.
+        assert row["median"].item() == pytest.approx(bench["stats"]["median"])
+        assert row["n"].item() == bench["stats"]["rounds"]
+        assert row["ci95_low"].item() <= row["median"].item() <= row["ci95_high"].item()
+
+
+def test_final_losses_hold_every_convergence_cell(report, raw):
+    losses = _table(report, "final_losses")
+    conv = [b for b in raw["benchmarks"] if b["extra_info"].get("family") == "convergence"]
+    assert len(losses) == len(conv) == 18  # 3 models × 3 tasks × 2 lengths
+    for bench in conv:
+        cfg, metrics = bench["extra_info"]["config"], bench["extra_info"]["metrics"]
+        row = losses[(losses["model"] == cfg["model"]) & (losses["task"] == cfg["task"])
+                     & (losses["seq_len"] == cfg["seq_len"])]
+        assert row["final_heldout_loss"].item() == pytest.approx(metrics["final_heldout_loss"])
+        assert row["baseline_loss"].item() == pytest.approx(metrics["baseline_loss"])
+
+
+def test_each_figure_file_is_written(report):
+    assert [d.spec.name for d in report.figures] == [f.name for f in FIGURES]
+    for drawn in report.figures:
+        assert drawn.missing is None, drawn.missing
+        assert drawn.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_md_holds_the_claims_and_characteristics_tables(report):
+    md = report.markdown.read_text()
+    assert "| claim | the article says | verdict | reason |" in md
+    for claim in CLAIMS:
+        assert f"| {claim.id} |" in md
+    assert "## The article's characteristics table, re-measured" in md
+    for prop in ("parameter count", "training speed", "memory usage", "gradient vanishing",
+                 "long-term dependency", "computational complexity"):
+        assert f"| {prop} |" in md
+    assert "## Environment" in md and "torch_version" in md
+    for drawn in report.figures:
+        assert f"]({drawn.path.relative_to(report.folder).as_posix()})" in md
+
+
+def test_report_html_is_self_contained(report):
+    html = report.html.read_text()
+    assert html.count('<img src="data:image/png;base64,') == len(FIGURES)
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+
+
+def _chromium() -> str:
+    """A Chromium binary, installed with apt-get where absent (root on Debian/Ubuntu)."""
+    from seqbench.report.browser import find_chromium
+
+    found = find_chromium()
+    if found:
+        return found
+    if os.environ.get("SEQBENCH_NO_BROWSER_INSTALL"):
+        pytest.skip("no Chromium, and SEQBENCH_NO_BROWSER_INSTALL forbids installing it")
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        pytest.skip("no Chromium, and no root apt-get to install it (apt-get install -y "
+                    "chromium)")
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    log = ""
+    for cmd in (["apt-get", "install", "-y", "-q", "chromium"],
+                ["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+        except subprocess.TimeoutExpired:
+            pytest.skip(f"no Chromium: `{' '.join(cmd)}` timed out")
+        log = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
+        log = log[0]
+        if cmd[1] == "install" and done.returncode == 0:
+            break
+    found = find_chromium()
+    if not found:
+        pytest.skip(f"no Chromium: `apt-get install -y chromium` failed ({log})")
+    return found
+
+
+@pytest.mark.browser
+def test_report_html_renders_every_figure_in_headless_chromium(report):
+    from seqbench.report.browser import check_page
+
+    page = check_page(report.html, _chromium())
+    assert page.errors == []
+    assert len(page.images) == len(FIGURES)
+    assert page.blank_images == []
+    assert all(image["width"] > 0 for image in page.images)
