@@ -1,18 +1,77 @@
-"""`seqbench compare BASELINE CURRENT`: flag regressions between two result sets (stub)."""
+"""`seqbench compare BASELINE CURRENT`: flag regressions between two result sets.
+
+Exit codes: 0 no regression, 1 at least one regression, 2 bad input (missing or corrupt
+file, no cells in common, bad option).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from seqbench.errors import SeqbenchError
+from seqbench.compare import CompareOptions, compare_results, parse_fraction
+from seqbench.compare.render import RENDERERS
+from seqbench.results.load import load_results
 
-HELP = "compare two result sets and flag regressions (exit 0 none, 1 regression, 2 bad input)"
+HELP = ("compare two result sets and flag regressions "
+        "(exit 0: none, 1: a regression, 2: bad input)")
+_DEFAULTS = CompareOptions()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("baseline", help="baseline results folder or pytest-benchmark JSON file")
-    parser.add_argument("current", help="current results folder or pytest-benchmark JSON file")
+    parser.add_argument("baseline", help="baseline: a results folder or pytest-benchmark JSON")
+    parser.add_argument("current", help="current: a results folder or pytest-benchmark JSON")
+    parser.add_argument("--threshold", default=f"{_DEFAULTS.threshold:.0%}",
+                        help="timing change that counts, if the rounds also differ "
+                             "(default %(default)s)")
+    parser.add_argument("--alpha", type=float, default=_DEFAULTS.alpha,
+                        help="Mann-Whitney U p-value below which rounds differ "
+                             "(default %(default)s, asv's)")
+    parser.add_argument("--mem-threshold", default=f"{_DEFAULTS.mem_threshold:.0%}",
+                        help="peak-memory growth that counts (default %(default)s)")
+    parser.add_argument("--mem-floor", type=float, default=_DEFAULTS.mem_floor_bytes / 2**20,
+                        metavar="MIB", help="memory growth below this many MiB never counts "
+                                            "(default %(default)g)")
+    parser.add_argument("--loss-tolerance", default=f"{_DEFAULTS.loss_tolerance:.0%}",
+                        help="loss rise that counts, as a share of the task's chance loss "
+                             "(default %(default)s)")
+    parser.add_argument("--seed-sd", type=float, default=_DEFAULTS.seed_sd,
+                        help="with several seeds, the loss tolerance is at least this many "
+                             "seed standard deviations (default %(default)g)")
+    parser.add_argument("--grad-tolerance", default=f"{_DEFAULTS.grad_tolerance:.0%}",
+                        help="gradient-summary change reported as 'changed' "
+                             "(default %(default)s)")
+    parser.add_argument("--metric", action="append", default=[], metavar="NAME",
+                        help="compare only this metric (repeatable; default: time_median_s, "
+                             "tokens_per_s, peak_mem_bytes, final_heldout_loss, "
+                             "grad_total_norm, grad_h_first_over_last_ratio)")
+    parser.add_argument("--format", choices=sorted(RENDERERS), default="md",
+                        help="output format (default %(default)s: a pull-request comment)")
+    parser.add_argument("--normalize", action="store_true",
+                        help="compare timings as ratios to each run's calibration workload")
+    parser.add_argument("--output", "-o", metavar="FILE",
+                        help="also write the output to FILE (e.g. for a PR comment)")
+
+
+def options_from_args(args: argparse.Namespace) -> CompareOptions:
+    return CompareOptions(
+        threshold=parse_fraction(args.threshold), alpha=args.alpha,
+        mem_threshold=parse_fraction(args.mem_threshold),
+        mem_floor_bytes=args.mem_floor * 2**20,
+        loss_tolerance=parse_fraction(args.loss_tolerance), seed_sd=args.seed_sd,
+        grad_tolerance=parse_fraction(args.grad_tolerance), normalize=args.normalize,
+        metrics=tuple(args.metric))
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SeqbenchError("compare is not implemented yet")
+    options = options_from_args(args)
+    comparison = compare_results(load_results([args.baseline]), load_results([args.current]),
+                                 options)
+    text = RENDERERS[args.format](comparison, args.baseline, args.current)
+    print(text)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+    for warning in comparison.warnings:  # also on stderr, where CI logs show them plainly
+        print(f"seqbench compare: warning: {warning}", file=sys.stderr)
+    return comparison.exit_code

@@ -1,0 +1,170 @@
+"""Measure the regression detector's false-alarm and detection rates on this machine.
+
+    python -m seqbench.compare.detector_study --pairs 10 --out study/
+
+Each "pair" is --baseline-runs runs of the unchanged tree (the baseline), one more run of it
+("clean") and one run per injected slowdown (SEQBENCH_INJECT_SLOWDOWN, which makes TrainStep
+spin for that fraction of its own time). The runs of a pair go in a random order, so drift
+over the study does not favour one kind. Each non-base run is then compared with its pair's
+baseline under several detector settings: alpha, raw or normalised timings, and a baseline of
+the first run alone or of all the pair's base runs pooled. Outputs in --out: runs/ (the JSON
+files and logs), comparisons.csv, cells.csv, rates.csv, noise.csv and summary.md.
+
+The default subset: the quick profile's throughput cells at T=100 (forward and train step
+of RNN, LSTM and GRU at B=100, H=50, 30 timed rounds each) plus the calibration entry; about
+11 s a run on a quiet 2-core machine, so --pairs 10 with 2 baseline runs (50 runs) takes
+about 10 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from seqbench.compare.options import parse_fraction
+from seqbench.compare.study_eval import default_grid, evaluate, noise, rates
+from seqbench.errors import SeqbenchError
+
+DEFAULT_PYTEST_ARGS = ("--seqbench-profile quick --seqbench-families throughput "
+                       "-k 'T100- or calibration'")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_once(out: Path, pytest_args: str, slowdown: float, log: Path) -> float:
+    """One pytest-benchmark run into `out`; returns its wall time in seconds."""
+    partial = out.with_suffix(".partial")  # pytest-benchmark creates its file at start-up
+    env = {k: v for k, v in os.environ.items() if k != "SEQBENCH_INJECT_SLOWDOWN"}
+    if slowdown:
+        env["SEQBENCH_INJECT_SLOWDOWN"] = f"{slowdown:g}"
+    cmd = [sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-q", "--benchmark-only",
+           "-p", "no:cacheprovider", "--rootdir", str(REPO), "-c", str(REPO / "pyproject.toml"),
+           f"--benchmark-json={partial}", *shlex.split(pytest_args)]
+    start = time.perf_counter()
+    with log.open("w") as f:
+        done = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0 or not partial.exists():
+        raise SeqbenchError(f"benchmark run failed (exit {done.returncode}); see {log}")
+    partial.replace(out)  # only a finished run gets its final name (resume skips those)
+    return time.perf_counter() - start
+
+
+@contextmanager
+def timing_lock(path: Path | None):
+    """Hold a lock file while timing, waiting while someone else holds it (shared machines:
+    other jobs agree not to load the CPU while it exists)."""
+    if path is None:
+        yield
+        return
+    while path.exists():
+        print(f"waiting: {path} exists", file=sys.stderr)
+        time.sleep(30)
+    path.write_text(f"seqbench detector study, pid {os.getpid()}\n")
+    # A `timeout` or `kill` sends SIGTERM: turn it into SystemExit so the lock is removed.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def collect(runs: Path, pairs: int, baseline_runs: int, slowdowns: list[float],
+            pytest_args: str, seed: int) -> None:
+    runs.mkdir(parents=True, exist_ok=True)
+    kinds = ([(f"base{i}", 0.0) for i in range(1, baseline_runs + 1)] + [("clean", 0.0)]
+             + [(f"slow{round(s * 100):02d}", s) for s in slowdowns])
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    for pair in range(1, pairs + 1):
+        order = kinds[:]
+        rng.shuffle(order)
+        for kind, slowdown in order:
+            out = runs / f"pair{pair:02d}-{kind}.json"
+            if out.exists():
+                continue  # resumable: an interrupted study keeps its finished runs
+            wall = run_once(out, pytest_args, slowdown, out.with_suffix(".log"))
+            print(f"pair {pair}/{pairs} {kind}: {wall:.1f} s "
+                  f"(study so far {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+
+
+def _md(frame: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v)
+                                       for v in row) + " |")
+    return "\n".join(lines)
+
+
+def summarize(out: Path, thresholds: tuple[float, ...], baseline_runs: int) -> str:
+    pooled = (1, baseline_runs) if baseline_runs > 1 else (1,)
+    comparisons, cells = evaluate(out / "runs",
+                                  default_grid(thresholds, baseline_runs=pooled))
+    comparisons.to_csv(out / "comparisons.csv", index=False)
+    cells.to_csv(out / "cells.csv", index=False)
+    table = rates(comparisons)
+    table.to_csv(out / "rates.csv", index=False)
+    spread = noise(cells)
+    spread.to_csv(out / "noise.csv", index=False)
+    wide = table.pivot(index="setting", columns="kind", values="rate").reset_index()
+    text = "\n".join([
+        "# seqbench detector study", "",
+        f"{comparisons['pair'].nunique()} pairs. A comparison is flagged when `seqbench "
+        "compare` would exit 1. Rate on `clean` = false-alarm rate; on `slowPP` = detection "
+        "rate of a PP% slowdown injected into the training step (SEQBENCH_INJECT_SLOWDOWN).",
+        "", "## Rates (fraction of comparisons flagged)", "", _md(wide), "",
+        "## With 95% Wilson intervals", "", _md(table), "",
+        "## Run-to-run noise of the unchanged tree",
+        "",
+        "Per timed cell, current/baseline ratio of median times of two runs of the unchanged "
+        "tree: RMS of its log, and quantiles of |ratio - 1| (fractions: 0.05 = 5%).",
+        "", _md(spread), ""])
+    (out / "summary.md").write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m seqbench.compare.detector_study",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=10, help="pairs of runs (default 10)")
+    parser.add_argument("--out", type=Path, required=True, help="study folder")
+    parser.add_argument("--baseline-runs", type=int, default=2,
+                        help="runs of the unchanged tree pooled into each pair's baseline "
+                             "(default %(default)s)")
+    parser.add_argument("--slowdowns", default="10%,25%",
+                        help="injected slowdowns (default %(default)s)")
+    parser.add_argument("--thresholds", default="10%",
+                        help="timing thresholds to evaluate (default %(default)s)")
+    parser.add_argument("--pytest-args", default=DEFAULT_PYTEST_ARGS,
+                        help="the benchmark subset (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the run order")
+    parser.add_argument("--lock-file", type=Path, default=None,
+                        help="hold this file while timing; wait while it exists")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="re-evaluate the runs already in --out/runs")
+    args = parser.parse_args(argv)
+    try:
+        slowdowns = [parse_fraction(s) for s in args.slowdowns.split(",")]
+        thresholds = tuple(parse_fraction(s) for s in args.thresholds.split(","))
+        if not args.evaluate_only:
+            with timing_lock(args.lock_file):
+                collect(args.out / "runs", args.pairs, args.baseline_runs, slowdowns,
+                        args.pytest_args, args.seed)
+        print(summarize(args.out, thresholds, args.baseline_runs))
+    except SeqbenchError as exc:
+        print(f"detector_study: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

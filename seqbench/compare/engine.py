@@ -1,0 +1,201 @@
+"""The comparison itself: match cells, judge each metric by its kind's rule, collect verdicts.
+
+Rules (README, "Comparing runs"):
+  time      regression when slower by more than `threshold` AND the rounds differ (asv's rule)
+  memory    regression when peak bytes grow by more than `mem_threshold` and `mem_floor_bytes`
+  loss      regression when the loss rises by more than the larger of `loss_tolerance` × the
+            task's chance loss and `seed_sd` × the baseline's seed standard deviation
+  change    gradient summaries: reported as "changed" past `grad_tolerance`, never failing
+  status    a cell that was "ok" and now is not (diverged, crashed, ...) is a regression
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from seqbench.compare import cells
+from seqbench.compare.metrics import MetricSpec, select
+from seqbench.compare.options import CompareOptions
+from seqbench.compare.provenance import environment_warnings
+from seqbench.compare.significance import rounds_differ
+from seqbench.errors import SeqbenchError
+from seqbench.results.load import ResultSet
+
+VERDICTS = ("regression", "improvement", "changed", "untested", "missing", "unchanged")
+ROW_COLUMNS = ["name", "measurement", "metric", "unit", "baseline", "current", "change",
+               "p_value", "test", "tolerance", "verdict"]
+
+
+@dataclass
+class Comparison:
+    """Everything `seqbench compare` reports."""
+
+    rows: pd.DataFrame  # one row per (common cell, metric): ROW_COLUMNS
+    only_baseline: list[str]  # cells in the baseline only, with how they differ
+    only_current: list[str]  # cells in the current set only
+    warnings: list[str]  # environment differences and other caveats, one line each
+    calibration_ratio: float | None  # current / baseline calibration time (1.3 = 30% slower)
+    options: CompareOptions = field(default_factory=CompareOptions)  # the rules applied
+
+    def count(self, verdict: str) -> int:
+        return int((self.rows["verdict"] == verdict).sum())
+
+    @property
+    def exit_code(self) -> int:
+        """0: no regression; 1: at least one regression (2, bad input, is raised earlier)."""
+        return 1 if self.count("regression") else 0
+
+
+def _unit(spec: MetricSpec, normalize: bool) -> str:
+    if normalize and spec.kind == "time":
+        return "cal" if spec.better == "lower" else f"{spec.unit}·cal"
+    return spec.unit
+
+
+def _judge_time(base: pd.Series, cur: pd.Series, spec: MetricSpec, opt: CompareOptions
+                ) -> tuple[str, float | None, str]:
+    cost = cur["value"] / base["value"] if spec.better == "lower" else base["value"] / cur["value"]
+    sig = rounds_differ(base["samples"], cur["samples"], opt.alpha, base["range"], cur["range"])
+    over = cost > 1 + opt.threshold
+    under = cost < 1 / (1 + opt.threshold)
+    if not (over or under):
+        return "unchanged", sig.p_value, sig.method
+    if sig.differ is None:
+        return "untested", sig.p_value, sig.method
+    if not sig.differ:
+        return "unchanged", sig.p_value, sig.method
+    return ("regression" if over else "improvement"), sig.p_value, sig.method
+
+
+def _judge_memory(base: float, cur: float, opt: CompareOptions) -> str:
+    if cur > base * (1 + opt.mem_threshold) and cur - base > opt.mem_floor_bytes:
+        return "regression"
+    if cur < base / (1 + opt.mem_threshold) and base - cur > opt.mem_floor_bytes:
+        return "improvement"
+    return "unchanged"
+
+
+def _loss_tolerance(base: pd.Series, seed_sd: float, opt: CompareOptions) -> float:
+    scale = base["chance_loss"] if np.isfinite(base["chance_loss"]) else abs(base["value"])
+    sd = seed_sd if np.isfinite(seed_sd) else 0.0
+    return max(opt.loss_tolerance * scale, opt.seed_sd * sd)
+
+
+def _judge_row(base: pd.Series, cur: pd.Series, spec: MetricSpec, seed_sd: float,
+               opt: CompareOptions) -> dict:
+    b, c = base["value"], cur["value"]
+    row = {"name": base["name"], "measurement": base["config"].get("measurement"),
+           "metric": spec.name, "unit": _unit(spec, opt.normalize), "baseline": b,
+           "current": c, "change": c / b - 1 if b else np.nan, "p_value": np.nan, "test": "",
+           "tolerance": np.nan}
+    if not (np.isfinite(b) and np.isfinite(c)):
+        return row | {"verdict": "missing"}
+    if spec.kind == "time":
+        verdict, p, test = _judge_time(base, cur, spec, opt)
+        return row | {"verdict": verdict, "p_value": p if p is not None else np.nan,
+                      "test": test, "tolerance": opt.threshold}
+    if spec.kind == "memory":
+        return row | {"verdict": _judge_memory(b, c, opt), "tolerance": opt.mem_threshold}
+    if spec.kind == "loss":
+        tol = _loss_tolerance(base, seed_sd, opt)
+        worse = (c - b) if spec.better == "lower" else (b - c)
+        verdict = "regression" if worse > tol else "improvement" if -worse > tol else "unchanged"
+        return row | {"verdict": verdict, "tolerance": tol, "test": "seed-aware tolerance"}
+    moved = abs(c / b - 1) > opt.grad_tolerance if b else c != 0
+    return row | {"verdict": "changed" if moved else "unchanged",
+                  "tolerance": opt.grad_tolerance}
+
+
+def _status_row(base: pd.Series, cur: pd.Series) -> dict | None:
+    if base["status"] == cur["status"]:
+        return None
+    verdict = ("regression" if base["status"] == "ok" else
+               "improvement" if cur["status"] == "ok" else "changed")
+    return {"name": base["name"], "measurement": base["config"].get("measurement"),
+            "metric": "status", "unit": "", "baseline": base["status"],
+            "current": cur["status"], "change": np.nan, "p_value": np.nan, "test": "",
+            "tolerance": np.nan, "verdict": verdict}
+
+
+def _seed_sds(table: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """Standard deviation of a metric across the seeds of one configuration (NaN for one)."""
+    sds = table.groupby(["seed_group", "metric"])["value"].std(ddof=1)
+    return {k: float(v) for k, v in sds.items()}
+
+
+def _describe_only(name: str, config: dict, other: dict[str, dict]) -> str:
+    """A cell on one side only; if the other side has a cell of that name, say what differs."""
+    twin = other.get(name)
+    if twin is None:
+        return name
+    diffs = [f"{k} {config.get(k)!r} vs {twin.get(k)!r}"
+             for k in sorted(set(config) | set(twin)) if config.get(k) != twin.get(k)]
+    return f"{name} ({'; '.join(diffs)})" if diffs else name
+
+
+def _no_common_cells(base: pd.DataFrame, cur: pd.DataFrame) -> SeqbenchError:
+    fields = sorted({k for cfgs in (base["config"], cur["config"]) for c in cfgs for k in c})
+    differing = [k for k in fields
+                 if {str(c.get(k)) for c in base["config"]}
+                 .isdisjoint({str(c.get(k)) for c in cur["config"]})]
+    hint = f"; they differ in {', '.join(differing)}" if differing else ""
+    return SeqbenchError(f"no cells in common between baseline ({base['key'].nunique()} cells) "
+                         f"and current ({cur['key'].nunique()} cells){hint}")
+
+
+def _calibration_ratio(baseline: ResultSet, current: ResultSet) -> float | None:
+    b = list(cells.calibrations(baseline).values())
+    c = list(cells.calibrations(current).values())
+    return float(np.median(c) / np.median(b)) if b and c else None
+
+
+def compare_results(baseline: ResultSet, current: ResultSet,
+                    options: CompareOptions | None = None) -> Comparison:
+    """Compare two loaded result sets; raise SeqbenchError when they cannot be compared."""
+    opt = options or CompareOptions()
+    specs = select(opt.metrics)
+    base = cells.pooled(cells.long_table(baseline, specs, opt.normalize, "baseline"))
+    cur = cells.pooled(cells.long_table(current, specs, opt.normalize, "current"))
+    if base.empty or cur.empty:
+        raise SeqbenchError("nothing to compare: a side holds only calibration entries")
+    for spec in specs:
+        if opt.metrics and base.loc[base["metric"] == spec.name, "value"].isna().all() \
+                and cur.loc[cur["metric"] == spec.name, "value"].isna().all():
+            raise SeqbenchError(f"metric {spec.name!r} is in neither result set")
+    common = set(base["key"]) & set(cur["key"])
+    if not common:
+        raise _no_common_cells(base, cur)
+    seed_sds = _seed_sds(base)
+    by_spec = {s.name: s for s in specs}
+    cur_index = cur.set_index(["key", "metric"])
+    rows, seen_status = [], set()
+    for b in base[base["key"].isin(common)].itertuples(index=False):
+        b = pd.Series(b._asdict())
+        c = cur_index.loc[(b["key"], b["metric"])]
+        if b["key"] not in seen_status:
+            seen_status.add(b["key"])
+            status = _status_row(b, c)
+            if status:
+                rows.append(status)
+        if not (np.isfinite(b["value"]) or np.isfinite(c["value"])):
+            continue  # the metric does not apply to this cell
+        sd = seed_sds.get((b["seed_group"], b["metric"]), np.nan)
+        rows.append(_judge_row(b, c, by_spec[b["metric"]], sd, opt))
+    frame = pd.DataFrame(rows, columns=ROW_COLUMNS)
+    order = {v: i for i, v in enumerate(VERDICTS)}
+    frame = frame.sort_values(["verdict", "name", "metric"],
+                              key=lambda s: s.map(order) if s.name == "verdict" else s,
+                              kind="stable").reset_index(drop=True)
+    names = {side: dict(zip(t["name"], t["config"], strict=False)) for side, t in
+             (("base", base), ("cur", cur))}
+    only_b = sorted({_describe_only(n, cfg, names["cur"]) for k, n, cfg in
+                     zip(base["key"], base["name"], base["config"], strict=False)
+                     if k not in common})
+    only_c = sorted({_describe_only(n, cfg, names["base"]) for k, n, cfg in
+                     zip(cur["key"], cur["name"], cur["config"], strict=False)
+                     if k not in common})
+    return Comparison(frame, only_b, only_c, environment_warnings(baseline, current),
+                      _calibration_ratio(baseline, current), opt)

@@ -1,0 +1,48 @@
+"""The knobs of `seqbench compare`, with the defaults the detector study tuned (README)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from seqbench.errors import SeqbenchError
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """How two result sets are judged. Fractions, not percentages: 0.10 means 10%."""
+
+    threshold: float = 0.10  # timing: relative slowdown that counts, if also significant
+    alpha: float = 0.002  # timing: Mann-Whitney U p-value below which samples differ (asv's)
+    mem_threshold: float = 0.10  # memory: relative growth of peak bytes that counts
+    mem_floor_bytes: float = 1 << 20  # memory: growth below this many bytes never counts
+    loss_tolerance: float = 0.05  # convergence: loss change, as a fraction of chance loss
+    seed_sd: float = 2.0  # convergence: tolerance is at least this many seed std devs
+    grad_tolerance: float = 0.10  # gradients: relative change reported as "changed"
+    normalize: bool = False  # divide timings by the same run's calibration workload
+    metrics: tuple[str, ...] = ()  # metric names to compare; empty means the default set
+
+    def __post_init__(self) -> None:
+        for name in ("threshold", "mem_threshold", "loss_tolerance", "grad_tolerance"):
+            value = getattr(self, name)
+            if not 0 <= value < 10:
+                raise SeqbenchError(f"{name} must be between 0% and 1000%, got {value:.0%}")
+        if not 0 < self.alpha < 1:
+            raise SeqbenchError(f"alpha must be between 0 and 1, got {self.alpha}")
+        if self.seed_sd < 0 or self.mem_floor_bytes < 0:
+            raise SeqbenchError("seed_sd and mem_floor_bytes must be >= 0")
+
+
+def parse_fraction(text: str) -> float:
+    """'10%' or '0.10' -> 0.10. A bare number >= 1 is refused: '10' could mean either."""
+    raw = text.strip()
+    try:
+        if raw.endswith("%"):
+            return float(raw[:-1]) / 100
+        value = float(raw)
+    except ValueError:
+        raise SeqbenchError(f"cannot read {text!r} as a percentage (write e.g. 10% or 0.10)"
+                            ) from None
+    if value >= 1:
+        raise SeqbenchError(f"ambiguous threshold {text!r}: write {value:g}% or "
+                            f"{value / 100:g}")
+    return value

@@ -1,0 +1,135 @@
+"""Render a Comparison as a Markdown pull-request comment, plain text, or JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+from seqbench.compare.engine import Comparison
+
+DISPLAY_COLUMNS = ["cell", "metric", "baseline", "current", "change", "p", "verdict"]
+MARKS = {"regression": "🔴 regression", "improvement": "🟢 improvement", "changed": "changed",
+         "untested": "untested", "missing": "missing", "unchanged": "unchanged"}
+
+
+def _scaled(value: float, steps: list[tuple[float, str]]) -> str:
+    for factor, unit in steps:
+        if abs(value) >= factor:
+            return f"{value / factor:.4g} {unit}"
+    factor, unit = steps[-1]
+    return f"{value / factor:.4g} {unit}"
+
+
+def format_value(value: Any, unit: str) -> str:
+    """A number with its unit, scaled to a readable prefix."""
+    if isinstance(value, str):
+        return value
+    if value is None or not math.isfinite(value):
+        return "—"
+    if unit == "s":
+        return _scaled(value, [(1, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")])
+    if unit == "B":
+        return _scaled(value, [(2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"), (1, "B")])
+    if unit == "tokens/s":
+        return _scaled(value, [(1e6, "M tokens/s"), (1e3, "k tokens/s"), (1, "tokens/s")])
+    if unit in ("loss", "1", ""):
+        return f"{value:.4g}"
+    return f"{value:.4g} {unit}"  # normalised timings: "cal", "tokens/s·cal"
+
+
+def display_table(comparison: Comparison, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    rows = comparison.rows if rows is None else rows
+    return pd.DataFrame({
+        "cell": rows["name"],
+        "metric": rows["metric"],
+        "baseline": [format_value(v, u) for v, u in zip(rows["baseline"], rows["unit"],
+                                                        strict=True)],
+        "current": [format_value(v, u) for v, u in zip(rows["current"], rows["unit"],
+                                                       strict=True)],
+        "change": [f"{c:+.1%}" if pd.notna(c) else "—" for c in rows["change"]],
+        "p": [f"{p:.2g}" if pd.notna(p) else "—" for p in rows["p_value"]],
+        "verdict": [MARKS[v] for v in rows["verdict"]],
+    }, columns=DISPLAY_COLUMNS)
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|")
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(
+        index=False)]
+    return "\n".join(lines)
+
+
+def summary_line(c: Comparison) -> str:
+    counts = [f"{c.count(v)} {v}" for v in ("regression", "improvement", "changed",
+                                             "untested", "missing", "unchanged") if c.count(v)]
+    return ", ".join(counts) or "nothing compared"
+
+
+def rules_line(c: Comparison) -> str:
+    o = c.options
+    text = (f"timing: slower by > {o.threshold:.0%} and Mann-Whitney U p < {o.alpha:g}; "
+            f"memory: > {o.mem_threshold:.0%} and > {o.mem_floor_bytes / 2**20:g} MiB; "
+            f"loss: > max({o.loss_tolerance:.0%} of chance loss, {o.seed_sd:g} seed SD)")
+    if o.normalize:
+        text += "; timings normalised by each run's calibration (unit: cal)"
+    if c.calibration_ratio is not None:
+        text += f"; calibration current/baseline: {c.calibration_ratio:.3f}×"
+    return text
+
+
+def to_markdown(c: Comparison, baseline: str, current: str) -> str:
+    flagged = c.rows[c.rows["verdict"] != "unchanged"]
+    quiet = c.rows[c.rows["verdict"] == "unchanged"]
+    head = "regression" if c.exit_code else "no regression"
+    out = [f"### seqbench compare: {head} ({summary_line(c)})", "",
+           f"Baseline `{baseline}` vs current `{current}`. Rules: {rules_line(c)}.", ""]
+    out += [f"> ⚠️ {w}" for w in c.warnings] + ([""] if c.warnings else [])
+    if len(flagged):
+        out += [_markdown_table(display_table(c, flagged)), ""]
+    if len(quiet):
+        out += [f"<details><summary>{len(quiet)} unchanged</summary>", "",
+                _markdown_table(display_table(c, quiet)), "", "</details>", ""]
+    for title, names in (("Only in baseline", c.only_baseline),
+                         ("Only in current", c.only_current)):
+        if names:
+            out += [f"**{title}** ({len(names)} cells, not compared):", ""]
+            out += [f"- `{n}`" for n in names] + [""]
+    return "\n".join(out)
+
+
+def to_text(c: Comparison, baseline: str, current: str) -> str:
+    out = [f"seqbench compare: {baseline} -> {current}: {summary_line(c)}",
+           f"rules: {rules_line(c)}"]
+    out += [f"WARNING: {w}" for w in c.warnings]
+    if len(c.rows):
+        out.append(display_table(c).to_string(index=False))
+    for title, names in (("only in baseline", c.only_baseline),
+                         ("only in current", c.only_current)):
+        out += [f"{title} ({len(names)} cells, not compared):"] + [f"  {n}" for n in names] \
+            if names else []
+    return "\n".join(out)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def to_json(c: Comparison, baseline: str, current: str) -> str:
+    rows = [{k: _clean(v) for k, v in r.items()} for r in c.rows.to_dict("records")]
+    return json.dumps({
+        "baseline": baseline, "current": current, "exit_code": c.exit_code,
+        "counts": {v: c.count(v) for v in MARKS},
+        "options": dataclasses.asdict(c.options), "warnings": c.warnings,
+        "calibration_ratio": c.calibration_ratio, "only_baseline": c.only_baseline,
+        "only_current": c.only_current, "rows": rows}, indent=1)
+
+
+RENDERERS = {"md": to_markdown, "text": to_text, "json": to_json}

@@ -1,0 +1,123 @@
+"""Evaluate the detector on stored runs: false-alarm and detection rates per setting.
+
+Input: a folder of pytest-benchmark JSON files named ``pairNN-KIND.json`` where KIND is
+``baseN`` (the N-th baseline run of the unchanged tree), ``clean`` (the unchanged tree once
+more) or ``slowPP`` (PP% injected slowdown). Every non-base run of a pair is compared with
+that pair's baseline, under each setting: the baseline is either the first base run alone or
+all of the pair's base runs pooled (what a committed baseline of several runs gives).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+
+from seqbench.compare.engine import compare_results
+from seqbench.compare.options import CompareOptions
+from seqbench.errors import SeqbenchError
+from seqbench.results.load import ResultSet, load_results
+
+RUN_NAME = re.compile(r"pair(?P<pair>\d+)-(?P<kind>base\d+|clean|slow\d+)\.json$")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One detector configuration evaluated on the same runs."""
+
+    threshold: float  # timing threshold (fraction)
+    alpha: float  # Mann-Whitney U level
+    normalize: bool  # timings divided by the run's calibration
+    baseline_runs: int  # base runs pooled into the baseline (1: the first alone)
+
+    def options(self) -> CompareOptions:
+        return CompareOptions(threshold=self.threshold, alpha=self.alpha,
+                              normalize=self.normalize)
+
+    @property
+    def label(self) -> str:
+        return (f"threshold {self.threshold:.0%}, alpha {self.alpha:g}, "
+                f"{'normalised' if self.normalize else 'raw'}, "
+                f"baseline of {self.baseline_runs} run{'s' if self.baseline_runs > 1 else ''}")
+
+
+def default_grid(thresholds: tuple[float, ...] = (0.10,),
+                 alphas: tuple[float, ...] = (0.05, 0.01, 0.002),
+                 baseline_runs: tuple[int, ...] = (1,)) -> list[Setting]:
+    return [Setting(t, a, n, k) for k in baseline_runs for t in thresholds for a in alphas
+            for n in (False, True)]
+
+
+def find_runs(folder: Path) -> pd.DataFrame:
+    """The runs in a study folder: columns pair, kind, path."""
+    rows = [{"pair": int(m["pair"]), "kind": m["kind"], "path": p}
+            for p in sorted(folder.glob("pair*.json")) if (m := RUN_NAME.search(p.name))]
+    if not rows:
+        raise SeqbenchError(f"{folder} holds no study runs (pairNN-KIND.json)")
+    return pd.DataFrame(rows)
+
+
+def _cells(pair: int, kind: str, setting: Setting, rows: pd.DataFrame) -> list[dict]:
+    timed = rows[rows["metric"] == "time_median_s"]
+    return [{"pair": pair, "kind": kind, "setting": setting.label,
+             "normalize": setting.normalize, "baseline_runs": setting.baseline_runs,
+             "cell": r.name,
+             "ratio": r.current / r.baseline, "p_value": r.p_value, "verdict": r.verdict}
+            for r in timed.itertuples(index=False)]
+
+
+def evaluate(folder: Path, grid: list[Setting]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(comparisons, cells): one row per (pair, kind, setting), and per timed cell too."""
+    runs = find_runs(folder)
+    comparisons, cells = [], []
+    for pair, group in runs.groupby("pair"):
+        base_paths = sorted(group.loc[group["kind"].str.startswith("base"), "path"])
+        baselines: dict[int, ResultSet] = {
+            k: load_results(base_paths[:k]) for k in {s.baseline_runs for s in grid}
+            if len(base_paths) >= k}
+        for other in group[~group["kind"].str.startswith("base")].itertuples(index=False):
+            current = load_results([other.path])
+            for setting in grid:
+                if setting.baseline_runs not in baselines:
+                    continue  # this pair has fewer base runs than the setting pools
+                result = compare_results(baselines[setting.baseline_runs], current,
+                                         setting.options())
+                comparisons.append({"pair": pair, "kind": other.kind, "setting": setting.label,
+                                    "threshold": setting.threshold, "alpha": setting.alpha,
+                                    "normalize": setting.normalize,
+                                    "baseline_runs": setting.baseline_runs,
+                                    "flagged": result.exit_code == 1,
+                                    "regressed_rows": result.count("regression"),
+                                    "calibration_ratio": result.calibration_ratio})
+                cells += _cells(pair, other.kind, setting, result.rows)
+    return pd.DataFrame(comparisons), pd.DataFrame(cells)
+
+
+def rates(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """Per setting and kind: how often a comparison was flagged, with a 95% Wilson interval.
+    For "clean" that is the false-alarm rate; for "slowPP" the detection rate."""
+    rows = []
+    for (label, kind), g in comparisons.groupby(["setting", "kind"], sort=False):
+        k, n = int(g["flagged"].sum()), len(g)
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        rows.append({"setting": label, "kind": kind, "flagged": k, "comparisons": n,
+                     "rate": k / n, "ci95_low": ci.low, "ci95_high": ci.high})
+    return pd.DataFrame(rows)
+
+
+def noise(cells: pd.DataFrame) -> pd.DataFrame:
+    """Run-to-run noise of the unchanged tree, per timed cell comparison: how far the
+    current/baseline ratio of median times strays from 1 (raw and normalised)."""
+    keys = ["normalize", "baseline_runs"]
+    clean = cells[cells["kind"] == "clean"].drop_duplicates(["pair", "cell", *keys])
+    clean = clean.assign(log_ratio=np.log(clean["ratio"]), abs_change=(clean["ratio"] - 1).abs())
+    out = clean.groupby(keys).agg(
+        rms_log_ratio=("log_ratio", lambda s: float(np.sqrt(np.mean(np.square(s))))),
+        median_abs_change=("abs_change", "median"),
+        p95_abs_change=("abs_change", lambda s: float(s.quantile(0.95))),
+        max_abs_change=("abs_change", "max"), cells=("abs_change", "size"))
+    return out.reset_index()

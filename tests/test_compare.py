@@ -1,0 +1,432 @@
+"""`seqbench compare`: verdicts, exit codes, mismatched cells, normalisation and bad input.
+
+Fixtures in tests/fixtures/compare/ are real pytest-benchmark JSON files:
+  smoke_a.json      `pytest benchmarks --seqbench-profile smoke` (every family, tiny sizes)
+  tput_base.json    the detector study's subset (quick throughput cells at T=100, 30 rounds,
+  tput_clean.json   plus calibration) on a quiet 2-core machine: base, the unchanged tree
+  tput_slow10.json  again, and runs with SEQBENCH_INJECT_SLOWDOWN=0.10 and 0.25
+  tput_slow25.json
+Synthetic variants (a regression, uniform machine slowdown, noise) are derived here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqbench.cli import main
+from seqbench.compare import CompareOptions, compare_results, parse_fraction
+from seqbench.compare.significance import rounds_differ
+from seqbench.errors import SeqbenchError
+from seqbench.results.load import load_results
+
+FIXTURES = Path(__file__).parent / "fixtures" / "compare"
+LSTM_STEP = "test_train_step[lstm-mean-sign-T100-B100-H50-I1-s0]"
+
+# Run-to-run noise of one timed cell on this machine kind, measured with
+# `python -m seqbench.compare.detector_study` (noise.csv: median |change| of the median time
+# between two runs of the unchanged tree). The test below shifts every cell by this much, with
+# the sign alternating, and resamples the rounds: compare must not call that a regression.
+MEASURED_NOISE = 0.05  # fraction: 5%
+
+
+def read(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def write(tmp_path: Path, name: str, data: dict) -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def bench(data: dict, name: str) -> dict:
+    return next(b for b in data["benchmarks"] if b["name"] == name)
+
+
+def scale_timing(entry: dict, factor: float) -> None:
+    """Make one entry `factor` times slower: its rounds, stats and timing metrics."""
+    stats = entry["stats"]
+    for key in ("min", "max", "mean", "stddev", "median", "iqr", "q1", "q3", "ld15iqr",
+                "hd15iqr", "total"):
+        if stats.get(key) is not None:
+            stats[key] *= factor
+    stats["ops"] /= factor
+    stats["data"] = [t * factor for t in stats["data"]]
+    metrics = entry["extra_info"]["metrics"]
+    for key, value in metrics.items():
+        if value is None:
+            continue
+        if key.endswith("_per_s"):
+            metrics[key] = value / factor
+        elif key.endswith("_s"):
+            metrics[key] = value * factor
+
+
+def run_cli(*args: str | Path) -> int:
+    return main(["compare", *map(str, args)])
+
+
+# ---- the rule -------------------------------------------------------------------------------
+
+def test_identical_runs_have_no_regression_and_exit_0(capsys):
+    path = FIXTURES / "smoke_a.json"
+    assert run_cli(path, path, "--format", "json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["exit_code"] == 0
+    assert out["counts"]["regression"] == 0
+    assert out["counts"]["unchanged"] == len(out["rows"]) > 20  # every family compared
+    metrics = {r["metric"] for r in out["rows"]}
+    assert {"time_median_s", "tokens_per_s", "peak_mem_bytes", "final_heldout_loss",
+            "grad_total_norm"} <= metrics
+    assert out["only_baseline"] == out["only_current"] == []
+
+
+def test_synthetic_regression_in_one_cell_is_flagged(tmp_path, capsys):
+    slow = read("tput_base.json")
+    scale_timing(bench(slow, LSTM_STEP), 1.25)
+    current = write(tmp_path, "slow.json", slow)
+    assert run_cli(FIXTURES / "tput_base.json", current, "--format", "json") == 1
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    flagged = {(r["name"], r["metric"]) for r in rows if r["verdict"] == "regression"}
+    assert flagged == {(LSTM_STEP, "time_median_s"), (LSTM_STEP, "tokens_per_s")}
+    row = next(r for r in rows if r["name"] == LSTM_STEP and r["metric"] == "time_median_s")
+    assert row["change"] == pytest.approx(0.25)
+    assert row["test"] == "mann-whitney" and row["p_value"] < 0.002
+
+
+def test_injected_25_percent_slowdown_is_detected():
+    """Real runs: SEQBENCH_INJECT_SLOWDOWN=0.25 against the unchanged tree."""
+    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
+                             load_results([FIXTURES / "tput_slow25.json"]))
+    assert result.exit_code == 1
+    steps = result.rows[(result.rows["metric"] == "time_median_s")
+                        & result.rows["name"].str.startswith("test_train_step")]
+    assert (steps["change"] > 0.15).all()  # every training step slowed, forward untouched
+    assert "regression" in set(steps["verdict"])
+
+
+def test_noise_of_the_measured_size_is_not_flagged(tmp_path):
+    rng = np.random.default_rng(0)
+    noisy = read("tput_base.json")
+    for i, entry in enumerate(noisy["benchmarks"]):
+        data = np.asarray(entry["stats"]["data"])
+        # Resample the rounds (same spread), then shift the cell by the measured noise.
+        resampled = rng.choice(data, size=data.size, replace=True)
+        entry["stats"]["data"] = list(resampled)
+        factor = (1 + MEASURED_NOISE * (-1) ** i) * np.median(data) / np.median(resampled)
+        scale_timing(entry, float(factor))
+    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
+                             load_results([write(tmp_path, "noisy.json", noisy)]))
+    timed = result.rows[result.rows["metric"] == "time_median_s"]
+    assert (timed["change"].abs() > 0.03).all()  # the noise is really there
+    assert result.exit_code == 0, result.rows
+
+
+def test_a_large_change_that_is_not_significant_is_not_flagged(tmp_path):
+    """asv's rule: over the threshold is not enough when the rounds overlap."""
+    base, cur = read("tput_base.json"), read("tput_base.json")
+    b, c = bench(base, LSTM_STEP), bench(cur, LSTM_STEP)
+    # Widely spread rounds: the two medians differ by 15%, the samples hardly at all.
+    b_rounds = np.linspace(10e-3, 40e-3, 30)
+    c_rounds = np.concatenate([b_rounds[:10], b_rounds[10:20] + 6e-3, b_rounds[20:]])
+    for entry, rounds in ((b, b_rounds), (c, c_rounds)):
+        entry["stats"].update(data=list(rounds), median=float(np.median(rounds)),
+                              min=float(rounds.min()), max=float(rounds.max()))
+    result = compare_results(load_results([write(tmp_path, "b.json", base)]),
+                             load_results([write(tmp_path, "c.json", cur)]))
+    row = result.rows[(result.rows["name"] == LSTM_STEP)
+                      & (result.rows["metric"] == "time_median_s")].iloc[0]
+    assert row["change"] > 0.10 and row["p_value"] > 0.002
+    assert row["verdict"] == "unchanged"
+
+
+def test_significant_change_below_the_threshold_is_not_flagged(tmp_path):
+    cur = read("tput_base.json")
+    scale_timing(bench(cur, LSTM_STEP), 1.08)
+    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
+                             load_results([write(tmp_path, "c.json", cur)]))
+    row = result.rows[(result.rows["name"] == LSTM_STEP)
+                      & (result.rows["metric"] == "time_median_s")].iloc[0]
+    assert row["p_value"] < 0.002 and row["verdict"] == "unchanged"
+    assert result.exit_code == 0
+
+
+def test_threshold_option_changes_the_verdict(tmp_path):
+    cur = read("tput_base.json")
+    scale_timing(bench(cur, LSTM_STEP), 1.08)
+    current = write(tmp_path, "c.json", cur)
+    assert run_cli(FIXTURES / "tput_base.json", current, "--threshold", "5%") == 1
+    assert run_cli(FIXTURES / "tput_base.json", current, "--threshold", "0.10") == 0
+
+
+def test_speedup_is_an_improvement_not_a_failure(tmp_path):
+    cur = read("tput_base.json")
+    scale_timing(bench(cur, LSTM_STEP), 0.7)
+    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
+                             load_results([write(tmp_path, "c.json", cur)]))
+    assert result.exit_code == 0
+    assert result.count("improvement") == 2  # time and tokens/s
+
+
+# ---- normalisation --------------------------------------------------------------------------
+
+def test_normalize_cancels_a_uniform_machine_slowdown(tmp_path):
+    slower = read("tput_base.json")
+    for entry in slower["benchmarks"]:  # calibration included: the whole machine is slower
+        scale_timing(entry, 1.3)
+    base, cur = FIXTURES / "tput_base.json", write(tmp_path, "slower.json", slower)
+    raw = compare_results(load_results([base]), load_results([cur]))
+    assert raw.count("regression") == 12  # 6 timed cells × (time, tokens/s)
+    assert raw.calibration_ratio == pytest.approx(1.3)
+    norm = compare_results(load_results([base]), load_results([cur]),
+                           CompareOptions(normalize=True))
+    assert norm.exit_code == 0
+    assert norm.rows["change"].abs().max() < 1e-9
+    assert set(norm.rows["unit"]) == {"cal", "tokens/s·cal"}
+
+
+def test_normalize_still_catches_a_real_regression_on_a_slower_machine(tmp_path):
+    slower = read("tput_base.json")
+    for entry in slower["benchmarks"]:
+        scale_timing(entry, 1.3)
+    scale_timing(bench(slower, LSTM_STEP), 1.25)
+    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
+                             load_results([write(tmp_path, "c.json", slower)]),
+                             CompareOptions(normalize=True))
+    assert set(result.rows.loc[result.rows["verdict"] == "regression", "name"]) == {LSTM_STEP}
+
+
+def test_normalize_without_calibration_is_bad_input(tmp_path, capsys):
+    data = read("tput_base.json")
+    data["benchmarks"] = [b for b in data["benchmarks"] if b["name"] != "test_calibration"]
+    path = write(tmp_path, "nocal.json", data)
+    assert run_cli(FIXTURES / "tput_base.json", path, "--normalize") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "calibration" in err
+
+
+# ---- memory, convergence, gradients, status -------------------------------------------------
+
+MEM_CELL = "test_peak_memory[lstm-mean-sign-T8-B4-H8-s0]"
+CONV_CELL = "test_convergence[gru-adding-T8-B4-H8-s0]"
+
+
+def smoke_verdict(tmp_path: Path, data: dict, name: str, metric: str,
+                  options: CompareOptions | None = None) -> str:
+    result = compare_results(load_results([FIXTURES / "smoke_a.json"]),
+                             load_results([write(tmp_path, "c.json", data)]), options)
+    rows = result.rows[(result.rows["name"] == name) & (result.rows["metric"] == metric)]
+    assert len(rows) == 1
+    return rows.iloc[0]["verdict"]
+
+
+def test_memory_growth_uses_its_own_threshold_and_floor(tmp_path):
+    data = read("smoke_a.json")
+    metrics = bench(data, MEM_CELL)["extra_info"]["metrics"]
+    peak = metrics["peak_mem_bytes"]
+    assert peak > 8 * 2**20  # tens of MiB: 30% is several MiB, over the 1 MiB floor
+    metrics["peak_mem_bytes"] = peak * 1.3
+    assert smoke_verdict(tmp_path, data, MEM_CELL, "peak_mem_bytes") == "regression"
+    loose = CompareOptions(mem_threshold=0.5)
+    assert smoke_verdict(tmp_path, data, MEM_CELL, "peak_mem_bytes", loose) == "unchanged"
+    metrics["peak_mem_bytes"] = peak + 0.5 * 2**20  # over 10%? no: under the floor anyway
+    assert smoke_verdict(tmp_path, data, MEM_CELL, "peak_mem_bytes",
+                         CompareOptions(mem_threshold=0.01)) == "unchanged"
+
+
+def test_worse_loss_beyond_tolerance_is_a_regression(tmp_path):
+    data = read("smoke_a.json")
+    metrics = bench(data, CONV_CELL)["extra_info"]["metrics"]
+    chance = metrics["baseline_loss"]
+    metrics["final_heldout_loss"] += 0.04 * chance  # inside the 5%-of-chance tolerance
+    assert smoke_verdict(tmp_path, data, CONV_CELL, "final_heldout_loss") == "unchanged"
+    metrics["final_heldout_loss"] += 0.04 * chance  # now 8% of chance worse
+    assert smoke_verdict(tmp_path, data, CONV_CELL, "final_heldout_loss") == "regression"
+
+
+def test_loss_tolerance_widens_with_seed_variance(tmp_path):
+    """With several seeds in the baseline, a change within 2 seed SDs is not a regression."""
+    base = read("smoke_a.json")
+    entry = bench(base, CONV_CELL)
+    chance = entry["extra_info"]["metrics"]["baseline_loss"]
+    loss = entry["extra_info"]["metrics"]["final_heldout_loss"]
+    seeds = []
+    for seed, delta in ((1, 0.2), (2, -0.2)):  # seed SD = 0.2 × chance loss
+        twin = copy.deepcopy(entry)
+        twin["extra_info"]["config"]["seed"] = seed
+        twin["name"] = twin["name"].replace("-s0]", f"-s{seed}]")
+        twin["fullname"] = twin["fullname"].replace("-s0]", f"-s{seed}]")
+        twin["extra_info"]["metrics"]["final_heldout_loss"] = loss + delta * chance
+        seeds.append(twin)
+    base["benchmarks"] += seeds
+    cur = copy.deepcopy(base)
+    bench(cur, CONV_CELL)["extra_info"]["metrics"]["final_heldout_loss"] = loss + 0.3 * chance
+    result = compare_results(load_results([write(tmp_path, "b.json", base)]),
+                             load_results([write(tmp_path, "c.json", cur)]))
+    row = result.rows[(result.rows["name"] == CONV_CELL)
+                      & (result.rows["metric"] == "final_heldout_loss")].iloc[0]
+    assert row["tolerance"] == pytest.approx(2 * 0.2 * chance, rel=1e-6)
+    assert row["verdict"] == "unchanged"
+    assert result.exit_code == 0
+
+
+def test_a_cell_that_now_diverges_is_a_regression(tmp_path):
+    data = read("smoke_a.json")
+    bench(data, CONV_CELL)["extra_info"]["status"] = "diverged"
+    assert smoke_verdict(tmp_path, data, CONV_CELL, "status") == "regression"
+
+
+def test_gradient_change_is_reported_but_does_not_fail(tmp_path):
+    data = read("smoke_a.json")
+    cell = "test_gradient_flow[lstm-mean-sign-T8-B4-H8-I3-s0]"
+    bench(data, cell)["extra_info"]["metrics"]["grad_total_norm"] *= 2
+    assert smoke_verdict(tmp_path, data, cell, "grad_total_norm") == "changed"
+    assert run_cli(FIXTURES / "smoke_a.json", tmp_path / "c.json") == 0
+
+
+def test_metric_option_limits_the_comparison(capsys):
+    path = FIXTURES / "smoke_a.json"
+    assert run_cli(path, path, "--metric", "peak_mem_bytes", "--format", "json") == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert {r["metric"] for r in rows} == {"peak_mem_bytes"} and len(rows) == 3
+
+
+# ---- mismatched cells and environment -------------------------------------------------------
+
+def test_cells_on_one_side_only_are_listed(tmp_path, capsys):
+    cur = read("tput_base.json")
+    dropped = bench(cur, LSTM_STEP)
+    cur["benchmarks"].remove(dropped)
+    extra = copy.deepcopy(dropped)  # the same test at another length: a different cell
+    extra["extra_info"]["config"]["seq_len"] = 200
+    extra["name"] = extra["name"].replace("T100", "T200")
+    extra["fullname"] = extra["fullname"].replace("T100", "T200")
+    cur["benchmarks"].append(extra)
+    assert run_cli(FIXTURES / "tput_base.json", write(tmp_path, "c.json", cur)) == 0
+    out = capsys.readouterr().out
+    assert "**Only in baseline** (1 cells, not compared):" in out
+    assert f"- `{LSTM_STEP}`" in out
+    assert "**Only in current** (1 cells, not compared):" in out
+    assert "T200" in out
+    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
+                             load_results([tmp_path / "c.json"]))
+    assert result.only_baseline == [LSTM_STEP]
+    assert LSTM_STEP not in set(result.rows["name"])  # the common cells are still compared
+    assert result.rows["name"].nunique() == 5
+
+
+def test_same_name_with_another_configuration_says_what_differs(tmp_path):
+    cur = read("tput_base.json")
+    bench(cur, LSTM_STEP)["extra_info"]["config"]["lr"] = 0.01
+    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
+                             load_results([write(tmp_path, "c.json", cur)]))
+    assert result.only_baseline == [f"{LSTM_STEP} (lr 0.001 vs 0.01)"]
+
+
+def test_different_torch_and_cpu_warn_and_name_the_field(tmp_path, capsys):
+    cur = read("tput_base.json")
+    cur["machine_info"]["seqbench"]["torch_version"] = "9.9.9"
+    cur["machine_info"]["seqbench"]["cpu_model"] = "Imaginary CPU"
+    assert run_cli(FIXTURES / "tput_base.json", write(tmp_path, "c.json", cur)) == 0
+    captured = capsys.readouterr()
+    assert "torch_version differs" in captured.out and "9.9.9" in captured.out
+    assert "cpu_model differs" in captured.out and "Imaginary CPU" in captured.out
+    assert "warning: torch_version differs" in captured.err
+
+
+# ---- exit codes and bad input ---------------------------------------------------------------
+
+def test_missing_file_is_one_line_and_exit_2(tmp_path, capsys):
+    assert run_cli(FIXTURES / "smoke_a.json", tmp_path / "nope.json") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nope.json" in err
+
+
+def test_corrupt_file_is_one_line_and_exit_2(tmp_path, capsys):
+    text = (FIXTURES / "smoke_a.json").read_text()
+    broken = tmp_path / "broken.json"
+    broken.write_text(text[: len(text) // 2])
+    assert run_cli(broken, FIXTURES / "smoke_a.json") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not valid JSON" in err
+
+
+def test_no_common_cells_is_one_line_and_exit_2(tmp_path, capsys):
+    data = read("tput_base.json")
+    for entry in data["benchmarks"]:
+        if "hidden_size" in entry["extra_info"]["config"]:
+            entry["extra_info"]["config"]["hidden_size"] = 64
+    assert run_cli(FIXTURES / "tput_base.json", write(tmp_path, "c.json", data)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "no cells in common" in err and "hidden_size" in err
+
+
+def test_ambiguous_threshold_is_bad_input(capsys):
+    path = FIXTURES / "smoke_a.json"
+    assert run_cli(path, path, "--threshold", "10") == 2
+    assert "10%" in capsys.readouterr().err
+
+
+def test_unknown_metric_is_bad_input(capsys):
+    path = FIXTURES / "smoke_a.json"
+    assert run_cli(path, path, "--metric", "nonexistent_loss") == 2
+    assert "nonexistent_loss" in capsys.readouterr().err
+
+
+# ---- output formats and folders -------------------------------------------------------------
+
+def test_markdown_and_text_show_units_and_verdicts(tmp_path, capsys):
+    slow = read("tput_base.json")
+    scale_timing(bench(slow, LSTM_STEP), 1.25)
+    current = write(tmp_path, "slow.json", slow)
+    assert run_cli(FIXTURES / "tput_base.json", current, "-o", tmp_path / "c.md") == 1
+    md = capsys.readouterr().out
+    assert md.startswith("### seqbench compare: regression")
+    assert "| cell | metric | baseline | current | change | p | verdict |" in md
+    assert " ms | " in md and "k tokens/s" in md and "+25.0%" in md
+    assert "<details><summary>10 unchanged</summary>" in md
+    assert (tmp_path / "c.md").read_text().strip() == md.strip()
+    assert run_cli(FIXTURES / "tput_base.json", current, "--format", "text") == 1
+    text = capsys.readouterr().out
+    assert "regression" in text and "ms" in text
+
+
+def test_folders_pool_their_runs(tmp_path):
+    base_dir, cur_dir = tmp_path / "base", tmp_path / "cur"
+    base_dir.mkdir()
+    cur_dir.mkdir()
+    for name in ("tput_base.json", "tput_clean.json"):
+        (base_dir / name).write_text((FIXTURES / name).read_text())
+    (cur_dir / "slow25.json").write_text((FIXTURES / "tput_slow25.json").read_text())
+    result = compare_results(load_results([base_dir]), load_results([cur_dir]),
+                             CompareOptions(normalize=True))
+    assert result.rows["name"].nunique() == 6
+    assert result.count("regression") >= 2
+    assert result.only_baseline == result.only_current == []
+
+
+# ---- pieces ---------------------------------------------------------------------------------
+
+def test_parse_fraction():
+    assert parse_fraction("10%") == pytest.approx(0.10)
+    assert parse_fraction("0.25") == pytest.approx(0.25)
+    with pytest.raises(SeqbenchError):
+        parse_fraction("ten")
+    with pytest.raises(SeqbenchError):
+        parse_fraction("10")
+
+
+def test_significance_falls_back_like_asv():
+    shifted = rounds_differ([1.0, 1.1, 1.2], [2.0, 2.1, 2.2], alpha=0.002)
+    assert shifted.method == "range" and shifted.differ is True  # 3+3 rounds: no U test
+    overlapping = rounds_differ([1.0, 1.5, 2.0], [1.4, 2.1, 2.2], alpha=0.002)
+    assert overlapping.differ is False
+    assert rounds_differ([1.0], [2.0], alpha=0.002).differ is None  # one round: untestable
+    many = rounds_differ(np.linspace(1, 2, 30), np.linspace(1, 2, 30) * 1.5, alpha=0.002)
+    assert many.method == "mann-whitney" and many.differ is True
