@@ -183,6 +183,7 @@ def test_normalize_cancels_a_uniform_machine_slowdown(tmp_path):
     raw = compare_results(load_results([base]), load_results([cur]))
     assert raw.count("regression") == 12  # 6 timed cells × (time, tokens/s)
     assert raw.calibration_ratio == pytest.approx(1.3)
+    assert any("calibration time differs 1.30×" in w for w in raw.warnings)
     norm = compare_results(load_results([base]), load_results([cur]),
                            CompareOptions(normalize=True))
     assert norm.exit_code == 0

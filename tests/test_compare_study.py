@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from seqbench.compare.detector_study import main, summarize
-from seqbench.compare.study_eval import default_grid, evaluate, find_runs, rates
+from seqbench.compare.study_eval import default_grid, evaluate, find_runs, rates, run_health
 from seqbench.errors import SeqbenchError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "compare"
@@ -61,12 +62,25 @@ def test_rates_are_fractions_with_wilson_intervals():
 
 def test_summarize_writes_the_tables(study):
     text = summarize(study, (0.10,), baseline_runs=2)
-    for name in ("comparisons.csv", "cells.csv", "rates.csv", "noise.csv", "summary.md"):
+    for name in ("comparisons.csv", "cells.csv", "rates.csv", "noise.csv", "runs.csv",
+                 "summary.md"):
         assert (study / name).stat().st_size > 0
     assert "false-alarm rate" in text and "baseline of 2 runs" in text
+    assert "All 9 runs have calibration times within 1.25×" in text
     noise = pd.read_csv(study / "noise.csv")
     assert set(noise["baseline_runs"]) == {1, 2}
     assert (noise["median_abs_change"] >= 0).all()
+
+
+def test_runs_disturbed_by_other_load_are_named(study):
+    path = study / "runs" / "pair02-clean.json"
+    data = json.loads(path.read_text())
+    data["benchmarks"][0]["stats"]["median"] *= 10  # the calibration entry: a busy machine
+    assert data["benchmarks"][0]["name"] == "test_calibration"
+    path.write_text(json.dumps(data))
+    health = run_health(study / "runs")
+    assert list(health.loc[health["disturbed"], "run"]) == ["pair02-clean.json"]
+    assert "Caution: 1 of 9 runs were disturbed" in summarize(study, (0.10,), 2)
 
 
 def test_evaluate_only_needs_runs(tmp_path, capsys):

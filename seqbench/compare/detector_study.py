@@ -8,7 +8,8 @@ spin for that fraction of its own time). The runs of a pair go in a random order
 over the study does not favour one kind. Each non-base run is then compared with its pair's
 baseline under several detector settings: alpha, raw or normalised timings, and a baseline of
 the first run alone or of all the pair's base runs pooled. Outputs in --out: runs/ (the JSON
-files and logs), comparisons.csv, cells.csv, rates.csv, noise.csv and summary.md.
+files and logs), comparisons.csv, cells.csv, rates.csv, noise.csv, runs.csv (calibration
+time per run, to spot runs disturbed by other load) and summary.md.
 
 The default subset: the quick profile's throughput cells at T=100 (forward and train step
 of RNN, LSTM and GRU at B=100, H=50, 30 timed rounds each) plus the calibration entry; about
@@ -31,8 +32,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from seqbench.compare.engine import CALIBRATION_WARN_RATIO
 from seqbench.compare.options import parse_fraction
-from seqbench.compare.study_eval import default_grid, evaluate, noise, rates
+from seqbench.compare.study_eval import default_grid, evaluate, noise, rates, run_health
 from seqbench.errors import SeqbenchError
 
 DEFAULT_PYTEST_ARGS = ("--seqbench-profile quick --seqbench-families throughput "
@@ -116,12 +118,22 @@ def summarize(out: Path, thresholds: tuple[float, ...], baseline_runs: int) -> s
     spread = noise(cells)
     spread.to_csv(out / "noise.csv", index=False)
     wide = table.pivot(index="setting", columns="kind", values="rate").reset_index()
+    health = run_health(out / "runs")
+    health.to_csv(out / "runs.csv", index=False)
+    disturbed = health[health["disturbed"]]
+    caution = (f"**Caution: {len(disturbed)} of {len(health)} runs were disturbed** (their "
+               "calibration is more than "
+               f"{CALIBRATION_WARN_RATIO:g}× the fastest run's: other load on the machine): "
+               + ", ".join(disturbed["run"]) + ". Rerun on a quiet machine."
+               if len(disturbed) else
+               f"All {len(health)} runs have calibration times within "
+               f"{CALIBRATION_WARN_RATIO:g}× of the fastest run's.")
     text = "\n".join([
         "# seqbench detector study", "",
         f"{comparisons['pair'].nunique()} pairs. A comparison is flagged when `seqbench "
         "compare` would exit 1. Rate on `clean` = false-alarm rate; on `slowPP` = detection "
         "rate of a PP% slowdown injected into the training step (SEQBENCH_INJECT_SLOWDOWN).",
-        "", "## Rates (fraction of comparisons flagged)", "", _md(wide), "",
+        "", caution, "", "## Rates (fraction of comparisons flagged)", "", _md(wide), "",
         "## With 95% Wilson intervals", "", _md(table), "",
         "## Run-to-run noise of the unchanged tree",
         "",

@@ -24,6 +24,10 @@ from seqbench.compare.significance import rounds_differ
 from seqbench.errors import SeqbenchError
 from seqbench.results.load import ResultSet
 
+# Calibration times further apart than this factor get a warning: on one machine kind, two
+# quiet runs agree within a few percent, while a busy machine (2 threads on 2 shared cores)
+# can slow the calibration's parallel GEMMs by 10-100×, far more than the cells.
+CALIBRATION_WARN_RATIO = 1.25
 VERDICTS = ("regression", "improvement", "changed", "untested", "missing", "unchanged")
 ROW_COLUMNS = ["name", "measurement", "metric", "unit", "baseline", "current", "change",
                "p_value", "test", "tolerance", "verdict"]
@@ -152,22 +156,10 @@ def _calibration_ratio(baseline: ResultSet, current: ResultSet) -> float | None:
     return float(np.median(c) / np.median(b)) if b and c else None
 
 
-def compare_results(baseline: ResultSet, current: ResultSet,
-                    options: CompareOptions | None = None) -> Comparison:
-    """Compare two loaded result sets; raise SeqbenchError when they cannot be compared."""
-    opt = options or CompareOptions()
-    specs = select(opt.metrics)
-    base = cells.pooled(cells.long_table(baseline, specs, opt.normalize, "baseline"))
-    cur = cells.pooled(cells.long_table(current, specs, opt.normalize, "current"))
-    if base.empty or cur.empty:
-        raise SeqbenchError("nothing to compare: a side holds only calibration entries")
-    for spec in specs:
-        if opt.metrics and base.loc[base["metric"] == spec.name, "value"].isna().all() \
-                and cur.loc[cur["metric"] == spec.name, "value"].isna().all():
-            raise SeqbenchError(f"metric {spec.name!r} is in neither result set")
-    common = set(base["key"]) & set(cur["key"])
-    if not common:
-        raise _no_common_cells(base, cur)
+def _judge_all(base: pd.DataFrame, cur: pd.DataFrame, common: set[str],
+               specs: tuple[MetricSpec, ...], opt: CompareOptions) -> pd.DataFrame:
+    """One verdict row per common cell and metric (plus a status row where it changed),
+    regressions first."""
     seed_sds = _seed_sds(base)
     by_spec = {s.name: s for s in specs}
     cur_index = cur.set_index(["key", "metric"])
@@ -186,16 +178,47 @@ def compare_results(baseline: ResultSet, current: ResultSet,
         rows.append(_judge_row(b, c, by_spec[b["metric"]], sd, opt))
     frame = pd.DataFrame(rows, columns=ROW_COLUMNS)
     order = {v: i for i, v in enumerate(VERDICTS)}
-    frame = frame.sort_values(["verdict", "name", "metric"],
-                              key=lambda s: s.map(order) if s.name == "verdict" else s,
-                              kind="stable").reset_index(drop=True)
-    names = {side: dict(zip(t["name"], t["config"], strict=False)) for side, t in
-             (("base", base), ("cur", cur))}
-    only_b = sorted({_describe_only(n, cfg, names["cur"]) for k, n, cfg in
-                     zip(base["key"], base["name"], base["config"], strict=False)
-                     if k not in common})
-    only_c = sorted({_describe_only(n, cfg, names["base"]) for k, n, cfg in
-                     zip(cur["key"], cur["name"], cur["config"], strict=False)
-                     if k not in common})
-    return Comparison(frame, only_b, only_c, environment_warnings(baseline, current),
-                      _calibration_ratio(baseline, current), opt)
+    return frame.sort_values(["verdict", "name", "metric"],
+                             key=lambda s: s.map(order) if s.name == "verdict" else s,
+                             kind="stable").reset_index(drop=True)
+
+
+def _one_sided(side: pd.DataFrame, other: pd.DataFrame, common: set[str]) -> list[str]:
+    """The cells of `side` that `other` lacks, each named once."""
+    twins = dict(zip(other["name"], other["config"], strict=True))
+    return sorted({_describe_only(n, cfg, twins) for k, n, cfg in
+                   zip(side["key"], side["name"], side["config"], strict=True)
+                   if k not in common})
+
+
+def _calibration_warning(ratio: float | None, normalize: bool) -> list[str]:
+    if ratio is None or 1 / CALIBRATION_WARN_RATIO <= ratio <= CALIBRATION_WARN_RATIO:
+        return []
+    advice = ("normalised timings assume a uniform difference" if normalize
+              else "consider --normalize, or rerun on a quiet machine")
+    return [f"calibration time differs {ratio:.2f}× (current/baseline): the machines differ "
+            f"in speed or one was busy with other work; {advice}"]
+
+
+def compare_results(baseline: ResultSet, current: ResultSet,
+                    options: CompareOptions | None = None) -> Comparison:
+    """Compare two loaded result sets; raise SeqbenchError when they cannot be compared."""
+    opt = options or CompareOptions()
+    specs = select(opt.metrics)
+    base = cells.pooled(cells.long_table(baseline, specs, opt.normalize, "baseline"))
+    cur = cells.pooled(cells.long_table(current, specs, opt.normalize, "current"))
+    if base.empty or cur.empty:
+        raise SeqbenchError("nothing to compare: a side holds only calibration entries")
+    for spec in specs:
+        if opt.metrics and base.loc[base["metric"] == spec.name, "value"].isna().all() \
+                and cur.loc[cur["metric"] == spec.name, "value"].isna().all():
+            raise SeqbenchError(f"metric {spec.name!r} is in neither result set")
+    common = set(base["key"]) & set(cur["key"])
+    if not common:
+        raise _no_common_cells(base, cur)
+    ratio = _calibration_ratio(baseline, current)
+    warnings = environment_warnings(baseline, current) + _calibration_warning(ratio,
+                                                                               opt.normalize)
+    return Comparison(_judge_all(base, cur, common, specs, opt),
+                      _one_sided(base, cur, common), _one_sided(cur, base, common),
+                      warnings, ratio, opt)

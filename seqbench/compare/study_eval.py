@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from seqbench.compare.engine import compare_results
+from seqbench.compare.cells import calibrations
+from seqbench.compare.engine import CALIBRATION_WARN_RATIO, compare_results
 from seqbench.compare.options import CompareOptions
 from seqbench.errors import SeqbenchError
 from seqbench.results.load import ResultSet, load_results
@@ -121,3 +122,17 @@ def noise(cells: pd.DataFrame) -> pd.DataFrame:
         p95_abs_change=("abs_change", lambda s: float(s.quantile(0.95))),
         max_abs_change=("abs_change", "max"), cells=("abs_change", "size"))
     return out.reset_index()
+
+
+def run_health(folder: Path) -> pd.DataFrame:
+    """Calibration time of every run, against the study's fastest: a run whose calibration is
+    slower by more than CALIBRATION_WARN_RATIO was disturbed by other load on the machine
+    (load only ever slows it), and rates computed from it say more about that load than
+    about the detector."""
+    runs = find_runs(folder)
+    times = [float(np.median(list(calibrations(load_results([p])).values()) or [np.nan]))
+             for p in runs["path"]]
+    out = runs.assign(run=[p.name for p in runs["path"]], calibration_s=times)
+    out["vs_fastest"] = out["calibration_s"] / out["calibration_s"].min()
+    out["disturbed"] = out["vs_fastest"] > CALIBRATION_WARN_RATIO
+    return out[["run", "calibration_s", "vs_fastest", "disturbed"]]
