@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from seqbench.errors import SeqbenchError
+
 HELP = "build tables, figures and a report (Markdown and HTML) from result files"
 
 
@@ -20,7 +22,11 @@ def run(args: argparse.Namespace) -> int:
     # so `seqbench --help` and the other subcommands stay fast.
     from seqbench.report import build_report
 
-    report = build_report(args.results, args.out)
+    try:
+        report = build_report(args.results, args.out)
+    except OSError as exc:  # the output folder cannot be written: the user's input, not a bug
+        raise SeqbenchError(f"cannot write the report to {args.out}: {exc.strerror or exc}") \
+            from None
     drawn = sum(d.path is not None for d in report.figures)
     verdicts = [j.outcome.verdict for j in report.judged]
     print(f"wrote {report.markdown} and {report.html}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,11 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; }
 """
 
 
+def _inline(text: str) -> str:
+    """Escaped text with Markdown's `code` spans as <code>, so both renderings agree."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
@@ -96,9 +102,9 @@ def render_html(blocks: list[Block], title: str) -> str:
         if isinstance(b, Heading):
             out.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
         elif isinstance(b, Paragraph):
-            out.append(f"<p>{html.escape(b.text)}</p>")
+            out.append(f"<p>{_inline(b.text)}</p>")
         elif isinstance(b, Bullets):
-            items = "".join(f"<li>{html.escape(i)}</li>" for i in b.items)
+            items = "".join(f"<li>{_inline(i)}</li>" for i in b.items)
             out.append(f"<ul>{items}</ul>")
         elif isinstance(b, Table):
             out.append(b.frame.to_html(index=False, escape=True, border=0, na_rep=""))

@@ -19,6 +19,7 @@ matplotlib.use("Agg")  # headless: no display, before pyplot is imported anywher
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import NullLocator, ScalarFormatter
 
 from seqbench.report.data import Measured, model_order
 from seqbench.report.units import LOSS_UNITS, fmt
@@ -72,6 +73,15 @@ def _save(grid: sns.FacetGrid, path: Path, title: str) -> None:
     plt.close(grid.figure)
 
 
+def _log_T(ax: plt.Axes, lengths: list[int]) -> None:
+    """Log x axis ticked at the measured lengths, written plainly (20000, not 2×10⁴)."""
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(lengths)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.tick_params(axis="x", labelrotation=45 if len(lengths) > 4 else 0)
+
+
 def _row_kw(frame: pd.DataFrame) -> dict:
     """Facet rows by setup only when the results mix several (e.g. quick and seed)."""
     return {"row": "setup"} if frame["setup"].nunique() > 1 else {}
@@ -89,14 +99,16 @@ def draw_loss_curves(m: Measured, path: Path) -> None:
                        seed=BOOT_SEED, height=2.6, aspect=1.3,
                        facet_kws={"sharey": False, "sharex": False, "margin_titles": True})
     baselines = c.groupby(["task", "T"])["baseline_loss"].median()
+    first_column, bottom_row = set(grid.axes[:, 0]), set(grid.axes[-1, :])
     for (task, T), ax in grid.axes_dict.items():
         if (task, T) in baselines.index and pd.notna(baselines[(task, T)]):
             b = baselines[(task, T)]
             ax.axhline(b, color="black", linestyle=":", linewidth=1.2)
             ax.annotate("chance", (1, b), xycoords=("axes fraction", "data"), ha="right",
                         va="bottom", fontsize=7)
-        ax.set_ylabel(f"loss ({LOSS_UNITS.get(task, 'loss units')})")
-        ax.set_xlabel("optimizer step (steps)")
+        ax.set_ylabel(f"loss ({LOSS_UNITS.get(task, 'loss units')})"
+                      if ax in first_column else "")
+        ax.set_xlabel("optimizer step (steps)" if ax in bottom_row else "")
     _save(grid, path, "Loss curves: train and held-out, per task and length")
 
 
@@ -141,8 +153,8 @@ def draw_grad_norm_vs_T(m: Measured, path: Path) -> None:
                        marker="o", errorbar=ERRORBAR, n_boot=N_BOOT, seed=BOOT_SEED,
                        height=3.2, aspect=1.3, facet_kws={"sharey": False}, **_row_kw(g))
     for ax in grid.axes.flat:
-        ax.set(xscale="log", yscale="log", xlabel=T_AXIS,
-               ylabel="gradient L2 norm (loss units per unit)")
+        ax.set(yscale="log", xlabel=T_AXIS, ylabel="gradient L2 norm (loss units per unit)")
+        _log_T(ax, sorted(g["T"].unique()))
     grid.set_titles("{col_name}")
     _save(grid, path, "Gradient norm at initialisation against sequence length")
 
@@ -167,7 +179,8 @@ def draw_throughput(m: Measured, path: Path) -> None:
                        errorbar=ERRORBAR, n_boot=N_BOOT, seed=BOOT_SEED, height=3.5,
                        aspect=1.4, **_row_kw(r))
     for ax in grid.axes.flat:
-        ax.set(xscale="log", yscale="log", xlabel=T_AXIS, ylabel="throughput (tokens/s)")
+        ax.set(yscale="log", xlabel=T_AXIS, ylabel="throughput (tokens/s)")
+        _log_T(ax, sorted(r["T"].unique()))
     _save(grid, path, "Throughput against sequence length (log-log)")
 
 
@@ -186,8 +199,8 @@ def draw_memory(m: Measured, path: Path) -> None:
                        markers=True, kind="line", errorbar=ERRORBAR, n_boot=N_BOOT,
                        seed=BOOT_SEED, height=3.5, aspect=1.4, **_row_kw(mem))
     for ax in grid.axes.flat:
-        ax.set(xscale="log", yscale="log", xlabel=T_AXIS,
-               ylabel="peak memory of one training step (MiB)")
+        ax.set(yscale="log", xlabel=T_AXIS, ylabel="peak memory of one training step (MiB)")
+        _log_T(ax, sorted(mem["T"].unique()))
     _save(grid, path, "Peak memory against sequence length: measured and analytic")
 
 
@@ -218,8 +231,8 @@ def draw_ceiling_fraction(m: Measured, path: Path) -> None:
                        kind="line", errorbar=ERRORBAR, n_boot=N_BOOT, seed=BOOT_SEED,
                        height=3.5, aspect=1.4, **_row_kw(r))
     for ax in grid.axes.flat:
-        ax.set(xscale="log", yscale="log", xlabel=T_AXIS,
-               ylabel="achieved FLOP/s ÷ GEMM ceiling (ratio)")
+        ax.set(yscale="log", xlabel=T_AXIS, ylabel="achieved FLOP/s ÷ GEMM ceiling (ratio)")
+        _log_T(ax, sorted(r["T"].unique()))
     ceiling = m.metric("matmul_ceiling_flop_per_s")["value"].median()
     _save(grid, path, f"Achieved FLOP/s as a fraction of the measured ceiling "
                       f"({fmt(ceiling, 'FLOP/s')})")
