@@ -89,7 +89,7 @@ def test_fixture_verdicts(loaded):
         assert outcome.verdict == INCONCLUSIVE
         assert "1 seed per model" in outcome.reason
     headline = _verdict("headline-epoch-80", m)
-    assert headline.verdict == INCONCLUSIVE and "epoch 80" in headline.reason
+    assert headline.verdict == INCONCLUSIVE and "full-batch regime" in headline.reason
     assert _verdict("guide-long", m).verdict == INCONCLUSIVE  # smoke has no T > 500
 
 
@@ -185,10 +185,23 @@ def test_vanishing_claim_needs_seeds_then_follows_the_gradients(loaded):
 
 def _train_loss(at_80: float, steps: int = 100):
     def put(rec):
+        rec["train_size"] = rec["batch_size"]  # the article's full-batch regime
         rec["series"] = dict(rec["series"])
         rec["series"]["train_loss"] = [0.69] * 80 + [at_80] + [at_80] * (steps - 81)
 
     return put
+
+
+def test_headline_needs_runs_that_reach_epoch_80(loaded):
+    records = _with_seeds(_records(loaded), "convergence", 3)
+
+    def full_batch(rec):
+        rec["train_size"] = rec["batch_size"]
+
+    _edit(records, "convergence", full_batch, task="mean-sign")
+    outcome = _verdict("headline-epoch-80", _measure(loaded, records))
+    assert outcome.verdict == INCONCLUSIVE
+    assert "reached epoch 80 (the longest ran 6 steps)" in outcome.reason
 
 
 def test_headline_ordering_flips_with_the_losses(loaded):

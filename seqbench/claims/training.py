@@ -33,6 +33,9 @@ class HeadlineSpec:
     claimed: dict[str, float]  # the article's printed losses at that epoch
     pairs: tuple[tuple[str, str], ...]  # (a, b): loss(a) < loss(b) as the article has it
     sampling: Sampling = SEEDS
+    # Judge only the article's regime: a fixed training set, trained whole at every step
+    # (train_size set and ≤ batch_size). Fresh-batch runs answer a different question.
+    full_batch_only: bool = True
 
 
 def _step_after_epochs(config: dict, epochs: int) -> int:
@@ -52,6 +55,13 @@ def check_headline(claim: Claim, m: Measured) -> Outcome:
     c = c[(c["split"] == "train") & (c["task"] == spec.task)].dropna(subset=["loss"])
     if c.empty:
         return no_data(m, "convergence", f"on {spec.task}")
+    if spec.full_batch_only:
+        size = pd.to_numeric(c["train_size"], errors="coerce")
+        c = c[size.notna() & (size <= c["batch_size"])]
+        if c.empty:
+            return Outcome(INCONCLUSIVE, f"no {spec.task} convergence run in the article's "
+                                         "full-batch regime (a fixed training set trained "
+                                         "whole at every step, as the seed profile runs it).")
     rows = []
     longest = int(c["step"].max())
     for config, group in configs(c.rename(columns={"loss": "value"})):
