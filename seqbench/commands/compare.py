@@ -7,6 +7,7 @@ file, no cells in common, bad option).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from seqbench.compare import CompareOptions, compare_results, parse_fraction
@@ -68,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
     comparison = compare_results(load_results([args.baseline]), load_results([args.current]),
                                  options)
     text = RENDERERS[args.format](comparison, args.baseline, args.current)
-    print(text)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `seqbench compare ... | head`: the reader left; keep the verdict
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if args.output:
         with open(args.output, "w") as f:
             f.write(text + "\n")
