@@ -42,8 +42,8 @@ class CellConfig:
     eval_every: int = 10  # convergence: optimizer steps between held-out evaluations
     rounds: int = 3  # timed rounds per measurement (pytest-benchmark pedantic rounds)
     warmup_rounds: int = 1  # untimed rounds before timing starts
-    timeout_s: float | None = None  # launcher: the cell is stopped and recorded as "timeout" past this
-    extra: dict[str, Any] = field(default_factory=dict)  # family-specific knobs (documented per family)
+    timeout_s: float | None = None  # seconds before the launcher stops the cell as "timeout"
+    extra: dict[str, Any] = field(default_factory=dict)  # validation knobs (see scenarios/step.py)
 
     def __post_init__(self) -> None:
         validate(self)

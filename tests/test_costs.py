@@ -71,8 +71,9 @@ def _saved_bytes(c: CellConfig) -> int:
 @pytest.mark.parametrize("model", sorted(MODELS))
 @pytest.mark.parametrize("sizes", [(100, 1, 50), (32, 2, 128)])
 def test_activation_model_matches_what_autograd_saves(model, sizes):
-    B, I, H = sizes
-    short, long = (cell(model, seq_len=T, batch_size=B, input_size=I, hidden_size=H)
+    batch, inputs, hidden = sizes
+    short, long = (cell(model, seq_len=T, batch_size=batch, input_size=inputs,
+                        hidden_size=hidden)
                    for T in (50, 100))
     measured_per_step = (_saved_bytes(long) - _saved_bytes(short)) / 50
     model_per_step = (activation_bytes(long) - activation_bytes(short)) / 50

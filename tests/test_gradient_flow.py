@@ -23,11 +23,11 @@ def reference_grad_h(w: Workload) -> np.ndarray:
     differentiate the loss with respect to that initial state (c_t held fixed for LSTM)."""
     rnn, T = w.model.rnn, w.x.shape[1]
     with torch.no_grad():
-        out, _ = rnn(w.x)  # (B, T, H): h_t for every t
+        _out, _ = rnn(w.x)  # (B, T, H): h_t for every t
         states = []
         h, c = None, None
         for t in range(T):  # recover c_t too, one step at a time through the fused module
-            step_out, state = rnn(w.x[:, t:t + 1], None if t == 0 else
+            _step_out, state = rnn(w.x[:, t:t + 1], None if t == 0 else
                                   ((h, c) if c is not None else h))
             if isinstance(state, tuple):
                 h, c = state

@@ -63,7 +63,7 @@ def test_bad_overrides_name_the_value(overrides, message):
 
 
 def test_unknown_profile():
-    with pytest.raises(SeqbenchError, match="unknown profile 'huge'.*smoke, quick, seed"):
+    with pytest.raises(SeqbenchError, match=r"unknown profile 'huge'.*smoke, quick, seed"):
         build_cells("huge")
     assert set(PROFILES) == {"smoke", "quick", "seed"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,11 +10,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 from seqbench.launchers.records import finished_nodeids
 from seqbench.results import load_results
 
-from .conftest import REPO
+REPO = Path(__file__).resolve().parents[1]
 
 
 def statuses(out) -> Counter:
@@ -35,10 +37,8 @@ def test_sigkill_halfway_then_resume_gives_each_cell_once(cli, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     if running:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(running["pid"], signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     done_before = len(finished_nodeids(out / "cells"))
     assert 4 <= done_before < 16
     resumed = cli("run", "--resume", str(out))

@@ -58,7 +58,7 @@ def test_copy_baseline_formula_and_published_values(T, published):
 
 def test_copy_memoryless_predictor_reaches_the_baseline():
     T = 30
-    x, y = gen("copy", 256, T)
+    _x, y = gen("copy", 256, T)
     # Certain blank for the first T+10 steps, then uniform over the 8 digits.
     logits = torch.full((256, T + 20, 10), -1e9)
     logits[:, : T + 10, 0] = 0.0

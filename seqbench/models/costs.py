@@ -12,6 +12,7 @@ from seqbench.config import CellConfig
 from seqbench.models import MODELS
 from seqbench.tasks import TASKS
 
+
 def _layer_inputs(cfg: CellConfig) -> list[int]:
     directions = 2 if cfg.bidirectional else 1
     first = TASKS[cfg.task].input_size(cfg.input_size)

@@ -73,7 +73,7 @@ def unrolled_forward(model: RecurrentModel, x: torch.Tensor
 
 def log_spaced_steps(T: int, points: int = MAX_SERIES_POINTS) -> np.ndarray:
     """Up to `points` distinct 1-based time steps, log-spaced over 1..T, always with 1 and T."""
-    if T <= points:
+    if points >= T:
         return np.arange(1, T + 1)
     return np.unique(np.round(np.geomspace(1, T, num=min(points, T))).astype(int))
 

@@ -7,6 +7,7 @@ end, so the benchmark's clock reads finished work without extra syncs inside the
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import torch
@@ -31,8 +32,8 @@ class _PhaseClock:
         """Seconds between consecutive marks (synchronizes on CUDA)."""
         if self.cuda:
             torch.cuda.synchronize()
-            return [a.elapsed_time(b) / 1e3 for a, b in zip(marks, marks[1:], strict=False)]
-        return [b - a for a, b in zip(marks, marks[1:], strict=False)]
+            return [a.elapsed_time(b) / 1e3 for a, b in itertools.pairwise(marks)]
+        return [b - a for a, b in itertools.pairwise(marks)]
 
 
 def _busy_wait(seconds: float) -> None:
