@@ -89,24 +89,31 @@ def smoke() -> list[CellConfig]:
 
 
 QUICK_LENGTHS = (10, 100, 1000, 5000, 20000)
+QUICK_SEEDS = (0, 1, 2)  # seeds for what varies with initialisation (gradients, convergence)
 
 
 def quick() -> list[CellConfig]:
     """The default: the article's sizes at T ∈ QUICK_LENGTHS for throughput, memory and
-    gradients, plus short convergence runs on every task at moderate T."""
+    gradients (3 seeds), plus short convergence runs on every task at moderate T (3 seeds)."""
     cells = []
     for family in ("throughput", "memory", "gradients"):
         for T in QUICK_LENGTHS:
             for model in ALL_MODELS:
                 cell = _article_sizes(family, model, T, rounds_budget=2_000_000)
-                cells.append(cell.replace(rounds=1) if family == "gradients" else cell)
+                if family == "gradients":
+                    # Gradients vary with the initialisation: 3 seeds let the report decide.
+                    cells.extend(cell.replace(rounds=1, seed=s) for s in QUICK_SEEDS)
+                else:
+                    cells.append(cell)
     for task in TASKS:
         for T in (50, 200):
             for model in ALL_MODELS:
-                cells.append(CellConfig(
-                    family="convergence", model=model, task=task, seq_len=T, batch_size=32,
-                    hidden_size=50, lr=1e-3, clip_grad_norm=1.0, train_steps=300,
-                    heldout_size=256, eval_every=25, rounds=1, warmup_rounds=0))
+                for s in QUICK_SEEDS:
+                    cells.append(CellConfig(
+                        family="convergence", model=model, task=task, seq_len=T,
+                        batch_size=32, hidden_size=50, lr=1e-3, clip_grad_norm=1.0,
+                        train_steps=300, heldout_size=256, eval_every=25, seed=s, rounds=1,
+                        warmup_rounds=0))
     return cells
 
 
