@@ -24,6 +24,7 @@ class Overrides:
     tasks: tuple[str, ...] = ()  # keep only these tasks
     families: tuple[str, ...] = ()  # keep only these families
     seq_lens: tuple[int, ...] = ()  # replace the profile's sequence lengths
+    seeds: tuple[int, ...] = ()  # keep only cells with these seeds
     device: str | None = None  # run every cell on this device
     threads: int | None = None  # torch threads for every cell
     lr: float | None = None  # Adam learning rate for every cell
@@ -169,7 +170,8 @@ def build_cells(profile: str, overrides: Overrides | None = None) -> list[CellCo
     cells = [c for c in cells
              if (not overrides.models or c.model in overrides.models)
              and (not overrides.tasks or c.task in overrides.tasks)
-             and (not overrides.families or c.family in overrides.families)]
+             and (not overrides.families or c.family in overrides.families)
+             and (not overrides.seeds or c.seed in overrides.seeds)]
     changes = {}
     if overrides.device:
         changes["device"] = overrides.device

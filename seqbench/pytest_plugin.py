@@ -35,6 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seqbench-families", default=None, help="comma-separated families")
     group.addoption("--seqbench-seq-lens", default=None,
                     help="comma-separated sequence lengths replacing the profile's")
+    group.addoption("--seqbench-seeds", default=None, help="comma-separated seeds to keep")
     group.addoption("--seqbench-device", default=os.environ.get("SEQBENCH_DEVICE"),
                     help="cpu or cuda for every cell (env SEQBENCH_DEVICE)")
     group.addoption("--seqbench-threads", type=int, default=None,
@@ -62,11 +63,13 @@ def profile_name(config: pytest.Config) -> str:
 
 
 def overrides(config: pytest.Config) -> Overrides:
-    seq_lens = _csv(config.getoption("--seqbench-seq-lens"))
-    try:
-        lengths = tuple(int(v) for v in seq_lens)
-    except ValueError:
-        raise pytest.UsageError(f"--seqbench-seq-lens takes integers, got {seq_lens}") from None
+    def integers(option: str) -> tuple[int, ...]:
+        values = _csv(config.getoption(option))
+        try:
+            return tuple(int(v) for v in values)
+        except ValueError:
+            raise pytest.UsageError(f"{option} takes integers, got {values}") from None
+
     extra: dict[str, Any] = {}
     # Validation knob for the regression detector (README, "Checking the detector").
     if os.environ.get("SEQBENCH_INJECT_SLOWDOWN"):
@@ -76,7 +79,9 @@ def overrides(config: pytest.Config) -> Overrides:
     return Overrides(models=_csv(config.getoption("--seqbench-models")),
                      tasks=_csv(config.getoption("--seqbench-tasks")),
                      families=_csv(config.getoption("--seqbench-families")),
-                     seq_lens=lengths, device=config.getoption("--seqbench-device"),
+                     seq_lens=integers("--seqbench-seq-lens"),
+                     seeds=integers("--seqbench-seeds"),
+                     device=config.getoption("--seqbench-device"),
                      threads=config.getoption("--seqbench-threads"),
                      lr=config.getoption("--seqbench-lr"), extra=extra)
 

@@ -23,11 +23,11 @@ def _csv(text: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip()) if text else ()
 
 
-def _ints(text: str | None) -> tuple[int, ...]:
+def _ints(text: str | None, option: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in _csv(text))
     except ValueError:
-        raise SeqbenchError(f"--seq-lens takes comma-separated integers, got {text!r}") from None
+        raise SeqbenchError(f"{option} takes comma-separated integers, got {text!r}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", help="comma-separated tasks to keep")
     parser.add_argument("--families", help="comma-separated families to keep")
     parser.add_argument("--seq-lens", help="comma-separated sequence lengths to use instead")
+    parser.add_argument("--seeds", help="comma-separated seeds to keep")
     parser.add_argument("--device", choices=None, help="cpu or cuda for every cell")
     parser.add_argument("--threads", type=int, help="torch threads for every cell")
     parser.add_argument("--lr", type=float, help="Adam learning rate for every cell")
@@ -55,7 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _overrides(args: argparse.Namespace) -> Overrides:
     return Overrides(models=_csv(args.models), tasks=_csv(args.tasks),
-                     families=_csv(args.families), seq_lens=_ints(args.seq_lens),
+                     families=_csv(args.families),
+                     seq_lens=_ints(args.seq_lens, "--seq-lens"),
+                     seeds=_ints(args.seeds, "--seeds"),
                      device=args.device, threads=args.threads, lr=args.lr)
 
 
@@ -81,8 +84,8 @@ def _pytest_args(manifest: dict) -> list[str]:
     args = ["--seqbench-profile", manifest["profile"], "--seqbench-max-mem",
             str(manifest["max_mem_bytes"])]
     for key, flag in (("models", "models"), ("tasks", "tasks"), ("families", "families"),
-                      ("seq_lens", "seq-lens")):
-        if o[key]:
+                      ("seq_lens", "seq-lens"), ("seeds", "seeds")):
+        if o.get(key):
             args += [f"--seqbench-{flag}", ",".join(map(str, o[key]))]
     for key in ("device", "threads", "lr"):
         if o[key] is not None:
