@@ -141,7 +141,7 @@ def _cell(item: pytest.Item) -> CellConfig | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     cells_dir = _cells_dir(item.config)
-    if cells_dir is not None:
+    if cells_dir is not None and not ("cell" in item.fixturenames and _cell(item) is None):
         cell = _cell(item)
         timeout = (cell.timeout_s if cell is not None and cell.timeout_s else
                    item.config.getoption("--seqbench-cell-timeout"))
