@@ -31,6 +31,7 @@ class Supervisor:
     verbose: bool = True
     attempts: int = 0  # pytest launches so far
     events: list[str] = field(default_factory=list)  # crashed/timeout lines, for the summary
+    json_path: Path | None = None  # pytest-benchmark's JSON of the latest attempt
 
     @property
     def cells_dir(self) -> Path:
@@ -53,7 +54,7 @@ class Supervisor:
 
     def command(self) -> list[str]:
         bench_dir = self.benchmarks_dir()
-        json_path = self._next_json()
+        json_path = self.json_path = self._next_json()
         cmd = [sys.executable, "-m", "pytest", str(bench_dir), "--benchmark-only",
                "--benchmark-json", str(json_path), "--seqbench-cells-dir", str(self.cells_dir),
                "-p", "no:cacheprovider", "--rootdir", str(bench_dir.parent),
@@ -70,6 +71,10 @@ class Supervisor:
             before = len(records.finished_nodeids(self.cells_dir))
             self.attempts += 1
             code = self._launch_once()
+            # pytest-benchmark opens its JSON file at start-up and fills it at the end: an
+            # attempt that was killed, or ran no benchmark, leaves it empty.
+            if self.json_path.exists() and self.json_path.stat().st_size == 0:
+                self.json_path.unlink()
             if code in (3, 4):  # pytest's internal or usage error: a bug, not a cell's fault
                 records.clear_running(self.cells_dir)
                 raise SeqbenchError(f"pytest failed with exit code {code} (internal or usage "
