@@ -70,11 +70,14 @@ class Supervisor:
         while True:
             before = len(records.finished_nodeids(self.cells_dir))
             self.attempts += 1
-            code = self._launch_once()
-            # pytest-benchmark opens its JSON file at start-up and fills it at the end: an
-            # attempt that was killed, or ran no benchmark, leaves it empty.
-            if self.json_path.exists() and self.json_path.stat().st_size == 0:
-                self.json_path.unlink()
+            try:
+                code = self._launch_once()
+            finally:
+                # pytest-benchmark opens its JSON file at start-up and fills it at the end:
+                # an attempt that was killed, or ran no benchmark, leaves it empty.
+                if self.json_path and self.json_path.exists() and \
+                        self.json_path.stat().st_size == 0:
+                    self.json_path.unlink()
             if code in (3, 4):  # pytest's internal or usage error: a bug, not a cell's fault
                 records.clear_running(self.cells_dir)
                 raise SeqbenchError(f"pytest failed with exit code {code} (internal or usage "
