@@ -34,11 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="MIB", help="memory growth below this many MiB never counts "
                                             "(default %(default)g)")
     parser.add_argument("--loss-tolerance", default=f"{_DEFAULTS.loss_tolerance:.0%}",
-                        help="loss rise that counts, as a share of the task's chance loss "
-                             "(default %(default)s)")
-    parser.add_argument("--seed-sd", type=float, default=_DEFAULTS.seed_sd,
-                        help="with several seeds, the loss tolerance is at least this many "
-                             "seed standard deviations (default %(default)g)")
+                        help="loss change reported (and the least that fails), as a share of "
+                             "the task's chance loss (default %(default)s)")
+    parser.add_argument("--loss-sigmas", type=float, default=_DEFAULTS.loss_sigmas,
+                        help="a configuration's mean loss over its seeds regresses past this "
+                             "many standard errors of the seed spread (default %(default)g)")
+    parser.add_argument("--seed-sd-prior", default=f"{_DEFAULTS.seed_sd_prior:.0%}",
+                        help="seed standard deviation assumed when the baseline has one seed, "
+                             "as a share of chance loss (default %(default)s)")
     parser.add_argument("--grad-tolerance", default=f"{_DEFAULTS.grad_tolerance:.0%}",
                         help="gradient-summary change reported as 'changed' "
                              "(default %(default)s)")
@@ -59,7 +62,8 @@ def options_from_args(args: argparse.Namespace) -> CompareOptions:
         threshold=parse_fraction(args.threshold), alpha=args.alpha,
         mem_threshold=parse_fraction(args.mem_threshold),
         mem_floor_bytes=args.mem_floor * 2**20,
-        loss_tolerance=parse_fraction(args.loss_tolerance), seed_sd=args.seed_sd,
+        loss_tolerance=parse_fraction(args.loss_tolerance), loss_sigmas=args.loss_sigmas,
+        seed_sd_prior=parse_fraction(args.seed_sd_prior),
         grad_tolerance=parse_fraction(args.grad_tolerance), normalize=args.normalize,
         metrics=tuple(args.metric))
 

@@ -140,8 +140,8 @@ def pooled(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (key, metric), group in table.groupby(["key", "metric"], sort=False):
         first = group.iloc[0]
-        samples = [s for s in group["samples"] if s is not None]
-        ranges = [r for r in group["range"] if r is not None]
+        samples = [s for s in group["samples"] if isinstance(s, np.ndarray)]
+        ranges = [r for r in group["range"] if isinstance(r, tuple)]
         bad = [s for s in group["status"] if s != "ok"]
         rows.append({
             "key": key, "metric": metric, "seed_group": first["seed_group"],

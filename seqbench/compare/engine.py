@@ -3,8 +3,8 @@
 Rules (README, "Comparing runs"):
   time      regression when slower by more than `threshold` AND the rounds differ (asv's rule)
   memory    regression when peak bytes grow by more than `mem_threshold` and `mem_floor_bytes`
-  loss      regression when the loss rises by more than the larger of `loss_tolerance` × the
-            task's chance loss and `seed_sd` × the baseline's seed standard deviation
+  loss      per configuration, on the mean over its seeds, with a tolerance from the seed
+            spread (compare/convergence.py)
   change    gradient summaries: reported as "changed" past `grad_tolerance`, never failing
   status    a cell that was "ok" and now is not (diverged, crashed, ...) is a regression
 """
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from seqbench.compare import cells
+from seqbench.compare.convergence import judge_losses
 from seqbench.compare.metrics import MetricSpec, select
 from seqbench.compare.options import CompareOptions
 from seqbench.compare.provenance import environment_warnings
@@ -82,14 +83,8 @@ def _judge_memory(base: float, cur: float, opt: CompareOptions) -> str:
     return "unchanged"
 
 
-def _loss_tolerance(base: pd.Series, seed_sd: float, opt: CompareOptions) -> float:
-    scale = base["chance_loss"] if np.isfinite(base["chance_loss"]) else abs(base["value"])
-    sd = seed_sd if np.isfinite(seed_sd) else 0.0
-    return max(opt.loss_tolerance * scale, opt.seed_sd * sd)
-
-
-def _judge_row(base: pd.Series, cur: pd.Series, spec: MetricSpec, seed_sd: float,
-               opt: CompareOptions) -> dict:
+def _judge_row(base: pd.Series, cur: pd.Series, spec: MetricSpec, opt: CompareOptions
+               ) -> dict:
     b, c = base["value"], cur["value"]
     row = {"name": base["name"], "measurement": base["config"].get("measurement"),
            "metric": spec.name, "unit": _unit(spec, opt.normalize), "baseline": b,
@@ -103,11 +98,6 @@ def _judge_row(base: pd.Series, cur: pd.Series, spec: MetricSpec, seed_sd: float
                       "test": test, "tolerance": opt.threshold}
     if spec.kind == "memory":
         return row | {"verdict": _judge_memory(b, c, opt), "tolerance": opt.mem_threshold}
-    if spec.kind == "loss":
-        tol = _loss_tolerance(base, seed_sd, opt)
-        worse = (c - b) if spec.better == "lower" else (b - c)
-        verdict = "regression" if worse > tol else "improvement" if -worse > tol else "unchanged"
-        return row | {"verdict": verdict, "tolerance": tol, "test": "seed-aware tolerance"}
     moved = abs(c / b - 1) > opt.grad_tolerance if b else c != 0
     return row | {"verdict": "changed" if moved else "unchanged",
                   "tolerance": opt.grad_tolerance}
@@ -122,12 +112,6 @@ def _status_row(base: pd.Series, cur: pd.Series) -> dict | None:
             "metric": "status", "unit": "", "baseline": base["status"],
             "current": cur["status"], "change": np.nan, "p_value": np.nan, "test": "",
             "tolerance": np.nan, "verdict": verdict}
-
-
-def _seed_sds(table: pd.DataFrame) -> dict[tuple[str, str], float]:
-    """Standard deviation of a metric across the seeds of one configuration (NaN for one)."""
-    sds = table.groupby(["seed_group", "metric"])["value"].std(ddof=1)
-    return {k: float(v) for k, v in sds.items()}
 
 
 def _describe_only(name: str, config: dict, other: dict[str, dict]) -> str:
@@ -160,7 +144,6 @@ def _judge_all(base: pd.DataFrame, cur: pd.DataFrame, common: set[str],
                specs: tuple[MetricSpec, ...], opt: CompareOptions) -> pd.DataFrame:
     """One verdict row per common cell and metric (plus a status row where it changed),
     regressions first."""
-    seed_sds = _seed_sds(base)
     by_spec = {s.name: s for s in specs}
     cur_index = cur.set_index(["key", "metric"])
     rows, seen_status = [], set()
@@ -172,10 +155,11 @@ def _judge_all(base: pd.DataFrame, cur: pd.DataFrame, common: set[str],
             status = _status_row(b, c)
             if status:
                 rows.append(status)
-        if not (np.isfinite(b["value"]) or np.isfinite(c["value"])):
-            continue  # the metric does not apply to this cell
-        sd = seed_sds.get((b["seed_group"], b["metric"]), np.nan)
-        rows.append(_judge_row(b, c, by_spec[b["metric"]], sd, opt))
+        spec = by_spec[b["metric"]]
+        if spec.kind == "loss" or not (np.isfinite(b["value"]) or np.isfinite(c["value"])):
+            continue  # losses are judged per configuration; or the metric does not apply
+        rows.append(_judge_row(b, c, spec, opt))
+    rows += judge_losses(base, cur, common, specs, opt)
     frame = pd.DataFrame(rows, columns=ROW_COLUMNS)
     order = {v: i for i, v in enumerate(VERDICTS)}
     return frame.sort_values(["verdict", "name", "metric"],

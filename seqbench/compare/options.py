@@ -15,8 +15,11 @@ class CompareOptions:
     alpha: float = 0.002  # timing: Mann-Whitney U p-value below which samples differ (asv's)
     mem_threshold: float = 0.10  # memory: relative growth of peak bytes that counts
     mem_floor_bytes: float = 1 << 20  # memory: growth below this many bytes never counts
-    loss_tolerance: float = 0.05  # convergence: loss change, as a fraction of chance loss
-    seed_sd: float = 2.0  # convergence: tolerance is at least this many seed std devs
+    loss_tolerance: float = 0.05  # convergence: loss change reported, × the chance loss
+    loss_sigmas: float = 3.0  # convergence: regression past this many standard errors of the
+    #                           seed mean (compare/convergence.py)
+    seed_sd_prior: float = 0.08  # convergence: seed SD assumed, × chance loss, with 1 seed
+    #                              (measured: median 7.8% over quick's T=50 cells, 5 seeds)
     grad_tolerance: float = 0.10  # gradients: relative change reported as "changed"
     normalize: bool = False  # divide timings by the same run's calibration workload
     metrics: tuple[str, ...] = ()  # metric names to compare; empty means the default set
@@ -28,8 +31,8 @@ class CompareOptions:
                 raise SeqbenchError(f"{name} must be between 0% and 1000%, got {value:.0%}")
         if not 0 < self.alpha < 1:
             raise SeqbenchError(f"alpha must be between 0 and 1, got {self.alpha}")
-        if self.seed_sd < 0 or self.mem_floor_bytes < 0:
-            raise SeqbenchError("seed_sd and mem_floor_bytes must be >= 0")
+        if min(self.loss_sigmas, self.seed_sd_prior, self.mem_floor_bytes) < 0:
+            raise SeqbenchError("loss_sigmas, seed_sd_prior and mem_floor_bytes must be >= 0")
 
 
 def parse_fraction(text: str) -> float:

@@ -75,7 +75,8 @@ def rules_line(c: Comparison) -> str:
     o = c.options
     text = (f"timing: slower by > {o.threshold:.0%} and Mann-Whitney U p < {o.alpha:g}; "
             f"memory: > {o.mem_threshold:.0%} and > {o.mem_floor_bytes / 2**20:g} MiB; "
-            f"loss: > max({o.loss_tolerance:.0%} of chance loss, {o.seed_sd:g} seed SD)")
+            f"loss (mean over seeds): > max({o.loss_tolerance:.0%} of chance loss, "
+            f"{o.loss_sigmas:g} standard errors of the seed spread)")
     if o.normalize:
         text += "; timings normalised by each run's calibration (unit: cal)"
     if c.calibration_ratio is not None:
