@@ -113,7 +113,7 @@ def quick() -> list[CellConfig]:
                     cells.append(CellConfig(
                         family="convergence", model=model, task=task, seq_len=T,
                         batch_size=32, hidden_size=50, lr=1e-3, clip_grad_norm=1.0,
-                        train_steps=300, heldout_size=256, eval_every=25, seed=s, rounds=1,
+                        train_steps=200, heldout_size=256, eval_every=20, seed=s, rounds=1,
                         warmup_rounds=0))
     return cells
 
