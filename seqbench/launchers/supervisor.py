@@ -67,6 +67,9 @@ class Supervisor:
 
     def run(self) -> None:
         """Launch pytest until every cell has a record. Ctrl-C propagates (records stay)."""
+        for stale in self.out_dir.glob("benchmarks-*.json"):  # left by a killed run
+            if stale.stat().st_size == 0:
+                stale.unlink()
         while True:
             before = len(records.finished_nodeids(self.cells_dir))
             self.attempts += 1

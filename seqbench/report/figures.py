@@ -131,10 +131,12 @@ def draw_gradient_flow(m: Measured, path: Path) -> None:
         ax.set_yscale("log")
         ax.set_xlabel("time step t (steps)")
         ax.set_ylabel("‖∂L/∂h_t‖ (loss units per unit of h)")
-    for T in lengths:
-        for key, ax in grid.axes_dict.items():
-            if (key == T or (isinstance(key, tuple) and T in key)) and T > 100:
-                ax.set_xscale("log")
+    for key, ax in grid.axes_dict.items():
+        # Faceted by row as well, the keys are (row, col) tuples; compare element by element,
+        # never a tuple with a numpy scalar (that broadcasts into an array).
+        panel_T = key[-1] if isinstance(key, tuple) else key
+        if float(panel_T) > 100:
+            ax.set_xscale("log")
     _save(grid, path, "Gradient reaching each time step at initialisation")
 
 

@@ -118,8 +118,11 @@ def _collect(paths: list[Path]) -> list[Path]:
             raise SeqbenchError(f"no such file or folder: {p}")
         if p.is_dir():
             # run.json is a run's manifest (seqbench run), running.json a cell in progress.
+            # A zero-byte JSON beside a run.json is the file a killed pytest attempt opened
+            # and never filled: that run's finished cells are in its cells/ records.
             found = sorted(q for q in p.rglob("*.json")
-                           if q.is_file() and q.name not in ("run.json", "running.json"))
+                           if q.is_file() and q.name not in ("run.json", "running.json")
+                           and not (q.stat().st_size == 0 and (q.parent / "run.json").exists()))
             if not found:
                 raise SeqbenchError(f"{p} holds no result files (*.json)")
             files.extend(found)
