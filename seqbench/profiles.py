@@ -162,7 +162,9 @@ def build_cells(profile: str, overrides: Overrides | None = None) -> list[CellCo
         for cell in cells:
             for T in lengths:
                 new = cell.replace(seq_len=T)
-                key = repr(new)  # profiles sweep T, so many cells collapse into one
+                # Profiles sweep T, so many cells collapse into one (same family and id);
+                # the first keeps its timing rounds.
+                key = (new.family, new.cell_id)
                 if key not in seen:
                     seen.add(key)
                     expanded.append(new)

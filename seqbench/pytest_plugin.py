@@ -172,7 +172,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return  # a family the profile leaves empty: no cell, nothing to record
     bench = item.funcargs.get("benchmark") if hasattr(item, "funcargs") else None
     meta = getattr(bench, "stats", None)
-    if meta is not None:
+    if meta is not None and meta.stats.data:  # a cell that failed mid-measurement has none
         entry = meta.as_dict(include_data=True)
     else:
         entry = {"name": item.name, "fullname": item.nodeid, "stats": None,

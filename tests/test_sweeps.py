@@ -53,13 +53,13 @@ def test_sigkill_halfway_then_resume_gives_each_cell_once(cli, tmp_path):
 
 def test_timeout_is_recorded_and_the_sweep_goes_on(cli, tmp_path):
     out = tmp_path / "run"
-    # A 200-step convergence run at T=200 takes about 3 s; a throughput cell well under 1 s.
-    proc = cli("run", "--profile", "quick", "--families", "convergence,throughput",
-               "--models", "lstm", "--tasks", "copy,mean-sign", "--seq-lens", "200",
-               "--seeds", "0", "--timeout", "1.5", "--out", str(out))
+    # A 200-step convergence run at T=1000 takes about 15 s; a gradient cell under 1 s.
+    proc = cli("run", "--profile", "quick", "--families", "convergence,gradients",
+               "--models", "lstm", "--tasks", "copy,mean-sign", "--seq-lens", "1000",
+               "--seeds", "0", "--timeout", "6", "--out", str(out))
     assert proc.returncode == 1  # some cell did not finish
     st = statuses(out)
-    assert st["timeout"] == 2 and st["ok"] == 3  # copy, mean-sign; forward, train, calibration
+    assert st["timeout"] == 2 and st["ok"] == 2  # copy, mean-sign; gradients, calibration
     assert "timeout" in proc.stderr
 
 
