@@ -34,7 +34,14 @@ import pandas as pd
 
 from seqbench.compare.engine import CALIBRATION_WARN_RATIO
 from seqbench.compare.options import parse_fraction
-from seqbench.compare.study_eval import default_grid, evaluate, noise, rates, run_health
+from seqbench.compare.study_eval import (
+    TOTAL_WARN_RATIO,
+    default_grid,
+    evaluate,
+    noise,
+    rates,
+    run_health,
+)
 from seqbench.errors import SeqbenchError
 
 DEFAULT_PYTEST_ARGS = ("--seqbench-profile quick --seqbench-families throughput "
@@ -121,13 +128,12 @@ def summarize(out: Path, thresholds: tuple[float, ...], baseline_runs: int) -> s
     health = run_health(out / "runs")
     health.to_csv(out / "runs.csv", index=False)
     disturbed = health[health["disturbed"]]
-    caution = (f"**Caution: {len(disturbed)} of {len(health)} runs were disturbed** (their "
-               "calibration is more than "
-               f"{CALIBRATION_WARN_RATIO:g}× the fastest run's: other load on the machine): "
-               + ", ".join(disturbed["run"]) + ". Rerun on a quiet machine."
-               if len(disturbed) else
-               f"All {len(health)} runs have calibration times within "
-               f"{CALIBRATION_WARN_RATIO:g}× of the fastest run's.")
+    rule = (f"calibration within {CALIBRATION_WARN_RATIO:g}× of the fastest run's, timed "
+            f"rounds within {TOTAL_WARN_RATIO:g}× of the fastest run's")
+    caution = (f"**Caution: {len(disturbed)} of {len(health)} runs were disturbed by other "
+               f"load** (outside: {rule}): " + ", ".join(disturbed["run"])
+               + ". Rerun on a quiet machine." if len(disturbed) else
+               f"All {len(health)} runs look undisturbed ({rule}).")
     text = "\n".join([
         "# seqbench detector study", "",
         f"{comparisons['pair'].nunique()} pairs. A comparison is flagged when `seqbench "

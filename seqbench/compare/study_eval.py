@@ -124,15 +124,33 @@ def noise(cells: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+# A run whose timed rounds took this much longer than the study's fastest run was slowed by
+# something other than the code: the injected slowdowns add at most 25%.
+TOTAL_WARN_RATIO = 1.5
+
+
+def _timed_total_s(results: ResultSet) -> float:
+    frame = results.entries
+    return float(frame.loc[frame["family"] != "calibration", "time_mean_s"].mul(
+        frame["rounds_count"]).sum())
+
+
 def run_health(folder: Path) -> pd.DataFrame:
-    """Calibration time of every run, against the study's fastest: a run whose calibration is
-    slower by more than CALIBRATION_WARN_RATIO was disturbed by other load on the machine
-    (load only ever slows it), and rates computed from it say more about that load than
-    about the detector."""
+    """Signs that a run was disturbed by other load on the machine (load only ever slows a
+    run): its calibration is slower than the study's fastest by more than
+    CALIBRATION_WARN_RATIO, or its timed rounds took more than TOTAL_WARN_RATIO × those of
+    the fastest run. Rates computed from such runs say more about that load
+    than about the detector."""
     runs = find_runs(folder)
-    times = [float(np.median(list(calibrations(load_results([p])).values()) or [np.nan]))
-             for p in runs["path"]]
-    out = runs.assign(run=[p.name for p in runs["path"]], calibration_s=times)
-    out["vs_fastest"] = out["calibration_s"] / out["calibration_s"].min()
-    out["disturbed"] = out["vs_fastest"] > CALIBRATION_WARN_RATIO
-    return out[["run", "calibration_s", "vs_fastest", "disturbed"]]
+    loaded = [load_results([p]) for p in runs["path"]]
+    out = runs.assign(
+        run=[p.name for p in runs["path"]],
+        calibration_s=[float(np.median(list(calibrations(r).values()) or [np.nan]))
+                       for r in loaded],
+        timed_total_s=[_timed_total_s(r) for r in loaded])
+    out["calibration_vs_fastest"] = out["calibration_s"] / out["calibration_s"].min()
+    out["total_vs_fastest"] = out["timed_total_s"] / out["timed_total_s"].min()
+    out["disturbed"] = ((out["calibration_vs_fastest"] > CALIBRATION_WARN_RATIO)
+                        | (out["total_vs_fastest"] > TOTAL_WARN_RATIO))
+    return out[["run", "calibration_s", "calibration_vs_fastest", "timed_total_s",
+                "total_vs_fastest", "disturbed"]]
