@@ -185,11 +185,30 @@ def test_normalize_cancels_a_uniform_machine_slowdown(tmp_path):
     assert raw.count("regression") == 12  # 6 timed cells × (time, tokens/s)
     assert raw.calibration_ratio == pytest.approx(1.3)
     assert any("calibration time differs 1.30×" in w for w in raw.warnings)
+    assert not any("timed cells are slower" in w for w in raw.warnings)
     norm = compare_results(load_results([base]), load_results([cur]),
                            CompareOptions(normalize=True))
     assert norm.exit_code == 0
     assert norm.rows["change"].abs().max() < 1e-9
     assert set(norm.rows["unit"]) == {"cal", "tokens/s·cal"}
+
+
+def test_every_cell_slower_with_a_steady_calibration_warns(tmp_path):
+    """What a machine that got busy after the calibration looks like (the detector study's
+    largest false alarms): compare still flags it, and says a rerun will tell."""
+    busy = read("tput_base.json")
+    for entry in busy["benchmarks"][1:]:  # not the calibration
+        scale_timing(entry, 1.4)
+    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
+                             load_results([write(tmp_path, "busy.json", busy)]))
+    assert result.exit_code == 1
+    assert any(w.startswith("all 6 timed cells are slower (median +40%)")
+               for w in result.warnings)
+    one = read("tput_base.json")
+    scale_timing(bench(one, LSTM_STEP), 1.4)
+    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
+                             load_results([write(tmp_path, "one.json", one)]))
+    assert not any("timed cells are slower" in w for w in result.warnings)
 
 
 def test_normalize_still_catches_a_real_regression_on_a_slower_machine(tmp_path):

@@ -35,7 +35,7 @@ import pandas as pd
 from seqbench.compare.engine import CALIBRATION_WARN_RATIO
 from seqbench.compare.options import parse_fraction
 from seqbench.compare.study_eval import (
-    TOTAL_WARN_RATIO,
+    SLOW_RUN_RATIO,
     default_grid,
     evaluate,
     noise,
@@ -128,12 +128,16 @@ def summarize(out: Path, thresholds: tuple[float, ...], baseline_runs: int) -> s
     health = run_health(out / "runs")
     health.to_csv(out / "runs.csv", index=False)
     disturbed = health[health["disturbed"]]
-    rule = (f"calibration within {CALIBRATION_WARN_RATIO:g}× of the fastest run's, timed "
-            f"rounds within {TOTAL_WARN_RATIO:g}× of the fastest run's")
+    slow = health[health["slow"] & ~health["disturbed"]]
     caution = (f"**Caution: {len(disturbed)} of {len(health)} runs were disturbed by other "
-               f"load** (outside: {rule}): " + ", ".join(disturbed["run"])
-               + ". Rerun on a quiet machine." if len(disturbed) else
-               f"All {len(health)} runs look undisturbed ({rule}).")
+               f"load** (calibration more than {CALIBRATION_WARN_RATIO:g}× the fastest "
+               "run's): " + ", ".join(disturbed["run"]) + "." if len(disturbed) else
+               f"All {len(health)} runs have calibration times within "
+               f"{CALIBRATION_WARN_RATIO:g}× of the fastest run's.")
+    if len(slow):
+        caution += (f" Slow runs (timed rounds over {SLOW_RUN_RATIO:g}× the median run of "
+                    "their kind; load that began after the calibration looks like this): "
+                    + ", ".join(slow["run"]) + ".")
     text = "\n".join([
         "# seqbench detector study", "",
         f"{comparisons['pair'].nunique()} pairs. A comparison is flagged when `seqbench "

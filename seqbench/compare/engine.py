@@ -184,6 +184,22 @@ def _calibration_warning(ratio: float | None, normalize: bool) -> list[str]:
             f"in speed or one was busy with other work; {advice}"]
 
 
+def _uniform_shift_warning(rows: pd.DataFrame, ratio: float | None,
+                           opt: CompareOptions) -> list[str]:
+    """Every timed cell slower by about the same factor while the calibration is not: either
+    a change that slows everything (a new torch) or a machine that got busy after the
+    calibration ran at the start of the run. Only a rerun tells them apart."""
+    change = rows.loc[rows["metric"] == "time_median_s", "change"].dropna()
+    if len(change) < 3 or not (change > 0).all() or change.median() <= opt.threshold:
+        return []
+    if ratio is not None and ratio - 1 > change.median() / 2:
+        return []  # the calibration slowed too: the calibration warning covers it
+    calib = f"{ratio:.2f}×" if ratio is not None else "not recorded"
+    return [f"all {len(change)} timed cells are slower (median {change.median():+.0%}) while "
+            f"the calibration ratio is {calib}: a change that slows everything, or a machine "
+            "that became busy after the calibration ran; rerun the current side to tell"]
+
+
 def compare_results(baseline: ResultSet, current: ResultSet,
                     options: CompareOptions | None = None) -> Comparison:
     """Compare two loaded result sets; raise SeqbenchError when they cannot be compared."""
@@ -201,8 +217,9 @@ def compare_results(baseline: ResultSet, current: ResultSet,
     if not common:
         raise _no_common_cells(base, cur)
     ratio = _calibration_ratio(baseline, current)
-    warnings = environment_warnings(baseline, current) + _calibration_warning(ratio,
-                                                                               opt.normalize)
-    return Comparison(_judge_all(base, cur, common, specs, opt),
-                      _one_sided(base, cur, common), _one_sided(cur, base, common),
+    rows = _judge_all(base, cur, common, specs, opt)
+    warnings = (environment_warnings(baseline, current)
+                + _calibration_warning(ratio, opt.normalize)
+                + _uniform_shift_warning(rows, ratio, opt))
+    return Comparison(rows, _one_sided(base, cur, common), _one_sided(cur, base, common),
                       warnings, ratio, opt)
