@@ -16,6 +16,11 @@ from seqbench.tasks import TASKS
 ALL_MODELS = ("rnn", "lstm", "gru")
 
 
+def split_csv(text: str | None) -> tuple[str, ...]:
+    """'a, b,,c' → ('a', 'b', 'c'): the comma lists of the CLI and the pytest options."""
+    return tuple(v.strip() for v in text.split(",") if v.strip()) if text else ()
+
+
 @dataclass(frozen=True)
 class Overrides:
     """What the user narrows or changes on top of a profile (CLI or pytest options)."""

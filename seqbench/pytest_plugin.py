@@ -17,12 +17,8 @@ from seqbench import env
 from seqbench.config import CellConfig
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
-from seqbench.profiles import DEFAULT_PROFILE, PROFILES, Overrides, build_cells
+from seqbench.profiles import DEFAULT_PROFILE, PROFILES, Overrides, build_cells, split_csv
 from seqbench.schema import SCHEMA_VERSION
-
-
-def _csv(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,7 +60,7 @@ def profile_name(config: pytest.Config) -> str:
 
 def overrides(config: pytest.Config) -> Overrides:
     def integers(option: str) -> tuple[int, ...]:
-        values = _csv(config.getoption(option))
+        values = split_csv(config.getoption(option))
         try:
             return tuple(int(v) for v in values)
         except ValueError:
@@ -76,9 +72,9 @@ def overrides(config: pytest.Config) -> Overrides:
         extra["inject_slowdown"] = float(os.environ["SEQBENCH_INJECT_SLOWDOWN"])
     if config.getoption("--seqbench-cell-mem-limit"):
         extra["probe_mem_limit_bytes"] = config.getoption("--seqbench-cell-mem-limit")
-    return Overrides(models=_csv(config.getoption("--seqbench-models")),
-                     tasks=_csv(config.getoption("--seqbench-tasks")),
-                     families=_csv(config.getoption("--seqbench-families")),
+    return Overrides(models=split_csv(config.getoption("--seqbench-models")),
+                     tasks=split_csv(config.getoption("--seqbench-tasks")),
+                     families=split_csv(config.getoption("--seqbench-families")),
                      seq_lens=integers("--seqbench-seq-lens"),
                      seeds=integers("--seqbench-seeds"),
                      device=config.getoption("--seqbench-device"),

@@ -13,19 +13,15 @@ from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
 from seqbench.launchers.preflight import default_budget, parse_size
 from seqbench.launchers.supervisor import Supervisor
-from seqbench.profiles import DEFAULT_PROFILE, PROFILES, Overrides, build_cells
+from seqbench.profiles import DEFAULT_PROFILE, PROFILES, Overrides, build_cells, split_csv
 
 HELP = "run a benchmark profile and store pytest-benchmark JSON plus per-cell records"
 MANIFEST = "run.json"
 
 
-def _csv(text: str | None) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(",") if v.strip()) if text else ()
-
-
 def _ints(text: str | None, option: str) -> tuple[int, ...]:
     try:
-        return tuple(int(v) for v in _csv(text))
+        return tuple(int(v) for v in split_csv(text))
     except ValueError:
         raise SeqbenchError(f"{option} takes comma-separated integers, got {text!r}") from None
 
@@ -55,8 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> Overrides:
-    return Overrides(models=_csv(args.models), tasks=_csv(args.tasks),
-                     families=_csv(args.families),
+    return Overrides(models=split_csv(args.models), tasks=split_csv(args.tasks),
+                     families=split_csv(args.families),
                      seq_lens=_ints(args.seq_lens, "--seq-lens"),
                      seeds=_ints(args.seeds, "--seeds"),
                      device=args.device, threads=args.threads, lr=args.lr)

@@ -9,7 +9,6 @@ from seqbench.config import CellConfig
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
 from seqbench.models.costs import peak_step_bytes
-from seqbench.schema import make_record
 
 # The default budget: this fraction of MemAvailable when the run starts, leaving room for
 # the supervisor, pytest itself and the estimate's own error (README, "--max-mem").
@@ -59,12 +58,7 @@ def skip_over_budget(cells: list[tuple[str, CellConfig]], budget: int,
             continue
         message = (f"estimated peak {estimate / 2**30:.2f} GiB exceeds the memory budget "
                    f"{budget / 2**30:.2f} GiB")
-        extra = make_record(cell.to_dict(), cell.family, "none",
-                            {"peak_mem_est_bytes": estimate, "mem_budget_bytes": budget},
-                            status="skipped")
-        extra["message"] = message
-        records.write_cell(cells_dir, nodeid, {"name": nodeid.split("::")[-1],
-                                               "fullname": nodeid, "stats": None,
-                                               "extra_info": extra}, "skipped", message)
+        records.write_unmeasured(cells_dir, nodeid, cell.to_dict(), "skipped", message,
+                                 {"peak_mem_est_bytes": estimate, "mem_budget_bytes": budget})
         skipped.append(nodeid)
     return skipped

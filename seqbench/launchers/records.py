@@ -50,6 +50,20 @@ def write_cell(cells_dir: Path, nodeid: str, entry: dict[str, Any], status: str,
     return path
 
 
+def write_unmeasured(cells_dir: Path, nodeid: str, config: dict[str, Any], status: str,
+                     message: str, metrics: dict[str, Any] | None = None) -> Path:
+    """Record a cell that produced no measurement (skipped, crashed, timed out), in the same
+    shape as a measured one so the loader reads it alike."""
+    from seqbench.schema import make_record
+
+    extra = make_record(config, config.get("family", "unknown"), "none", metrics or {},
+                        status=status)
+    extra["message"] = message
+    entry = {"name": nodeid.split("::")[-1], "fullname": nodeid, "stats": None,
+             "extra_info": extra}
+    return write_cell(cells_dir, nodeid, entry, status, message)
+
+
 def finished_nodeids(cells_dir: Path) -> dict[str, str]:
     """nodeid → status of every finished cell in the folder."""
     done: dict[str, str] = {}

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
-from seqbench.schema import make_record
 
 POLL_S = 0.5  # how often the supervisor checks the child and the running cell's clock
 
@@ -133,12 +132,8 @@ class Supervisor:
             status = "crashed"
             message = (f"killed by {signal.Signals(-code).name}" if code < 0
                        else f"pytest exited with code {code} during the cell")
-        extra = make_record(running.get("config") or {}, (running.get("config") or {})
-                            .get("family", "unknown"), "none", {}, status=status)
-        extra["message"] = message
-        records.write_cell(self.cells_dir, nodeid,
-                           {"name": nodeid.split("::")[-1], "fullname": nodeid, "stats": None,
-                            "extra_info": extra}, status, message)
+        records.write_unmeasured(self.cells_dir, nodeid, running.get("config") or {}, status,
+                                 message)
         records.clear_running(self.cells_dir)
         self.events.append(f"{status}: {nodeid} ({message})")
         if self.verbose:
