@@ -453,6 +453,55 @@ def test_folders_pool_their_runs(tmp_path):
     assert result.only_baseline == result.only_current == []
 
 
+def _busy_run(tmp_path: Path, factor: float = 1.3) -> Path:
+    """The unchanged tree on a machine that got busy after the calibration: every timed cell
+    `factor` times slower, the calibration not."""
+    busy = read("tput_base.json")
+    for entry in busy["benchmarks"][1:]:
+        scale_timing(entry, factor)
+    return write(tmp_path, "busy.json", busy)
+
+
+def test_a_rerun_clears_a_flag_from_a_busy_run(tmp_path):
+    """CI's confirm step: a flagged run plus a rerun, pooled by the best run, is flagged only
+    when the rerun is slow too. Median pooling of 2 runs averages the outlier in."""
+    base, busy = load_results([FIXTURES / "tput_base.json"]), _busy_run(tmp_path)
+    assert compare_results(base, load_results([busy])).exit_code == 1
+    both = load_results([busy, FIXTURES / "tput_clean.json"])
+    assert compare_results(base, both, CompareOptions(pool="best")).exit_code == 0
+    assert compare_results(base, both, CompareOptions(pool="median")).exit_code == 1
+
+
+def test_a_rerun_confirms_a_real_regression(tmp_path):
+    runs = []
+    for name in ("tput_base.json", "tput_clean.json"):
+        slow = read(name)
+        scale_timing(bench(slow, LSTM_STEP), 1.25)
+        runs.append(write(tmp_path, f"slow-{name}", slow))
+    result = compare_results(load_results([FIXTURES / "tput_base.json"]), load_results(runs),
+                             CompareOptions(pool="best"))
+    assert result.exit_code == 1
+    flagged = result.rows[result.rows["verdict"] == "regression"]
+    assert set(flagged["name"]) == {LSTM_STEP}
+
+
+def test_cli_takes_a_run_and_its_rerun(tmp_path, capsys):
+    busy = _busy_run(tmp_path)
+    base = FIXTURES / "tput_base.json"
+    assert run_cli(base, busy) == 1
+    capsys.readouterr()
+    assert run_cli(base, busy, FIXTURES / "tput_clean.json") == 0  # --pool best, the default
+    out = capsys.readouterr().out
+    assert f"`{busy} + {FIXTURES / 'tput_clean.json'}`" in out
+    assert "the fastest run's timing" in out
+    assert run_cli(base, busy, FIXTURES / "tput_clean.json", "--pool", "median") == 1
+
+
+def test_unknown_pool_is_bad_input():
+    with pytest.raises(SeqbenchError, match="pool must be one of best, median"):
+        CompareOptions(pool="mean")
+
+
 # ---- pieces ---------------------------------------------------------------------------------
 
 def test_parse_fraction():

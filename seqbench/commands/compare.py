@@ -11,6 +11,7 @@ import os
 import sys
 
 from seqbench.compare import CompareOptions, compare_results, parse_fraction
+from seqbench.compare.options import POOLS
 from seqbench.compare.render import RENDERERS
 from seqbench.results.load import load_results
 
@@ -21,7 +22,9 @@ _DEFAULTS = CompareOptions()
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", help="baseline: a results folder or pytest-benchmark JSON")
-    parser.add_argument("current", help="current: a results folder or pytest-benchmark JSON")
+    parser.add_argument("current", nargs="+",
+                        help="current: results folders or pytest-benchmark JSON files; "
+                             "several (a run and its rerun) are pooled, see --pool")
     parser.add_argument("--threshold", default=f"{_DEFAULTS.threshold:.0%}",
                         help="timing change that counts, if the rounds also differ "
                              "(default %(default)s)")
@@ -53,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output format (default %(default)s: a pull-request comment)")
     parser.add_argument("--normalize", action="store_true",
                         help="compare timings as ratios to each run's calibration workload")
+    parser.add_argument("--pool", choices=POOLS, default=_DEFAULTS.pool,
+                        help="several runs of a cell on one side: 'best' compares the fastest "
+                             "run's timing (load only slows a run, so a rerun confirms or "
+                             "clears a flag), 'median' the middle run's (default %(default)s)")
     parser.add_argument("--output", "-o", metavar="FILE",
                         help="also write the output to FILE (e.g. for a PR comment)")
 
@@ -65,14 +72,14 @@ def options_from_args(args: argparse.Namespace) -> CompareOptions:
         loss_tolerance=parse_fraction(args.loss_tolerance), loss_sigmas=args.loss_sigmas,
         seed_sd_prior=parse_fraction(args.seed_sd_prior),
         grad_tolerance=parse_fraction(args.grad_tolerance), normalize=args.normalize,
-        metrics=tuple(args.metric))
+        pool=args.pool, metrics=tuple(args.metric))
 
 
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
-    comparison = compare_results(load_results([args.baseline]), load_results([args.current]),
+    comparison = compare_results(load_results([args.baseline]), load_results(args.current),
                                  options)
-    text = RENDERERS[args.format](comparison, args.baseline, args.current)
+    text = RENDERERS[args.format](comparison, args.baseline, " + ".join(args.current))
     try:
         print(text, flush=True)
     except BrokenPipeError:  # `seqbench compare ... | head`: the reader left; keep the verdict

@@ -134,19 +134,32 @@ def long_table(results: ResultSet, specs: tuple[MetricSpec, ...], normalize: boo
     return frame
 
 
-def pooled(table: pd.DataFrame) -> pd.DataFrame:
+def _pooled_value(values: pd.Series, spec: MetricSpec, pool: str) -> float:
+    """One value from a cell's runs. "best" applies to timings only: background load only
+    ever slows a run, so the fastest run is the closest to what the code costs (a second run
+    after a flagged one confirms or clears it). Other kinds take the median."""
+    if pool == "best" and spec.kind == "time":
+        return values.max() if spec.better == "higher" else values.min()
+    return values.median()  # NaN when no entry has the metric
+
+
+def pooled(table: pd.DataFrame, specs: tuple[MetricSpec, ...] = (), pool: str = "median"
+           ) -> pd.DataFrame:
     """One row per (cell, metric): repeated entries of a cell (several runs in one folder)
-    pool their rounds; the value is the median of the entries' values."""
+    pool their rounds; the value is the best or the median of the entries' values (pool)."""
+    by_name = {s.name: s for s in specs}
     rows = []
     for (key, metric), group in table.groupby(["key", "metric"], sort=False):
         first = group.iloc[0]
         samples = [s for s in group["samples"] if isinstance(s, np.ndarray)]
         ranges = [r for r in group["range"] if isinstance(r, tuple)]
         bad = [s for s in group["status"] if s != "ok"]
+        spec = by_name.get(metric)
         rows.append({
             "key": key, "metric": metric, "seed_group": first["seed_group"],
             "name": first["name"], "config": first["config"],
-            "value": group["value"].median(),  # NaN when no entry has the metric
+            "value": (_pooled_value(group["value"], spec, pool) if spec
+                      else group["value"].median()),
             "entries": len(group),
             "samples": np.concatenate(samples) if samples else None,
             "range": (min(r[0] for r in ranges), max(r[1] for r in ranges),

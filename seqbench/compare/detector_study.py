@@ -2,19 +2,21 @@
 
     python -m seqbench.compare.detector_study --pairs 10 --out study/
 
-Each "pair" is --baseline-runs runs of the unchanged tree (the baseline), one more run of it
-("clean") and one run per injected slowdown (SEQBENCH_INJECT_SLOWDOWN, which makes TrainStep
-spin for that fraction of its own time). The runs of a pair go in a random order, so drift
-over the study does not favour one kind. Each non-base run is then compared with its pair's
-baseline under several detector settings: alpha, raw or normalised timings, and a baseline of
-the first run alone or of all the pair's base runs pooled. Outputs in --out: runs/ (the JSON
-files and logs), comparisons.csv, cells.csv, rates.csv, noise.csv, runs.csv (calibration
-time per run, to spot runs disturbed by other load) and summary.md.
+Each "pair" is --baseline-runs runs of the unchanged tree (the baseline), --current-runs more
+runs of it ("clean") and as many per injected slowdown (SEQBENCH_INJECT_SLOWDOWN, which makes
+TrainStep spin for that fraction of its own time). The runs of a pair go in a random order,
+so drift over the study does not favour one kind. Each non-base kind is then compared with its
+pair's baseline under several detector settings: alpha, raw or normalised timings, 1 or all
+base runs, 1 current run or all of them (a flagged run and its rerun), pooled by the best or
+the median run. Outputs in --out: runs/ (the JSON files and logs), comparisons.csv, cells.csv,
+rates.csv, noise.csv, runs.csv (calibration time per run, to spot runs disturbed by other
+load) and summary.md.
 
 The default subset: the quick profile's throughput cells at T=100 (forward and train step
-of RNN, LSTM and GRU at B=100, H=50, 30 timed rounds each) plus the calibration entry; about
-11 s a run on a quiet 2-core machine, so --pairs 10 with 2 baseline runs (50 runs) takes
-about 10 minutes.
+of RNN, LSTM and GRU at B=100, H=50, 30 timed rounds each) plus the calibration entry, at 1
+torch thread (the CI gate's setting: 2 threads on 2 shared cores time tiny recurrent steps
+bimodally, README "Comparing runs"); about 12 s a run on a quiet 2-core machine, so --pairs 20
+with 3 baseline and 2 current runs (180 runs) takes about 40 minutes.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from seqbench.compare.engine import CALIBRATION_WARN_RATIO
-from seqbench.compare.options import parse_fraction
+from seqbench.compare.options import POOLS, parse_fraction
 from seqbench.compare.study_eval import (
     SLOW_RUN_RATIO,
     default_grid,
@@ -45,7 +47,7 @@ from seqbench.compare.study_eval import (
 from seqbench.errors import SeqbenchError
 
 DEFAULT_PYTEST_ARGS = ("--seqbench-profile quick --seqbench-families throughput "
-                       "-k 'T100- or calibration'")
+                       "--seqbench-threads 1 -k 'T100- or calibration'")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -87,22 +89,24 @@ def timing_lock(path: Path | None):
         signal.signal(signal.SIGTERM, previous)
 
 
-def collect(runs: Path, pairs: int, baseline_runs: int, slowdowns: list[float],
-            pytest_args: str, seed: int) -> None:
+def collect(runs: Path, pairs: int, baseline_runs: int, current_runs: int,
+            slowdowns: list[float], pytest_args: str, seed: int) -> None:
     runs.mkdir(parents=True, exist_ok=True)
-    kinds = ([(f"base{i}", 0.0) for i in range(1, baseline_runs + 1)] + [("clean", 0.0)]
-             + [(f"slow{round(s * 100):02d}", s) for s in slowdowns])
+    kinds = ([("base", 0.0, r) for r in range(1, baseline_runs + 1)]
+             + [(kind, s, r) for kind, s in
+                [("clean", 0.0)] + [(f"slow{round(s * 100):02d}", s) for s in slowdowns]
+                for r in range(1, current_runs + 1)])
     rng = random.Random(seed)
     started = time.perf_counter()
     for pair in range(1, pairs + 1):
         order = kinds[:]
         rng.shuffle(order)
-        for kind, slowdown in order:
-            out = runs / f"pair{pair:02d}-{kind}.json"
+        for kind, slowdown, rep in order:
+            out = runs / f"pair{pair:02d}-{kind}-r{rep}.json"
             if out.exists():
                 continue  # resumable: an interrupted study keeps its finished runs
             wall = run_once(out, pytest_args, slowdown, out.with_suffix(".log"))
-            print(f"pair {pair}/{pairs} {kind}: {wall:.1f} s "
+            print(f"pair {pair}/{pairs} {kind} r{rep}: {wall:.1f} s "
                   f"(study so far {time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
 
@@ -114,10 +118,11 @@ def _md(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def summarize(out: Path, thresholds: tuple[float, ...], baseline_runs: int) -> str:
-    pooled = (1, baseline_runs) if baseline_runs > 1 else (1,)
-    comparisons, cells = evaluate(out / "runs",
-                                  default_grid(thresholds, baseline_runs=pooled))
+def summarize(out: Path, thresholds: tuple[float, ...], baseline_runs: int,
+              current_runs: int = 1) -> str:
+    grid = default_grid(thresholds, baseline_runs=tuple(sorted({1, baseline_runs})),
+                        current_runs=tuple(sorted({1, current_runs})), pools=POOLS)
+    comparisons, cells = evaluate(out / "runs", grid)
     comparisons.to_csv(out / "comparisons.csv", index=False)
     cells.to_csv(out / "cells.csv", index=False)
     table = rates(comparisons)
@@ -159,9 +164,12 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=10, help="pairs of runs (default 10)")
     parser.add_argument("--out", type=Path, required=True, help="study folder")
-    parser.add_argument("--baseline-runs", type=int, default=2,
+    parser.add_argument("--baseline-runs", type=int, default=3,
                         help="runs of the unchanged tree pooled into each pair's baseline "
                              "(default %(default)s)")
+    parser.add_argument("--current-runs", type=int, default=2,
+                        help="runs of each current kind (clean, slowPP): the second is the "
+                             "rerun that confirms a flag (default %(default)s)")
     parser.add_argument("--slowdowns", default="10%,25%",
                         help="injected slowdowns (default %(default)s)")
     parser.add_argument("--thresholds", default="10%",
@@ -175,13 +183,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-evaluate the runs already in --out/runs")
     args = parser.parse_args(argv)
     try:
+        if min(args.pairs, args.baseline_runs, args.current_runs) < 1:
+            raise SeqbenchError("--pairs, --baseline-runs and --current-runs must be >= 1")
         slowdowns = [parse_fraction(s) for s in args.slowdowns.split(",")]
         thresholds = tuple(parse_fraction(s) for s in args.thresholds.split(","))
         if not args.evaluate_only:
             with timing_lock(args.lock_file):
-                collect(args.out / "runs", args.pairs, args.baseline_runs, slowdowns,
-                        args.pytest_args, args.seed)
-        print(summarize(args.out, thresholds, args.baseline_runs))
+                collect(args.out / "runs", args.pairs, args.baseline_runs, args.current_runs,
+                        slowdowns, args.pytest_args, args.seed)
+        print(summarize(args.out, thresholds, args.baseline_runs, args.current_runs))
     except SeqbenchError as exc:
         print(f"detector_study: error: {exc}", file=sys.stderr)
         return exc.exit_code

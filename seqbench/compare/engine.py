@@ -205,8 +205,10 @@ def compare_results(baseline: ResultSet, current: ResultSet,
     """Compare two loaded result sets; raise SeqbenchError when they cannot be compared."""
     opt = options or CompareOptions()
     specs = select(opt.metrics)
-    base = cells.pooled(cells.long_table(baseline, specs, opt.normalize, "baseline"))
-    cur = cells.pooled(cells.long_table(current, specs, opt.normalize, "current"))
+    base = cells.pooled(cells.long_table(baseline, specs, opt.normalize, "baseline"), specs,
+                        opt.pool)
+    cur = cells.pooled(cells.long_table(current, specs, opt.normalize, "current"), specs,
+                       opt.pool)
     if base.empty or cur.empty:
         raise SeqbenchError("nothing to compare: a side holds only calibration entries")
     for spec in specs:

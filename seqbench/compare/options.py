@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from seqbench.errors import SeqbenchError
 
+POOLS = ("best", "median")  # how repeated runs of a cell combine (CompareOptions.pool)
+
 
 @dataclass(frozen=True)
 class CompareOptions:
@@ -22,6 +24,8 @@ class CompareOptions:
     #                              (measured: median 7.8% over quick's T=50 cells, 5 seeds)
     grad_tolerance: float = 0.10  # gradients: relative change reported as "changed"
     normalize: bool = False  # divide timings by the same run's calibration workload
+    pool: str = "best"  # several runs of one cell on a side: "best" takes the fastest run's
+    #                     value (load only ever slows a run), "median" the middle one
     metrics: tuple[str, ...] = ()  # metric names to compare; empty means the default set
 
     def __post_init__(self) -> None:
@@ -29,6 +33,8 @@ class CompareOptions:
             value = getattr(self, name)
             if not 0 <= value < 10:
                 raise SeqbenchError(f"{name} must be between 0% and 1000%, got {value:.0%}")
+        if self.pool not in POOLS:
+            raise SeqbenchError(f"pool must be one of {', '.join(POOLS)}, got {self.pool!r}")
         if not 0 < self.alpha < 1:
             raise SeqbenchError(f"alpha must be between 0 and 1, got {self.alpha}")
         if min(self.loss_sigmas, self.seed_sd_prior, self.mem_floor_bytes) < 0:

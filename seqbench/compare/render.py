@@ -77,6 +77,8 @@ def rules_line(c: Comparison) -> str:
             f"memory: > {o.mem_threshold:.0%} and > {o.mem_floor_bytes / 2**20:g} MiB; "
             f"loss (mean over seeds): > max({o.loss_tolerance:.0%} of chance loss, "
             f"{o.loss_sigmas:g} standard errors of the seed spread)")
+    text += ("; repeated runs of a cell: the fastest run's timing" if o.pool == "best"
+             else "; repeated runs of a cell: the median run's timing")
     if o.normalize:
         text += "; timings normalised by each run's calibration (unit: cal)"
     if c.calibration_ratio is not None:

@@ -1,10 +1,11 @@
 """Evaluate the detector on stored runs: false-alarm and detection rates per setting.
 
-Input: a folder of pytest-benchmark JSON files named ``pairNN-KIND.json`` where KIND is
-``baseN`` (the N-th baseline run of the unchanged tree), ``clean`` (the unchanged tree once
-more) or ``slowPP`` (PP% injected slowdown). Every non-base run of a pair is compared with
-that pair's baseline, under each setting: the baseline is either the first base run alone or
-all of the pair's base runs pooled (what a committed baseline of several runs gives).
+Input: a folder of pytest-benchmark JSON files named ``pairNN-KIND-rR.json`` where KIND is
+``base`` (the baseline: runs of the unchanged tree), ``clean`` (the unchanged tree again) or
+``slowPP`` (PP% injected slowdown), and R numbers the repeats of a kind within the pair. Each
+non-base kind of a pair is compared with that pair's baseline, under each setting: the first
+`baseline_runs` base runs pooled (a committed baseline of several runs), against the first
+`current_runs` runs of the kind pooled (2: a flagged run and its confirming rerun).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from seqbench.compare.options import CompareOptions
 from seqbench.errors import SeqbenchError
 from seqbench.results.load import ResultSet, load_results
 
-RUN_NAME = re.compile(r"pair(?P<pair>\d+)-(?P<kind>base\d+|clean|slow\d+)\.json$")
+RUN_NAME = re.compile(r"pair(?P<pair>\d+)-(?P<kind>base|clean|slow\d+)-r(?P<rep>\d+)\.json$")
 
 
 @dataclass(frozen=True)
@@ -34,38 +35,45 @@ class Setting:
     alpha: float  # Mann-Whitney U level
     normalize: bool  # timings divided by the run's calibration
     baseline_runs: int  # base runs pooled into the baseline (1: the first alone)
+    current_runs: int = 1  # runs of the current kind pooled (2: a run and its rerun)
+    pool: str = "best"  # how pooled runs combine (CompareOptions.pool)
 
     def options(self) -> CompareOptions:
         return CompareOptions(threshold=self.threshold, alpha=self.alpha,
-                              normalize=self.normalize)
+                              normalize=self.normalize, pool=self.pool)
 
     @property
     def label(self) -> str:
+        def runs(n: int) -> str:
+            return f"{n} run{'s' if n > 1 else ''}"
         return (f"threshold {self.threshold:.0%}, alpha {self.alpha:g}, "
                 f"{'normalised' if self.normalize else 'raw'}, "
-                f"baseline of {self.baseline_runs} run{'s' if self.baseline_runs > 1 else ''}")
+                f"baseline {runs(self.baseline_runs)}, current {runs(self.current_runs)}, "
+                f"pool {self.pool}")
 
 
 def default_grid(thresholds: tuple[float, ...] = (0.10,),
                  alphas: tuple[float, ...] = (0.05, 0.01, 0.002),
-                 baseline_runs: tuple[int, ...] = (1,)) -> list[Setting]:
-    return [Setting(t, a, n, k) for k in baseline_runs for t in thresholds for a in alphas
-            for n in (False, True)]
+                 baseline_runs: tuple[int, ...] = (1,), current_runs: tuple[int, ...] = (1,),
+                 pools: tuple[str, ...] = ("best",)) -> list[Setting]:
+    return [Setting(t, a, n, k, m, p) for k in baseline_runs for m in current_runs
+            for p in pools for t in thresholds for a in alphas for n in (False, True)]
 
 
 def find_runs(folder: Path) -> pd.DataFrame:
-    """The runs in a study folder: columns pair, kind, path."""
-    rows = [{"pair": int(m["pair"]), "kind": m["kind"], "path": p}
+    """The runs in a study folder: columns pair, kind, rep, path."""
+    rows = [{"pair": int(m["pair"]), "kind": m["kind"], "rep": int(m["rep"]), "path": p}
             for p in sorted(folder.glob("pair*.json")) if (m := RUN_NAME.search(p.name))]
     if not rows:
-        raise SeqbenchError(f"{folder} holds no study runs (pairNN-KIND.json)")
-    return pd.DataFrame(rows)
+        raise SeqbenchError(f"{folder} holds no study runs (pairNN-KIND-rR.json)")
+    return pd.DataFrame(rows).sort_values(["pair", "kind", "rep"], ignore_index=True)
 
 
 def _cells(pair: int, kind: str, setting: Setting, rows: pd.DataFrame) -> list[dict]:
     timed = rows[rows["metric"] == "time_median_s"]
     return [{"pair": pair, "kind": kind, "setting": setting.label,
-             "normalize": setting.normalize, "baseline_runs": setting.baseline_runs,
+             "normalize": setting.normalize, "pool": setting.pool,
+             "baseline_runs": setting.baseline_runs, "current_runs": setting.current_runs,
              "cell": r.name,
              "ratio": r.current / r.baseline, "p_value": r.p_value, "verdict": r.verdict}
             for r in timed.itertuples(index=False)]
@@ -75,26 +83,34 @@ def evaluate(folder: Path, grid: list[Setting]) -> tuple[pd.DataFrame, pd.DataFr
     """(comparisons, cells): one row per (pair, kind, setting), and per timed cell too."""
     runs = find_runs(folder)
     comparisons, cells = [], []
+    loaded: dict[tuple[Path, ...], ResultSet] = {}
+
+    def load(paths: list[Path]) -> ResultSet:
+        key = tuple(paths)
+        if key not in loaded:
+            loaded[key] = load_results(list(paths))
+        return loaded[key]
+
     for pair, group in runs.groupby("pair"):
-        base_paths = sorted(group.loc[group["kind"].str.startswith("base"), "path"])
-        baselines: dict[int, ResultSet] = {
-            k: load_results(base_paths[:k]) for k in {s.baseline_runs for s in grid}
-            if len(base_paths) >= k}
-        for other in group[~group["kind"].str.startswith("base")].itertuples(index=False):
-            current = load_results([other.path])
+        base_paths = list(group.loc[group["kind"] == "base", "path"])
+        for kind, other in group[group["kind"] != "base"].groupby("kind", sort=False):
+            cur_paths = list(other["path"])
             for setting in grid:
-                if setting.baseline_runs not in baselines:
-                    continue  # this pair has fewer base runs than the setting pools
-                result = compare_results(baselines[setting.baseline_runs], current,
+                if setting.baseline_runs > len(base_paths) or \
+                        setting.current_runs > len(cur_paths):
+                    continue  # this pair has fewer runs than the setting pools
+                result = compare_results(load(base_paths[:setting.baseline_runs]),
+                                         load(cur_paths[:setting.current_runs]),
                                          setting.options())
-                comparisons.append({"pair": pair, "kind": other.kind, "setting": setting.label,
+                comparisons.append({"pair": pair, "kind": kind, "setting": setting.label,
                                     "threshold": setting.threshold, "alpha": setting.alpha,
-                                    "normalize": setting.normalize,
+                                    "normalize": setting.normalize, "pool": setting.pool,
                                     "baseline_runs": setting.baseline_runs,
+                                    "current_runs": setting.current_runs,
                                     "flagged": result.exit_code == 1,
                                     "regressed_rows": result.count("regression"),
                                     "calibration_ratio": result.calibration_ratio})
-                cells += _cells(pair, other.kind, setting, result.rows)
+                cells += _cells(pair, kind, setting, result.rows)
     return pd.DataFrame(comparisons), pd.DataFrame(cells)
 
 
@@ -113,7 +129,7 @@ def rates(comparisons: pd.DataFrame) -> pd.DataFrame:
 def noise(cells: pd.DataFrame) -> pd.DataFrame:
     """Run-to-run noise of the unchanged tree, per timed cell comparison: how far the
     current/baseline ratio of median times strays from 1 (raw and normalised)."""
-    keys = ["normalize", "baseline_runs"]
+    keys = ["normalize", "pool", "baseline_runs", "current_runs"]
     clean = cells[cells["kind"] == "clean"].drop_duplicates(["pair", "cell", *keys])
     clean = clean.assign(log_ratio=np.log(clean["ratio"]), abs_change=(clean["ratio"] - 1).abs())
     out = clean.groupby(keys).agg(
@@ -145,7 +161,7 @@ def run_health(folder: Path) -> pd.DataFrame:
     the calibration has run."""
     runs = find_runs(folder)
     loaded = [load_results([p]) for p in runs["path"]]
-    kind = runs["kind"].where(runs["kind"].str.startswith("slow"), "unchanged")
+    kind = runs["kind"].where(runs["kind"].str.startswith("slow"), "unchanged")  # base, clean
     out = runs.assign(
         run=[p.name for p in runs["path"]],
         calibration_s=[float(np.median(list(calibrations(r).values()) or [np.nan]))
