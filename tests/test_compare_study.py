@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from seqbench.compare.detector_study import main, summarize
-from seqbench.compare.study_eval import default_grid, evaluate, find_runs, rates, run_health
+from seqbench.compare.study_eval import (
+    default_grid,
+    evaluate,
+    find_runs,
+    rates,
+    run_health,
+    split_evaluate,
+)
 from seqbench.errors import SeqbenchError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "compare"
@@ -113,3 +120,29 @@ def test_evaluate_only_needs_runs(tmp_path, capsys):
     assert "must be >= 1" in capsys.readouterr().err
     with pytest.raises(SeqbenchError):
         find_runs(tmp_path)
+
+
+def test_splits_compare_every_choice_of_baseline_runs(tmp_path):
+    runs = [FIXTURES / f"tput_{k}.json" for k in ("base", "clean", "slow25")]
+    grid = default_grid(alphas=(0.002,), baseline_runs=(2,), current_runs=(1,),
+                        pools=("best", "median"))
+    comparisons, flagged = split_evaluate(runs, 2, grid)
+    assert len(comparisons) == 3 * 2 * 2  # 3 choices of 2 baseline runs × 2 pools × raw, norm
+    assert comparisons["split"].nunique() == 3
+    # the split whose current side is the 25% slowdown is flagged, under both pools
+    slow = comparisons[comparisons["split"].str.endswith("vs tput_slow25.json")]
+    assert slow["flagged"].all()
+    assert set(flagged.loc[flagged["split"].isin(slow["split"]), "cell"]) \
+        <= {c for c in flagged["cell"] if c.startswith("test_train_step")}
+    with pytest.raises(SeqbenchError, match="needs more than 3 runs"):
+        split_evaluate(runs, 3, grid)
+
+
+def test_splits_command_writes_its_tables(tmp_path, capsys):
+    runs = [str(FIXTURES / f"tput_{k}.json") for k in ("base", "clean", "slow10")]
+    assert main(["--out", str(tmp_path), "--splits", *runs, "--baseline-runs", "2",
+                 "--current-runs", "1"]) == 0
+    text = (tmp_path / "splits.md").read_text()
+    assert "Every choice of 2 as the baseline" in text
+    assert (tmp_path / "splits.csv").stat().st_size > 0
+    assert "false alarms over whole runs" in capsys.readouterr().out

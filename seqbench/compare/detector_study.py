@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from seqbench.compare.engine import CALIBRATION_WARN_RATIO
-from seqbench.compare.options import POOLS, parse_fraction
+from seqbench.compare.options import POOLS, CompareOptions, parse_fraction
 from seqbench.compare.study_eval import (
     SLOW_RUN_RATIO,
     default_grid,
@@ -43,6 +43,7 @@ from seqbench.compare.study_eval import (
     noise,
     rates,
     run_health,
+    split_evaluate,
 )
 from seqbench.errors import SeqbenchError
 
@@ -159,6 +160,42 @@ def summarize(out: Path, thresholds: tuple[float, ...], baseline_runs: int,
     return text
 
 
+def summarize_splits(out: Path, run_dirs: list[Path], thresholds: tuple[float, ...],
+                     baseline_runs: int, current_runs: int) -> str:
+    """False alarms of whole runs of the unchanged tree: every split of run_dirs into a
+    baseline and a current side (study_eval.split_evaluate)."""
+    grid = default_grid(thresholds, alphas=(CompareOptions().alpha,),
+                        baseline_runs=(baseline_runs,),
+                        current_runs=tuple(sorted({1, current_runs})), pools=POOLS)
+    comparisons, flagged = split_evaluate(run_dirs, baseline_runs, grid)
+    out.mkdir(parents=True, exist_ok=True)
+    comparisons.to_csv(out / "splits.csv", index=False)
+    flagged.to_csv(out / "splits_flagged.csv", index=False)
+    table = comparisons.groupby("setting", sort=False).agg(
+        flagged=("flagged", "sum"), splits=("flagged", "size"),
+        regressed_rows=("regressed_rows", "sum")).reset_index()
+    # Which rows raise the alarms, under the CI recipe's setting (normalised, every current
+    # run) pooled either way: one column per pool, the count of splits flagging the row.
+    recipe = comparisons.loc[comparisons["setting"].str.contains("normalised")
+                             & comparisons["setting"].str.contains(
+                                 f"current {current_runs} run"), "setting"].unique()
+    often = (flagged[flagged["setting"].isin(recipe)]
+             .assign(pool=lambda f: f["setting"].str.extract(r"pool (\w+)$")[0])
+             .pivot_table(index=["cell", "metric"], columns="pool", values="change",
+                          aggfunc="size", fill_value=0).reset_index())
+    text = "\n".join([
+        "# seqbench false alarms over whole runs", "",
+        f"{len(run_dirs)} runs of the unchanged tree: " + ", ".join(str(p) for p in run_dirs)
+        + f". Every choice of {baseline_runs} as the baseline is compared with the others "
+        "as the current side (the first of them, or the first and its rerun).", "",
+        "## Splits flagged (false alarms)", "", _md(table), "",
+        f"## Rows flagged under `--normalize` with {current_runs} current run(s), in how "
+        "many splits, per --pool", "", _md(often) if len(often) else "none",
+        ""])
+    (out / "splits.md").write_text(text)
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seqbench.compare.detector_study",
                                      description=__doc__.split("\n\n")[0])
@@ -181,12 +218,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="hold this file while timing; wait while it exists")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="re-evaluate the runs already in --out/runs")
+    parser.add_argument("--splits", nargs="+", type=Path, metavar="RUN",
+                        help="instead of a study: results folders of whole runs of the "
+                             "unchanged tree (any profile); report the false alarms of every "
+                             "split into --baseline-runs baseline runs and the rest")
     args = parser.parse_args(argv)
     try:
         if min(args.pairs, args.baseline_runs, args.current_runs) < 1:
             raise SeqbenchError("--pairs, --baseline-runs and --current-runs must be >= 1")
         slowdowns = [parse_fraction(s) for s in args.slowdowns.split(",")]
         thresholds = tuple(parse_fraction(s) for s in args.thresholds.split(","))
+        if args.splits:
+            print(summarize_splits(args.out, args.splits, thresholds, args.baseline_runs,
+                                   args.current_runs))
+            return 0
         if not args.evaluate_only:
             with timing_lock(args.lock_file):
                 collect(args.out / "runs", args.pairs, args.baseline_runs, args.current_runs,

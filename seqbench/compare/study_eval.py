@@ -11,7 +11,9 @@ non-base kind of a pair is compared with that pair's baseline, under each settin
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -79,10 +81,9 @@ def _cells(pair: int, kind: str, setting: Setting, rows: pd.DataFrame) -> list[d
             for r in timed.itertuples(index=False)]
 
 
-def evaluate(folder: Path, grid: list[Setting]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(comparisons, cells): one row per (pair, kind, setting), and per timed cell too."""
-    runs = find_runs(folder)
-    comparisons, cells = [], []
+def _cached_loader() -> Callable[[list[Path]], ResultSet]:
+    """load_results, loading each combination of runs once (a study compares each many
+    times)."""
     loaded: dict[tuple[Path, ...], ResultSet] = {}
 
     def load(paths: list[Path]) -> ResultSet:
@@ -90,7 +91,14 @@ def evaluate(folder: Path, grid: list[Setting]) -> tuple[pd.DataFrame, pd.DataFr
         if key not in loaded:
             loaded[key] = load_results(list(paths))
         return loaded[key]
+    return load
 
+
+def evaluate(folder: Path, grid: list[Setting]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(comparisons, cells): one row per (pair, kind, setting), and per timed cell too."""
+    runs = find_runs(folder)
+    comparisons, cells = [], []
+    load = _cached_loader()
     for pair, group in runs.groupby("pair"):
         base_paths = list(group.loc[group["kind"] == "base", "path"])
         for kind, other in group[group["kind"] != "base"].groupby("kind", sort=False):
@@ -174,3 +182,33 @@ def run_health(folder: Path) -> pd.DataFrame:
     out["slow"] = out["total_vs_kind_median"] > SLOW_RUN_RATIO
     return out[["run", "calibration_s", "calibration_vs_fastest", "timed_total_s",
                 "total_vs_kind_median", "disturbed", "slow"]]
+
+
+def split_evaluate(run_dirs: list[Path], baseline_runs: int, grid: list[Setting]
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """False alarms of whole runs of the unchanged tree (any profile): every choice of
+    `baseline_runs` of them as the baseline, against the others as the current side (the
+    first `current_runs` of them, in order). Returns (comparisons, flagged rows)."""
+    if len(run_dirs) <= baseline_runs:
+        raise SeqbenchError(f"--splits needs more than {baseline_runs} runs "
+                            f"(--baseline-runs), got {len(run_dirs)}")
+    load = _cached_loader()
+    comparisons, flagged = [], []
+    for base in combinations(run_dirs, baseline_runs):
+        rest = [p for p in run_dirs if p not in base]
+        split = f"{'+'.join(p.name for p in base)} vs {'+'.join(p.name for p in rest)}"
+        for setting in grid:
+            if setting.current_runs > len(rest):
+                continue
+            result = compare_results(load(list(base)), load(rest[:setting.current_runs]),
+                                     setting.options())
+            comparisons.append({"split": split, "setting": setting.label,
+                                "flagged": result.exit_code == 1,
+                                "regressed_rows": result.count("regression")})
+            bad = result.rows[result.rows["verdict"] == "regression"]
+            flagged += [{"split": split, "setting": setting.label, "cell": r.name,
+                         "metric": r.metric, "change": r.change}
+                        for r in bad.itertuples(index=False)]
+    return pd.DataFrame(comparisons), pd.DataFrame(
+        flagged, columns=["split", "setting", "cell", "metric", "change"])
+
