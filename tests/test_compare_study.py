@@ -53,9 +53,13 @@ def test_evaluate_compares_every_kind_with_its_pair_baseline(study):
     grid = default_grid(alphas=(0.002,), baseline_runs=(1, 2), current_runs=(1, 2),
                         pools=("best", "median"))
     comparisons, cells = evaluate(study / "runs", grid)
-    # 16 settings; pair 1 has 1 run per current kind (8 settings apply), pair 2 has 2 runs of
-    # clean and slow25 (all 16 apply): (3 + 2 × 2) × 8 comparisons
-    assert len(comparisons) == 3 * 8 + 2 * 16
+    # 24 settings: 2 pools × raw/normalised for each (baseline runs, current runs), twice
+    # (plain and widened) where the baseline has 2 runs. Pair 1 has 1 run per current kind
+    # (the 12 settings with 1 current run apply), pair 2 has 2 runs of clean and slow25 (all
+    # 24 apply).
+    assert len(comparisons) == 3 * 12 + 2 * 24
+    assert comparisons.loc[comparisons["setting"].str.endswith("widened"),
+                           "baseline_runs"].eq(2).all()
     assert set(comparisons["kind"]) == {"clean", "slow10", "slow25"}
     assert set(comparisons.loc[comparisons["pair"] == 1, "current_runs"]) == {1}
     slow25 = comparisons[comparisons["kind"] == "slow25"]
@@ -127,7 +131,8 @@ def test_splits_compare_every_choice_of_baseline_runs(tmp_path):
     grid = default_grid(alphas=(0.002,), baseline_runs=(2,), current_runs=(1,),
                         pools=("best", "median"))
     comparisons, flagged = split_evaluate(runs, 2, grid)
-    assert len(comparisons) == 3 * 2 * 2  # 3 choices of 2 baseline runs × 2 pools × raw, norm
+    # 3 choices of 2 baseline runs × 2 pools × raw, normalised × plain, widened
+    assert len(comparisons) == 3 * 2 * 2 * 2
     assert comparisons["split"].nunique() == 3
     # the split whose current side is the 25% slowdown is flagged, under both pools
     slow = comparisons[comparisons["split"].str.endswith("vs tput_slow25.json")]

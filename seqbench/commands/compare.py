@@ -60,6 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="several runs of a cell on one side: 'best' compares the fastest "
                              "run's timing (load only slows a run, so a rerun confirms or "
                              "clears a flag), 'median' the middle run's (default %(default)s)")
+    parser.add_argument("--no-widen", dest="widen", action="store_false",
+                        help="keep every cell's timing and memory limit at --threshold and "
+                             "--mem-threshold; by default a cell whose baseline runs already "
+                             "spread wider gets that spread as its limit")
+    parser.add_argument("--gate", default="", metavar="REGEX",
+                        help="only regressions of cells whose name matches REGEX (Python "
+                             "re.search) fail with exit 1; the others are still reported "
+                             "(default: every cell)")
     parser.add_argument("--output", "-o", metavar="FILE",
                         help="also write the output to FILE (e.g. for a PR comment)")
 
@@ -72,7 +80,8 @@ def options_from_args(args: argparse.Namespace) -> CompareOptions:
         loss_tolerance=parse_fraction(args.loss_tolerance), loss_sigmas=args.loss_sigmas,
         seed_sd_prior=parse_fraction(args.seed_sd_prior),
         grad_tolerance=parse_fraction(args.grad_tolerance), normalize=args.normalize,
-        pool=args.pool, metrics=tuple(args.metric))
+        pool=args.pool, widen_by_spread=args.widen, metrics=tuple(args.metric),
+        gate=args.gate)
 
 
 def run(args: argparse.Namespace) -> int:

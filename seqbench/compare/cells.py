@@ -143,6 +143,13 @@ def _pooled_value(values: pd.Series, spec: MetricSpec, pool: str) -> float:
     return values.median()  # NaN when no entry has the metric
 
 
+def _spread(values: pd.Series) -> float:
+    """How far a cell's runs lie apart: max/min - 1 over its finite positive values (0 for
+    one run). The same ratio for a time and for its rate."""
+    finite = values[np.isfinite(values) & (values > 0)]
+    return float(finite.max() / finite.min() - 1) if len(finite) > 1 else 0.0
+
+
 def pooled(table: pd.DataFrame, specs: tuple[MetricSpec, ...] = (), pool: str = "median"
            ) -> pd.DataFrame:
     """One row per (cell, metric): repeated entries of a cell (several runs in one folder)
@@ -161,6 +168,7 @@ def pooled(table: pd.DataFrame, specs: tuple[MetricSpec, ...] = (), pool: str = 
             "value": (_pooled_value(group["value"], spec, pool) if spec
                       else group["value"].median()),
             "entries": len(group),
+            "spread": _spread(group["value"]),
             "samples": np.concatenate(samples) if samples else None,
             "range": (min(r[0] for r in ranges), max(r[1] for r in ranges),
                       sum(r[2] for r in ranges)) if ranges else None,

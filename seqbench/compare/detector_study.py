@@ -161,12 +161,14 @@ def summarize(out: Path, thresholds: tuple[float, ...], baseline_runs: int,
 
 
 def summarize_splits(out: Path, run_dirs: list[Path], thresholds: tuple[float, ...],
-                     baseline_runs: int, current_runs: int) -> str:
+                     baseline_runs: int, current_runs: int, gate: str = "") -> str:
     """False alarms of whole runs of the unchanged tree: every split of run_dirs into a
-    baseline and a current side (study_eval.split_evaluate)."""
+    baseline and a current side (study_eval.split_evaluate); with `gate`, each setting also
+    with only the matching cells failing."""
     grid = default_grid(thresholds, alphas=(CompareOptions().alpha,),
                         baseline_runs=(baseline_runs,),
-                        current_runs=tuple(sorted({1, current_runs})), pools=POOLS)
+                        current_runs=tuple(sorted({1, current_runs})), pools=POOLS,
+                        gates=("", gate) if gate else ("",))
     comparisons, flagged = split_evaluate(run_dirs, baseline_runs, grid)
     out.mkdir(parents=True, exist_ok=True)
     comparisons.to_csv(out / "splits.csv", index=False)
@@ -178,9 +180,10 @@ def summarize_splits(out: Path, run_dirs: list[Path], thresholds: tuple[float, .
     # run) pooled either way: one column per pool, the count of splits flagging the row.
     recipe = comparisons.loc[comparisons["setting"].str.contains("normalised")
                              & comparisons["setting"].str.contains(
-                                 f"current {current_runs} run"), "setting"].unique()
+                                 f"current {current_runs} run")
+                             & ~comparisons["setting"].str.contains("gate"), "setting"].unique()
     often = (flagged[flagged["setting"].isin(recipe)]
-             .assign(pool=lambda f: f["setting"].str.extract(r"pool (\w+)$")[0])
+             .assign(pool=lambda f: f["setting"].str.extract(r"pool (.+)$")[0])
              .pivot_table(index=["cell", "metric"], columns="pool", values="change",
                           aggfunc="size", fill_value=0).reset_index())
     text = "\n".join([
@@ -218,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="hold this file while timing; wait while it exists")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="re-evaluate the runs already in --out/runs")
+    parser.add_argument("--gate", default="", metavar="REGEX",
+                        help="--splits: also evaluate every setting with `seqbench compare "
+                             "--gate REGEX` (only matching cells fail)")
     parser.add_argument("--splits", nargs="+", type=Path, metavar="RUN",
                         help="instead of a study: results folders of whole runs of the "
                              "unchanged tree (any profile); report the false alarms of every "
@@ -230,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         thresholds = tuple(parse_fraction(s) for s in args.thresholds.split(","))
         if args.splits:
             print(summarize_splits(args.out, args.splits, thresholds, args.baseline_runs,
-                                   args.current_runs))
+                                   args.current_runs, args.gate))
             return 0
         if not args.evaluate_only:
             with timing_lock(args.lock_file):

@@ -31,7 +31,7 @@ from seqbench.results.load import ResultSet
 CALIBRATION_WARN_RATIO = 1.25
 VERDICTS = ("regression", "improvement", "changed", "untested", "missing", "unchanged")
 ROW_COLUMNS = ["name", "measurement", "metric", "unit", "baseline", "current", "change",
-               "p_value", "test", "tolerance", "verdict"]
+               "p_value", "test", "tolerance", "verdict"]  # then "gates" (CompareOptions.gate)
 
 
 @dataclass
@@ -49,9 +49,14 @@ class Comparison:
         return int((self.rows["verdict"] == verdict).sum())
 
     @property
+    def gating_regressions(self) -> int:
+        """Regressions in cells that gate (all of them unless --gate narrows it)."""
+        return int(((self.rows["verdict"] == "regression") & self.rows["gates"]).sum())
+
+    @property
     def exit_code(self) -> int:
-        """0: no regression; 1: at least one regression (2, bad input, is raised earlier)."""
-        return 1 if self.count("regression") else 0
+        """0: no gating regression; 1: at least one (2, bad input, is raised earlier)."""
+        return 1 if self.gating_regressions else 0
 
 
 def _unit(spec: MetricSpec, normalize: bool) -> str:
@@ -60,12 +65,20 @@ def _unit(spec: MetricSpec, normalize: bool) -> str:
     return spec.unit
 
 
+def _tolerance(threshold: float, base: pd.Series, opt: CompareOptions) -> float:
+    """The threshold for this cell: at least its baseline runs' own spread (widen_by_spread).
+    Whole runs of one tree on 2 shared cores can land in a fast or a slow mode for a cell
+    (one LSTM cell: 79 vs 140 ms over 5 runs), so a change inside that spread is noise."""
+    return max(threshold, base["spread"]) if opt.widen_by_spread else threshold
+
+
 def _judge_time(base: pd.Series, cur: pd.Series, spec: MetricSpec, opt: CompareOptions
                 ) -> tuple[str, float | None, str]:
     cost = cur["value"] / base["value"] if spec.better == "lower" else base["value"] / cur["value"]
     sig = rounds_differ(base["samples"], cur["samples"], opt.alpha, base["range"], cur["range"])
-    over = cost > 1 + opt.threshold
-    under = cost < 1 / (1 + opt.threshold)
+    threshold = _tolerance(opt.threshold, base, opt)
+    over = cost > 1 + threshold
+    under = cost < 1 / (1 + threshold)
     if not (over or under):
         return "unchanged", sig.p_value, sig.method
     if sig.differ is None:
@@ -75,10 +88,10 @@ def _judge_time(base: pd.Series, cur: pd.Series, spec: MetricSpec, opt: CompareO
     return ("regression" if over else "improvement"), sig.p_value, sig.method
 
 
-def _judge_memory(base: float, cur: float, opt: CompareOptions) -> str:
-    if cur > base * (1 + opt.mem_threshold) and cur - base > opt.mem_floor_bytes:
+def _judge_memory(base: float, cur: float, threshold: float, opt: CompareOptions) -> str:
+    if cur > base * (1 + threshold) and cur - base > opt.mem_floor_bytes:
         return "regression"
-    if cur < base / (1 + opt.mem_threshold) and base - cur > opt.mem_floor_bytes:
+    if cur < base / (1 + threshold) and base - cur > opt.mem_floor_bytes:
         return "improvement"
     return "unchanged"
 
@@ -95,9 +108,10 @@ def _judge_row(base: pd.Series, cur: pd.Series, spec: MetricSpec, opt: CompareOp
     if spec.kind == "time":
         verdict, p, test = _judge_time(base, cur, spec, opt)
         return row | {"verdict": verdict, "p_value": p if p is not None else np.nan,
-                      "test": test, "tolerance": opt.threshold}
+                      "test": test, "tolerance": _tolerance(opt.threshold, base, opt)}
     if spec.kind == "memory":
-        return row | {"verdict": _judge_memory(b, c, opt), "tolerance": opt.mem_threshold}
+        tolerance = _tolerance(opt.mem_threshold, base, opt)
+        return row | {"verdict": _judge_memory(b, c, tolerance, opt), "tolerance": tolerance}
     moved = abs(c / b - 1) > opt.grad_tolerance if b else c != 0
     return row | {"verdict": "changed" if moved else "unchanged",
                   "tolerance": opt.grad_tolerance}
@@ -220,6 +234,7 @@ def compare_results(baseline: ResultSet, current: ResultSet,
         raise _no_common_cells(base, cur)
     ratio = _calibration_ratio(baseline, current)
     rows = _judge_all(base, cur, common, specs, opt)
+    rows["gates"] = rows["name"].str.contains(opt.gate, regex=True) if opt.gate else True
     warnings = (environment_warnings(baseline, current)
                 + _calibration_warning(ratio, opt.normalize)
                 + _uniform_shift_warning(rows, ratio, opt))

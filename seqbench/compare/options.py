@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from seqbench.errors import SeqbenchError
@@ -26,7 +27,12 @@ class CompareOptions:
     normalize: bool = False  # divide timings by the same run's calibration workload
     pool: str = "best"  # several runs of one cell on a side: "best" takes the fastest run's
     #                     value (load only ever slows a run), "median" the middle one
+    widen_by_spread: bool = True  # timing and memory: a cell's threshold is at least the
+    #                                 spread of its baseline runs (max/min - 1), since runs of
+    #                                 one tree already moved that much (README, whole runs)
     metrics: tuple[str, ...] = ()  # metric names to compare; empty means the default set
+    gate: str = ""  # regular expression on cell names: only regressions of matching cells
+    #                 fail (exit 1), the others are reported; empty: every cell gates
 
     def __post_init__(self) -> None:
         for name in ("threshold", "mem_threshold", "loss_tolerance", "grad_tolerance"):
@@ -37,6 +43,11 @@ class CompareOptions:
             raise SeqbenchError(f"pool must be one of {', '.join(POOLS)}, got {self.pool!r}")
         if not 0 < self.alpha < 1:
             raise SeqbenchError(f"alpha must be between 0 and 1, got {self.alpha}")
+        try:
+            re.compile(self.gate)
+        except re.error as err:
+            raise SeqbenchError(f"gate {self.gate!r} is not a regular expression: {err}"
+                                ) from None
         if min(self.loss_sigmas, self.seed_sd_prior, self.mem_floor_bytes) < 0:
             raise SeqbenchError("loss_sigmas, seed_sd_prior and mem_floor_bytes must be >= 0")
 

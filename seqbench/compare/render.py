@@ -10,8 +10,9 @@ from typing import Any
 import pandas as pd
 
 from seqbench.compare.engine import Comparison
+from seqbench.compare.metrics import infer_spec
 
-DISPLAY_COLUMNS = ["cell", "metric", "baseline", "current", "change", "p", "verdict"]
+DISPLAY_COLUMNS = ["cell", "metric", "baseline", "current", "change", "limit", "p", "verdict"]
 MARKS = {"regression": "🔴 regression", "improvement": "🟢 improvement", "changed": "changed",
          "untested": "untested", "missing": "missing", "unchanged": "unchanged"}
 
@@ -41,6 +42,17 @@ def format_value(value: Any, unit: str) -> str:
     return f"{value:.4g} {unit}"  # normalised timings: "cal", "tokens/s·cal"
 
 
+def format_limit(tolerance: float, metric: str, unit: str) -> str:
+    """The change a row had to pass: a share for timing, memory and gradient rows (a timing
+    or memory limit above --threshold was widened to the baseline runs' spread), an amount
+    of loss for loss rows."""
+    if pd.isna(tolerance):
+        return "—"
+    if infer_spec(metric).kind == "loss":
+        return "±" + format_value(tolerance, unit)
+    return f"±{tolerance:.0%}"
+
+
 def display_table(comparison: Comparison, rows: pd.DataFrame | None = None) -> pd.DataFrame:
     rows = comparison.rows if rows is None else rows
     return pd.DataFrame({
@@ -51,8 +63,11 @@ def display_table(comparison: Comparison, rows: pd.DataFrame | None = None) -> p
         "current": [format_value(v, u) for v, u in zip(rows["current"], rows["unit"],
                                                        strict=True)],
         "change": [f"{c:+.1%}" if pd.notna(c) else "—" for c in rows["change"]],
+        "limit": [format_limit(t, m, u) for t, m, u in zip(rows["tolerance"], rows["metric"],
+                                                          rows["unit"], strict=True)],
         "p": [f"{p:.2g}" if pd.notna(p) else "—" for p in rows["p_value"]],
-        "verdict": [MARKS[v] for v in rows["verdict"]],
+        "verdict": [MARKS[v] + (" (not gating)" if v == "regression" and not g else "")
+                    for v, g in zip(rows["verdict"], rows["gates"], strict=True)],
     }, columns=DISPLAY_COLUMNS)
 
 
@@ -68,6 +83,8 @@ def _markdown_table(frame: pd.DataFrame) -> str:
 def summary_line(c: Comparison) -> str:
     counts = [f"{c.count(v)} {v}" for v in ("regression", "improvement", "changed",
                                              "untested", "missing", "unchanged") if c.count(v)]
+    if c.count("regression") > c.gating_regressions:
+        counts[0] += f" ({c.gating_regressions} gating)"
     return ", ".join(counts) or "nothing compared"
 
 
@@ -79,8 +96,13 @@ def rules_line(c: Comparison) -> str:
             f"{o.loss_sigmas:g} standard errors of the seed spread)")
     text += ("; repeated runs of a cell: the fastest run's timing" if o.pool == "best"
              else "; repeated runs of a cell: the median run's timing")
+    if o.widen_by_spread:
+        text += ("; a cell's timing and memory limit is widened to its baseline runs' spread "
+                 "(max/min - 1) where that is larger")
     if o.normalize:
         text += "; timings normalised by each run's calibration (unit: cal)"
+    if o.gate:
+        text += f"; only cells matching `{o.gate}` fail the check, the others are reported"
     if c.calibration_ratio is not None:
         text += f"; calibration current/baseline: {c.calibration_ratio:.3f}×"
     return text
@@ -89,7 +111,8 @@ def rules_line(c: Comparison) -> str:
 def to_markdown(c: Comparison, baseline: str, current: str) -> str:
     flagged = c.rows[c.rows["verdict"] != "unchanged"]
     quiet = c.rows[c.rows["verdict"] == "unchanged"]
-    head = "regression" if c.exit_code else "no regression"
+    head = ("regression" if c.exit_code else
+            "no gating regression" if c.count("regression") else "no regression")
     out = [f"### seqbench compare: {head} ({summary_line(c)})", "",
            f"Baseline `{baseline}` vs current `{current}`. Rules: {rules_line(c)}.", ""]
     out += [f"> ⚠️ {w}" for w in c.warnings] + ([""] if c.warnings else [])

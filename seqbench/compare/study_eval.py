@@ -39,10 +39,13 @@ class Setting:
     baseline_runs: int  # base runs pooled into the baseline (1: the first alone)
     current_runs: int = 1  # runs of the current kind pooled (2: a run and its rerun)
     pool: str = "best"  # how pooled runs combine (CompareOptions.pool)
+    widen: bool = True  # thresholds widened to the baseline runs' spread (widen_by_spread)
+    gate: str = ""  # only cells matching this regex fail a comparison (CompareOptions.gate)
 
     def options(self) -> CompareOptions:
         return CompareOptions(threshold=self.threshold, alpha=self.alpha,
-                              normalize=self.normalize, pool=self.pool)
+                              normalize=self.normalize, pool=self.pool,
+                              widen_by_spread=self.widen, gate=self.gate)
 
     @property
     def label(self) -> str:
@@ -51,15 +54,18 @@ class Setting:
         return (f"threshold {self.threshold:.0%}, alpha {self.alpha:g}, "
                 f"{'normalised' if self.normalize else 'raw'}, "
                 f"baseline {runs(self.baseline_runs)}, current {runs(self.current_runs)}, "
-                f"pool {self.pool}")
+                f"pool {self.pool}{', widened' if self.widen else ''}"
+                f"{f', gate {self.gate}' if self.gate else ''}")
 
 
 def default_grid(thresholds: tuple[float, ...] = (0.10,),
                  alphas: tuple[float, ...] = (0.05, 0.01, 0.002),
                  baseline_runs: tuple[int, ...] = (1,), current_runs: tuple[int, ...] = (1,),
-                 pools: tuple[str, ...] = ("best",)) -> list[Setting]:
-    return [Setting(t, a, n, k, m, p) for k in baseline_runs for m in current_runs
-            for p in pools for t in thresholds for a in alphas for n in (False, True)]
+                 pools: tuple[str, ...] = ("best",), widen: tuple[bool, ...] = (False, True),
+                 gates: tuple[str, ...] = ("",)) -> list[Setting]:
+    return [Setting(t, a, n, k, m, p, w, g) for k in baseline_runs for m in current_runs
+            for p in pools for w in widen for g in gates for t in thresholds for a in alphas
+            for n in (False, True) if w <= (k > 1)]  # widening needs several baseline runs
 
 
 def find_runs(folder: Path) -> pd.DataFrame:
@@ -207,8 +213,10 @@ def split_evaluate(run_dirs: list[Path], baseline_runs: int, grid: list[Setting]
                                 "regressed_rows": result.count("regression")})
             bad = result.rows[result.rows["verdict"] == "regression"]
             flagged += [{"split": split, "setting": setting.label, "cell": r.name,
-                         "metric": r.metric, "change": r.change}
+                         "metric": r.metric, "change": r.change, "tolerance": r.tolerance,
+                         "gates": r.gates}
                         for r in bad.itertuples(index=False)]
     return pd.DataFrame(comparisons), pd.DataFrame(
-        flagged, columns=["split", "setting", "cell", "metric", "change"])
+        flagged, columns=["split", "setting", "cell", "metric", "change", "tolerance",
+                          "gates"])
 
