@@ -273,6 +273,8 @@ def test_loss_with_one_seed_uses_the_measured_seed_spread(tmp_path):
         assert smoke_verdict(tmp_path, data, CONV_CELL, "final_heldout_loss") == verdict
     metrics["final_heldout_loss"] = loss + 0.5 * chance
     assert run_cli(FIXTURES / "smoke_a.json", write(tmp_path, "c.json", data)) == 1
+    # --gate narrows timing and memory only: a loss regression fails in any cell
+    assert run_cli(FIXTURES / "smoke_a.json", tmp_path / "c.json", "--gate", "no-match") == 1
 
 
 def _with_seeds(data: dict, losses: dict[int, float]) -> dict:
@@ -578,7 +580,7 @@ def test_gate_limits_which_regressions_fail(tmp_path, capsys):
     current = write(tmp_path, "slow.json", slow)
     base = FIXTURES / "tput_base.json"
     assert run_cli(base, current, "--gate", r"test_train_step\[lstm") == 1
-    assert "only cells matching" in capsys.readouterr().out
+    assert "timing and memory fail only in cells matching" in capsys.readouterr().out
     assert run_cli(base, current, "--gate", "gru") == 0  # the LSTM cell is reported only
     md = capsys.readouterr().out
     assert md.startswith("### seqbench compare: no gating regression (2 regression (0 gating)")
@@ -588,6 +590,17 @@ def test_gate_limits_which_regressions_fail(tmp_path, capsys):
     assert result.count("regression") == 2 and result.exit_code == 0
     assert set(result.rows.loc[result.rows["gates"], "name"]) == {
         n for n in result.rows["name"] if "gru" in n}
+
+
+def test_gate_never_hides_a_crash_or_a_loss_regression(tmp_path):
+    data = read("smoke_a.json")
+    bench(data, MEM_CELL)["extra_info"]["status"] = "crashed"
+    cur = load_results([write(tmp_path, "c.json", data)])
+    result = compare_results(load_results([FIXTURES / "smoke_a.json"]), cur,
+                             CompareOptions(gate="no-cell-matches-this"))
+    status = result.rows[result.rows["metric"] == "status"]
+    assert list(status["verdict"]) == ["regression"] and status["gates"].all()
+    assert result.exit_code == 1
 
 
 def test_bad_gate_is_one_line_and_exit_2(capsys):

@@ -65,9 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--mem-threshold; by default a cell whose baseline runs already "
                              "spread wider gets that spread as its limit")
     parser.add_argument("--gate", default="", metavar="REGEX",
-                        help="only regressions of cells whose name matches REGEX (Python "
-                             "re.search) fail with exit 1; the others are still reported "
-                             "(default: every cell)")
+                        help="only timing and memory regressions of cells whose name matches "
+                             "REGEX (Python re.search) fail with exit 1; the others are "
+                             "reported; a status or loss regression fails in any cell "
+                             "(default: every cell gates)")
     parser.add_argument("--output", "-o", metavar="FILE",
                         help="also write the output to FILE (e.g. for a PR comment)")
 

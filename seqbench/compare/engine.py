@@ -214,6 +214,16 @@ def _uniform_shift_warning(rows: pd.DataFrame, ratio: float | None,
             "that became busy after the calibration ran; rerun the current side to tell"]
 
 
+def _gates(rows: pd.DataFrame, specs: tuple[MetricSpec, ...], gate: str) -> pd.Series:
+    """Which rows may fail the comparison. --gate narrows only timing and memory rows, the
+    ones run-to-run noise moves; a status change (a crash) or a loss regression is never
+    noise on a CPU, so it fails in every cell."""
+    if not gate:
+        return pd.Series(True, index=rows.index)
+    noisy = rows["metric"].isin([s.name for s in specs if s.kind in ("time", "memory")])
+    return ~noisy | rows["name"].str.contains(gate, regex=True)
+
+
 def compare_results(baseline: ResultSet, current: ResultSet,
                     options: CompareOptions | None = None) -> Comparison:
     """Compare two loaded result sets; raise SeqbenchError when they cannot be compared."""
@@ -234,7 +244,7 @@ def compare_results(baseline: ResultSet, current: ResultSet,
         raise _no_common_cells(base, cur)
     ratio = _calibration_ratio(baseline, current)
     rows = _judge_all(base, cur, common, specs, opt)
-    rows["gates"] = rows["name"].str.contains(opt.gate, regex=True) if opt.gate else True
+    rows["gates"] = _gates(rows, specs, opt.gate)
     warnings = (environment_warnings(baseline, current)
                 + _calibration_warning(ratio, opt.normalize)
                 + _uniform_shift_warning(rows, ratio, opt))

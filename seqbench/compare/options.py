@@ -31,8 +31,9 @@ class CompareOptions:
     #                                 spread of its baseline runs (max/min - 1), since runs of
     #                                 one tree already moved that much (README, whole runs)
     metrics: tuple[str, ...] = ()  # metric names to compare; empty means the default set
-    gate: str = ""  # regular expression on cell names: only regressions of matching cells
-    #                 fail (exit 1), the others are reported; empty: every cell gates
+    gate: str = ""  # regular expression on cell names: only matching cells' timing and memory
+    #                 regressions fail (exit 1), the others are reported; status and loss
+    #                 regressions fail anywhere; empty: every cell gates
 
     def __post_init__(self) -> None:
         for name in ("threshold", "mem_threshold", "loss_tolerance", "grad_tolerance"):

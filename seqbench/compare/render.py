@@ -102,7 +102,8 @@ def rules_line(c: Comparison) -> str:
     if o.normalize:
         text += "; timings normalised by each run's calibration (unit: cal)"
     if o.gate:
-        text += f"; only cells matching `{o.gate}` fail the check, the others are reported"
+        text += (f"; timing and memory fail only in cells matching `{o.gate}`, the others "
+                 "are reported")
     if c.calibration_ratio is not None:
         text += f"; calibration current/baseline: {c.calibration_ratio:.3f}×"
     return text
