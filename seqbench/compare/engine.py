@@ -21,7 +21,7 @@ from seqbench.compare import cells
 from seqbench.compare.convergence import judge_losses
 from seqbench.compare.metrics import MetricSpec, select
 from seqbench.compare.options import CompareOptions
-from seqbench.compare.provenance import environment_warnings
+from seqbench.compare.provenance import cell_set_warning, environment_warnings
 from seqbench.compare.significance import rounds_differ
 from seqbench.errors import SeqbenchError
 from seqbench.results.load import ResultSet
@@ -247,7 +247,7 @@ def compare_results(baseline: ResultSet, current: ResultSet,
     ratio = _calibration_ratio(baseline, current)
     rows = _judge_all(base, cur, common, specs, opt)
     rows["gates"] = _gates(rows, specs, opt.gate)
-    warnings = (environment_warnings(baseline, current)
+    warnings = (environment_warnings(baseline, current) + cell_set_warning(baseline, current)
                 + _calibration_warning(ratio, opt.normalize)
                 + _uniform_shift_warning(rows, ratio, opt))
     return Comparison(rows, _one_sided(base, cur, common), _one_sided(cur, base, common),

@@ -1,4 +1,5 @@
-"""Warnings when two result sets come from different software or hardware."""
+"""Warnings when two result sets come from different software or hardware, or from
+different commands."""
 
 from __future__ import annotations
 
@@ -33,3 +34,30 @@ def environment_warnings(baseline: ResultSet, current: ResultSet) -> list[str]:
             warnings.append(f"{field} differs: baseline {', '.join(sorted(base))}; "
                             f"current {', '.join(sorted(cur))}")
     return warnings
+
+
+def _cell_sets(results: ResultSet) -> dict[str, frozenset[str]]:
+    """Per run, the cells it ran."""
+    entries = results.entries
+    if entries.empty or "run" not in entries or "cell_key" not in entries:
+        return {}
+    return {run: frozenset(keys) for run, keys in entries.groupby("run")["cell_key"]}
+
+
+def cell_set_warning(baseline: ResultSet, current: ResultSet) -> list[str]:
+    """A warning when no current run ran the same cells as a baseline run.
+
+    A cell's timing depends on what ran before it in the same process: glibc's allocator
+    keeps or returns memory depending on earlier, larger allocations, and the page faults
+    that follow differ. Measured (README, "Whole runs of the quick profile"): the LSTM train
+    step at T=100 took 16-17 ms in whole quick runs and 26-27 ms in a run of the T=100 cells
+    alone. So timings of a subset run against a whole run compare two processes' histories,
+    not two trees."""
+    base, cur = _cell_sets(baseline), _cell_sets(current)
+    if not base or not cur or set(base.values()) & set(cur.values()):
+        return []
+    return [f"the two sides ran different sets of cells (baseline runs: "
+            f"{'/'.join(str(n) for n in sorted({len(c) for c in base.values()}))} cells, "
+            f"current runs: {'/'.join(str(n) for n in sorted({len(c) for c in cur.values()}))}"
+            "): a cell's timing depends on what ran before it in its process, so compare "
+            "runs made by the same command"]
