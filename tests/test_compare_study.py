@@ -151,3 +151,26 @@ def test_splits_command_writes_its_tables(tmp_path, capsys):
     assert "Every choice of 2 as the baseline" in text
     assert (tmp_path / "splits.csv").stat().st_size > 0
     assert "false alarms over whole runs" in capsys.readouterr().out
+
+
+def test_recipe_only_scans_thresholds_with_the_ci_settings(tmp_path, study):
+    runs = [str(FIXTURES / f"tput_{k}.json") for k in ("base", "clean", "slow25")]
+    gate = r"^test_train_step\["
+    assert main(["--out", str(tmp_path / "s"), "--splits", *runs, "--baseline-runs", "2",
+                 "--current-runs", "1", "--thresholds", "10%,50%", "--gate", gate,
+                 "--recipe-only"]) == 0
+    splits = pd.read_csv(tmp_path / "s" / "splits.csv")
+    # 3 splits × 2 thresholds × plain, widened; every setting normalised, pooled best, gated
+    assert len(splits) == 3 * 2 * 2
+    assert splits["setting"].str.contains("normalised, baseline 2 runs, current 1 run, "
+                                          "pool best").all()
+    assert splits["setting"].str.contains("gate", regex=False).all()
+    slow = splits[splits["split"].str.endswith("vs tput_slow25.json")]
+    # the injected 25% (measured +26% median on train steps) fails at 10%, not at 50%
+    assert slow.loc[slow["setting"].str.startswith("threshold 10%"), "flagged"].all()
+    assert not slow.loc[slow["setting"].str.startswith("threshold 50%"), "flagged"].any()
+    assert main(["--out", str(study), "--evaluate-only", "--baseline-runs", "2",
+                 "--current-runs", "2", "--thresholds", "10%", "--recipe-only"]) == 0
+    rates_table = pd.read_csv(study / "rates.csv")
+    assert set(rates_table["kind"]) == {"clean", "slow25"}  # slow10 has no rerun to pool
+    assert rates_table["setting"].nunique() == 2  # plain and widened

@@ -42,6 +42,7 @@ from seqbench.compare.study_eval import (
     evaluate,
     noise,
     rates,
+    recipe_grid,
     run_health,
     split_evaluate,
 )
@@ -120,9 +121,10 @@ def _md(frame: pd.DataFrame) -> str:
 
 
 def summarize(out: Path, thresholds: tuple[float, ...], baseline_runs: int,
-              current_runs: int = 1) -> str:
-    grid = default_grid(thresholds, baseline_runs=tuple(sorted({1, baseline_runs})),
-                        current_runs=tuple(sorted({1, current_runs})), pools=POOLS)
+              current_runs: int = 1, recipe_only: bool = False) -> str:
+    grid = (recipe_grid(thresholds, baseline_runs, current_runs) if recipe_only else
+            default_grid(thresholds, baseline_runs=tuple(sorted({1, baseline_runs})),
+                         current_runs=tuple(sorted({1, current_runs})), pools=POOLS))
     comparisons, cells = evaluate(out / "runs", grid)
     comparisons.to_csv(out / "comparisons.csv", index=False)
     cells.to_csv(out / "cells.csv", index=False)
@@ -161,14 +163,16 @@ def summarize(out: Path, thresholds: tuple[float, ...], baseline_runs: int,
 
 
 def summarize_splits(out: Path, run_dirs: list[Path], thresholds: tuple[float, ...],
-                     baseline_runs: int, current_runs: int, gate: str = "") -> str:
+                     baseline_runs: int, current_runs: int, gate: str = "",
+                     recipe_only: bool = False) -> str:
     """False alarms of whole runs of the unchanged tree: every split of run_dirs into a
     baseline and a current side (study_eval.split_evaluate); with `gate`, each setting also
-    with only the matching cells failing."""
-    grid = default_grid(thresholds, alphas=(CompareOptions().alpha,),
-                        baseline_runs=(baseline_runs,),
-                        current_runs=tuple(sorted({1, current_runs})), pools=POOLS,
-                        gates=("", gate) if gate else ("",))
+    with only the matching cells failing (with `recipe_only`, only gated)."""
+    grid = (recipe_grid(thresholds, baseline_runs, current_runs, gate) if recipe_only else
+            default_grid(thresholds, alphas=(CompareOptions().alpha,),
+                         baseline_runs=(baseline_runs,),
+                         current_runs=tuple(sorted({1, current_runs})), pools=POOLS,
+                         gates=("", gate) if gate else ("",)))
     comparisons, flagged = split_evaluate(run_dirs, baseline_runs, grid)
     out.mkdir(parents=True, exist_ok=True)
     comparisons.to_csv(out / "splits.csv", index=False)
@@ -181,11 +185,14 @@ def summarize_splits(out: Path, run_dirs: list[Path], thresholds: tuple[float, .
     recipe = comparisons.loc[comparisons["setting"].str.contains("normalised")
                              & comparisons["setting"].str.contains(
                                  f"current {current_runs} run")
-                             & ~comparisons["setting"].str.contains("gate"), "setting"].unique()
-    often = (flagged[flagged["setting"].isin(recipe)]
-             .assign(pool=lambda f: f["setting"].str.extract(r"pool (.+)$")[0])
-             .pivot_table(index=["cell", "metric"], columns="pool", values="change",
-                          aggfunc="size", fill_value=0).reset_index())
+                             & (recipe_only
+                                | ~comparisons["setting"].str.contains("gate")),
+                             "setting"].unique()
+    in_recipe = flagged[flagged["setting"].isin(recipe)] if len(flagged) else flagged
+    often = pd.DataFrame() if in_recipe.empty else (
+        in_recipe.assign(pool=lambda f: f["setting"].str.extract(r"pool (.+)$")[0])
+        .pivot_table(index=["cell", "metric"], columns="pool", values="change",
+                     aggfunc="size", fill_value=0).reset_index())
     text = "\n".join([
         "# seqbench false alarms over whole runs", "",
         f"{len(run_dirs)} runs of the unchanged tree: " + ", ".join(str(p) for p in run_dirs)
@@ -228,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead of a study: results folders of whole runs of the "
                              "unchanged tree (any profile); report the false alarms of every "
                              "split into --baseline-runs baseline runs and the rest")
+    parser.add_argument("--recipe-only", action="store_true",
+                        help="evaluate only the CI recipe (--normalize, --pool best, "
+                             "--baseline-runs and --current-runs as given, with --gate) at "
+                             "each of --thresholds, widened and not: a quick threshold scan")
     args = parser.parse_args(argv)
     try:
         if min(args.pairs, args.baseline_runs, args.current_runs) < 1:
@@ -236,13 +247,14 @@ def main(argv: list[str] | None = None) -> int:
         thresholds = tuple(parse_fraction(s) for s in args.thresholds.split(","))
         if args.splits:
             print(summarize_splits(args.out, args.splits, thresholds, args.baseline_runs,
-                                   args.current_runs, args.gate))
+                                   args.current_runs, args.gate, args.recipe_only))
             return 0
         if not args.evaluate_only:
             with timing_lock(args.lock_file):
                 collect(args.out / "runs", args.pairs, args.baseline_runs, args.current_runs,
                         slowdowns, args.pytest_args, args.seed)
-        print(summarize(args.out, thresholds, args.baseline_runs, args.current_runs))
+        print(summarize(args.out, thresholds, args.baseline_runs, args.current_runs,
+                        args.recipe_only))
     except SeqbenchError as exc:
         print(f"detector_study: error: {exc}", file=sys.stderr)
         return exc.exit_code

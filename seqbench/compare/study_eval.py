@@ -51,7 +51,7 @@ class Setting:
     def label(self) -> str:
         def runs(n: int) -> str:
             return f"{n} run{'s' if n > 1 else ''}"
-        return (f"threshold {self.threshold:.0%}, alpha {self.alpha:g}, "
+        return (f"threshold {self.threshold * 100:g}%, alpha {self.alpha:g}, "
                 f"{'normalised' if self.normalize else 'raw'}, "
                 f"baseline {runs(self.baseline_runs)}, current {runs(self.current_runs)}, "
                 f"pool {self.pool}{', widened' if self.widen else ''}"
@@ -66,6 +66,14 @@ def default_grid(thresholds: tuple[float, ...] = (0.10,),
     return [Setting(t, a, n, k, m, p, w, g) for k in baseline_runs for m in current_runs
             for p in pools for w in widen for g in gates for t in thresholds for a in alphas
             for n in (False, True) if w <= (k > 1)]  # widening needs several baseline runs
+
+
+def recipe_grid(thresholds: tuple[float, ...], baseline_runs: int, current_runs: int,
+                gate: str = "") -> list[Setting]:
+    """Only the CI recipe (normalised, pooled by the fastest run) at each threshold, with
+    and without widening: a short grid for weighing thresholds against each other."""
+    return [Setting(t, CompareOptions().alpha, True, baseline_runs, current_runs, "best", w,
+                    gate) for t in thresholds for w in (False, True)]
 
 
 def find_runs(folder: Path) -> pd.DataFrame:
