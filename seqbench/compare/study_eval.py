@@ -71,9 +71,12 @@ def default_grid(thresholds: tuple[float, ...] = (0.10,),
 def recipe_grid(thresholds: tuple[float, ...], baseline_runs: int, current_runs: int,
                 gate: str = "") -> list[Setting]:
     """Only the CI recipe (normalised, pooled by the fastest run) at each threshold, with
-    and without widening: a short grid for weighing thresholds against each other."""
-    return [Setting(t, CompareOptions().alpha, True, baseline_runs, current_runs, "best", w,
-                    gate) for t in thresholds for w in (False, True)]
+    and without widening: a short grid for weighing thresholds against each other. The
+    settings are default_grid's, ordered by threshold."""
+    grid = default_grid(thresholds, alphas=(CompareOptions().alpha,),
+                        baseline_runs=(baseline_runs,), current_runs=(current_runs,),
+                        pools=("best",), gates=(gate,))
+    return sorted((s for s in grid if s.normalize), key=lambda s: s.threshold)
 
 
 def find_runs(folder: Path) -> pd.DataFrame:
