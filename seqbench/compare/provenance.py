@@ -56,8 +56,10 @@ def cell_set_warning(baseline: ResultSet, current: ResultSet) -> list[str]:
     base, cur = _cell_sets(baseline), _cell_sets(current)
     if not base or not cur or set(base.values()) & set(cur.values()):
         return []
-    return [f"the two sides ran different sets of cells (baseline runs: "
-            f"{'/'.join(str(n) for n in sorted({len(c) for c in base.values()}))} cells, "
-            f"current runs: {'/'.join(str(n) for n in sorted({len(c) for c in cur.values()}))}"
-            "): a cell's timing depends on what ran before it in its process, so compare "
-            "runs made by the same command"]
+
+    def sizes(sets: dict[str, frozenset[str]]) -> str:
+        return "/".join(str(n) for n in sorted({len(cells) for cells in sets.values()}))
+
+    return [f"the two sides ran different sets of cells (baseline runs: {sizes(base)} cells, "
+            f"current runs: {sizes(cur)}): a cell's timing depends on what ran before it in "
+            "its process, so compare runs made by the same command"]
