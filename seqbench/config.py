@@ -16,6 +16,7 @@ from seqbench.errors import SeqbenchError
 FAMILIES = ("throughput", "memory", "gradients", "convergence", "overhead")
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
+DEFAULT_LR = 1e-3  # Adam's default, which the article uses
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,15 @@ class CellConfig:
     dtype: str = "float32"  # parameter and activation dtype
     seed: int = 0  # seeds weights, data and dropout; same seed on CPU => same curve, bit for bit
     threads: int | None = None  # torch intra-op threads; None keeps torch's default
-    lr: float = 1e-3  # Adam learning rate (the article uses Adam's default 1e-3)
+    lr: float = DEFAULT_LR  # Adam learning rate
     clip_grad_norm: float | None = None  # max total grad norm for clipping; None disables it
     train_steps: int = 0  # convergence: optimizer steps to train for
     train_size: int | None = None  # convergence: fixed training set size; None = fresh batches
     heldout_size: int = 256  # convergence: held-out sequences, generated from another seed
     eval_every: int = 10  # convergence: optimizer steps between held-out evaluations
+    # convergence: end the run at the first held-out evaluation that meets the task's solved
+    # criterion. Steps-to-solve studies need only that step; the rest would be wasted compute.
+    stop_when_solved: bool = False
     rounds: int = 3  # timed rounds per measurement (pytest-benchmark pedantic rounds)
     warmup_rounds: int = 1  # untimed rounds before timing starts
     timeout_s: float | None = None  # seconds before the launcher stops the cell as "timeout"
@@ -61,6 +65,9 @@ class CellConfig:
             parts.append("bi")
         if self.device != "cpu":
             parts.append(self.device)
+        if self.lr != DEFAULT_LR:
+            # Only a non-default rate is named, so ids from before learning-rate grids hold.
+            parts.append(f"lr{self.lr:g}")
         parts.append(f"s{self.seed}")
         return "-".join(parts)
 

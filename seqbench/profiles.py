@@ -146,10 +146,36 @@ def seed() -> list[CellConfig]:
     return cells
 
 
+# The long-range regime (Hochreiter & Schmidhuber 1997; Arjovsky et al. 2016; Bai et al. 2018):
+# lengths at which the tasks separate the models within a few thousand steps on 2 cores.
+LONG_LENGTHS = {"adding": (50, 100, 200, 400), "copy": (20, 50, 100)}
+LONG_SEEDS = (0, 1, 2, 3, 4)
+
+
+def long() -> list[CellConfig]:
+    """Adding and copy trained until solved or 2000 steps: B=50, H=64, Adam at each rate the
+    article recommends for the model, clipping at 1, 1000 held-out sequences checked every 100
+    steps, 5 seeds. Seeds are the outer loop, so a run cut short holds every configuration at
+    fewer seeds rather than some configurations at all of them."""
+    cells = []
+    for s in LONG_SEEDS:
+        for task, lengths in LONG_LENGTHS.items():
+            for T in lengths:
+                for model, spec in MODELS.items():
+                    for lr in spec.recommended_lrs:
+                        cells.append(CellConfig(
+                            family="convergence", model=model, task=task, seq_len=T,
+                            batch_size=50, hidden_size=64, lr=lr, clip_grad_norm=1.0,
+                            train_steps=2000, heldout_size=1000, eval_every=100,
+                            stop_when_solved=True, seed=s, rounds=1, warmup_rounds=0))
+    return cells
+
+
 PROFILES: dict[str, Callable[[], list[CellConfig]]] = {
     "smoke": smoke,
     "quick": quick,
     "seed": seed,
+    "long": long,
 }
 DEFAULT_PROFILE = "quick"
 

@@ -7,8 +7,11 @@ benchmark's ``extra_info`` holds seqbench's record, and the file's top level hol
 Schema history (keep old files as fixtures under tests/fixtures/ when bumping):
   1 — 2026-11: first version. extra_info = {schema_version, family, measurement, status,
       config, metrics, series}; file top level = {"seqbench": {schema_version, profile}}.
+  2 — 2026-12: config gains ``stop_when_solved`` (absent in version 1: False); convergence
+      metrics gain ``steps_to_solve_step``; convergence series may carry ``train_step``
+      (the step each ``train_loss``/``grad_norm`` value ends: long runs store block means).
 
-extra_info layout (version 1):
+extra_info layout (version 2):
   schema_version  int, this module's SCHEMA_VERSION
   family          "throughput" | "memory" | "gradients" | "convergence" | "overhead" |
                   "calibration"
@@ -27,8 +30,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-SCHEMA_VERSION = 1
-KNOWN_SCHEMA_VERSIONS = (1,)
+SCHEMA_VERSION = 2
+KNOWN_SCHEMA_VERSIONS = (1, 2)
+# Config fields added after version 1, with the value an older record implies by lacking them.
+CONFIG_FIELDS_ADDED = {"stop_when_solved": False}
 STATUSES = ("ok", "diverged", "crashed", "timeout", "skipped", "error")
 
 

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from seqbench.results import load_results
+from seqbench.schema import SCHEMA_VERSION
 
 
 def assert_one_line_error(proc, *needles: str) -> None:
@@ -77,7 +78,7 @@ def test_run_smoke_end_to_end(cli, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith(str(out))  # it says where the results went
     data = json.loads((out / "benchmarks-1.json").read_text())
-    assert data["seqbench"]["schema_version"] == 1
+    assert data["seqbench"]["schema_version"] == SCHEMA_VERSION
     machine = data["machine_info"]
     assert "node" not in machine
     assert machine["seqbench"]["torch_version"]

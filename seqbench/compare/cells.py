@@ -13,6 +13,7 @@ import pandas as pd
 from seqbench.compare.metrics import MetricSpec
 from seqbench.errors import SeqbenchError
 from seqbench.results.load import ResultSet
+from seqbench.schema import CONFIG_FIELDS_ADDED
 
 # Config fields that say how a cell was measured or validated, not what it is: two runs that
 # differ only in these are the same cell. "extra" holds the validation knobs (injected
@@ -23,7 +24,9 @@ CALIBRATION_FAMILY = "calibration"
 
 def cell_config(row: dict[str, Any]) -> dict[str, Any]:
     """The identity of an entry: family, measurement and its configuration."""
-    config = {k: v for k, v in (row.get("config") or {}).items() if k not in VOLATILE_FIELDS}
+    # A field added to the config after a record was written takes the value its absence meant.
+    config = {k: v for k, v in (CONFIG_FIELDS_ADDED | (row.get("config") or {})).items()
+              if k not in VOLATILE_FIELDS}
     return {"family": row.get("family"), "measurement": row.get("measurement"), **config}
 
 

@@ -110,8 +110,11 @@ def _curve_rows(entries: pd.DataFrame) -> pd.DataFrame:
         series = rec.get("series") or {}
         metrics = rec.get("metrics") or {}
         base = {k: rec.get(k) for k in keep} | {"baseline_loss": metrics.get("baseline_loss")}
-        for i, loss in enumerate(series.get("train_loss") or []):
-            rows.append(base | {"split": "train", "step": i + 1, "loss": loss})
+        losses = series.get("train_loss") or []
+        # Long runs store block means with the step each block ends; short runs every step.
+        steps = series.get("train_step") or range(1, len(losses) + 1)
+        for step, loss in zip(steps, losses, strict=False):
+            rows.append(base | {"split": "train", "step": step, "loss": loss})
         for step, loss in zip(series.get("eval_step") or [], series.get("heldout_loss") or [],
                               strict=False):
             rows.append(base | {"split": "held-out", "step": step, "loss": loss})

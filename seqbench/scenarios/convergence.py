@@ -20,11 +20,17 @@ class ConvergenceRun:
     baseline_loss: float  # the task's chance-level loss at this T
     train_loss: list[float] = field(default_factory=list)  # per optimizer step
     grad_norm: list[float] = field(default_factory=list)  # total, before clipping, per step
+    # train_loss and grad_norm hold one value per `stride` steps (their block mean); train_step
+    # holds the step each block ends. Runs up to MAX_STORED_STEPS keep every step (stride 1).
+    stride: int = 1
+    train_step: list[int] = field(default_factory=list)
     eval_step: list[int] = field(default_factory=list)  # steps at which held-out was measured
     heldout_loss: list[float] = field(default_factory=list)
     heldout_accuracy: list[float] = field(default_factory=list)  # NaN for regression tasks
     diverged_at_step: int | None = None  # first step whose loss or gradient was NaN/Inf
-    solved: bool = False
+    solved: bool = False  # the task's criterion met at the last evaluation
+    steps_to_solve: int | None = None  # first evaluation step meeting it; None: censored
+    steps_run: int = 0
     param_grad_norms: dict[str, float] = field(default_factory=dict)  # at the last step
     final_flow: GradientFlow | None = None  # ‖∂L/∂h_t‖ after training
 
@@ -32,7 +38,7 @@ class ConvergenceRun:
     def _steps_to_half(losses: list[float], steps: list[int], baseline: float) -> int | None:
         """First step at which the loss is at most half the baseline, or None."""
         for step, loss in zip(steps, losses, strict=False):
-            if math.isfinite(loss) and loss <= baseline / 2:
+            if loss is not None and math.isfinite(loss) and loss <= baseline / 2:
                 return step
         return None
 
@@ -47,12 +53,13 @@ class ConvergenceRun:
             "final_heldout_over_baseline_ratio":
                 self.heldout_loss[-1] / self.baseline_loss if finite else None,
             "train_steps_to_half_baseline_step": self._steps_to_half(
-                self.train_loss, list(range(1, len(self.train_loss) + 1)), self.baseline_loss),
+                self.train_loss, self.train_step, self.baseline_loss),
             "heldout_steps_to_half_baseline_step": self._steps_to_half(
                 self.heldout_loss, self.eval_step, self.baseline_loss),
             "solved_count": int(self.solved),
+            "steps_to_solve_step": self.steps_to_solve,
             "diverged_at_step": self.diverged_at_step,
-            "steps_run_count": len(self.train_loss),
+            "steps_run_count": self.steps_run,
             "grad_norm_median": float(np.median(self.grad_norm)) if self.grad_norm else None,
             "grad_norm_final": self.grad_norm[-1] if self.grad_norm else None,
         }
@@ -63,11 +70,37 @@ class ConvergenceRun:
 
     def series(self) -> dict[str, list[float]]:
         out = {"train_loss": self.train_loss, "grad_norm": self.grad_norm,
+               **({"train_step": self.train_step} if self.stride > 1 else {}),
                "eval_step": self.eval_step, "heldout_loss": self.heldout_loss,
                "heldout_accuracy": self.heldout_accuracy}
         if self.final_flow is not None:
             out.update({f"trained_{k}": v for k, v in self.final_flow.series().items()})
         return out
+
+
+# Longer runs store block means of this many values at most: a 5000-step study of 200 runs would
+# otherwise store two million numbers, twice, and the curves would be unreadable noise anyway.
+MAX_STORED_STEPS = 1000
+
+
+class _BlockMeans:
+    """Accumulates per-step values and appends the mean of each full block of `stride`."""
+
+    def __init__(self, run: ConvergenceRun) -> None:
+        self.run, self.loss, self.grad = run, [], []
+
+    def add(self, step: int, loss: float, grad: float) -> None:
+        self.loss.append(loss)
+        self.grad.append(grad)
+        if len(self.loss) == self.run.stride:
+            self.flush(step)
+
+    def flush(self, step: int) -> None:
+        if self.loss:
+            self.run.train_loss.append(float(np.mean(self.loss)))
+            self.run.grad_norm.append(float(np.mean(self.grad)))
+            self.run.train_step.append(step)
+            self.loss, self.grad = [], []
 
 
 def _evaluate(w: Workload, x: torch.Tensor, y: torch.Tensor,
@@ -94,7 +127,9 @@ def train(cfg: CellConfig, measure_flow: bool = True) -> ConvergenceRun:
     regime: 100 sequences reused every epoch); otherwise each step draws a fresh batch.
     """
     w = Workload.build(cfg)
-    run = ConvergenceRun(baseline_loss=w.task.baseline_loss(cfg.seq_len))
+    run = ConvergenceRun(baseline_loss=w.task.baseline_loss(cfg.seq_len),
+                         stride=max(1, math.ceil(cfg.train_steps / MAX_STORED_STEPS)))
+    blocks = _BlockMeans(run)
     data_gen = torch.Generator().manual_seed(cfg.seed)
     if cfg.train_size is not None:
         train_x, train_y = make_batch(cfg, cfg.train_size, data_gen)
@@ -114,9 +149,10 @@ def train(cfg: CellConfig, measure_flow: bool = True) -> ConvergenceRun:
         loss.backward()
         # clip_grad_norm_ returns the total norm before clipping; max_norm=inf only measures.
         grad_norm = torch.nn.utils.clip_grad_norm_(w.model.parameters(), clip).item()
-        run.train_loss.append(loss.item())
-        run.grad_norm.append(grad_norm)
-        if not (math.isfinite(run.train_loss[-1]) and math.isfinite(grad_norm)):
+        loss_value = loss.item()
+        run.steps_run = step
+        blocks.add(step, loss_value, grad_norm)
+        if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
             run.diverged_at_step = step
             break
         w.optimizer.step()
@@ -130,6 +166,13 @@ def train(cfg: CellConfig, measure_flow: bool = True) -> ConvergenceRun:
             if not math.isfinite(loss_h):
                 run.diverged_at_step = step
                 break
+            solved = w.task.is_solved(loss_h, acc_h if math.isfinite(acc_h) else None,
+                                      cfg.seq_len)
+            if solved and run.steps_to_solve is None:
+                run.steps_to_solve = step
+            if solved and cfg.stop_when_solved:
+                break
+    blocks.flush(run.steps_run)
     progress.close()
     run.param_grad_norms = parameter_grad_norms(w.model)
     if run.diverged_at_step is None and run.heldout_loss:
