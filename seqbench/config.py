@@ -13,7 +13,8 @@ from typing import Any
 
 from seqbench.errors import SeqbenchError
 
-FAMILIES = ("throughput", "memory", "gradients", "convergence", "overhead")
+# latency is last so that lists of families printed before it existed keep their order.
+FAMILIES = ("throughput", "memory", "gradients", "convergence", "overhead", "latency")
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
 DEFAULT_LR = 1e-3  # Adam's default, which the article uses
@@ -115,6 +116,9 @@ def validate(cfg: CellConfig) -> None:
     _require(cfg.dtype in DTYPES, f"unknown dtype {cfg.dtype!r}: choose from {', '.join(DTYPES)}")
     _require(cfg.threads is None or cfg.threads > 0,
              f"threads must be a positive integer, got {cfg.threads!r}")
+    # Latency is what one caller waits for one sequence: a batch would be throughput.
+    _require(cfg.family != "latency" or cfg.batch_size == 1,
+             f"the latency family measures batch size 1, got batch_size {cfg.batch_size!r}")
     _require(cfg.timeout_s is None or cfg.timeout_s > 0,
              f"timeout_s must be > 0, got {cfg.timeout_s!r}")
     TASKS[cfg.task].check_input_size(cfg.input_size)

@@ -15,8 +15,11 @@ def test_smoke_covers_every_model_task_and_family():
     cells = build_cells("smoke")
     assert {c.model for c in cells} == set(MODELS)
     assert {c.task for c in cells} == set(TASKS)
-    assert {c.family for c in cells} == set(FAMILIES)
+    assert {(c.family, c.model) for c in cells} == {(f, m) for f in FAMILIES for m in MODELS}
+    assert {(c.task, c.model) for c in cells if c.family == "convergence"} == \
+        {(t, m) for t in TASKS for m in MODELS}
     assert all(c.seq_len <= 16 for c in cells)
+    assert {c.batch_size for c in cells if c.family == "latency"} == {1}
 
 
 def test_quick_has_the_article_sizes_up_to_20000():
@@ -26,15 +29,50 @@ def test_quick_has_the_article_sizes_up_to_20000():
         assert {c.seq_len for c in fam} == {10, 100, 1000, 5000, 20000}
         assert {(c.batch_size, c.input_size, c.hidden_size) for c in fam} == {(100, 1, 50)}
         assert {c.model for c in fam} == set(MODELS)
-    assert {c.task for c in cells if c.family == "convergence"} == set(TASKS)
+    # Every task with a chance level; output-sum (unbounded loss) runs in seed only.
+    conv = [c for c in cells if c.family == "convergence"]
+    assert {c.task for c in conv} == set(TASKS) - {"output-sum"} == {"mean-sign", "adding", "copy"}
+    assert len(conv) == 3 * 2 * 3 * 3  # tasks × lengths × models × seeds
     assert all(c.rounds >= 3 for c in cells if c.family == "throughput")
+
+
+def test_quick_has_b1_latency_at_three_lengths():
+    cells = [c for c in build_cells("quick") if c.family == "latency"]
+    assert len(cells) == 9
+    assert {(c.model, c.seq_len) for c in cells} == \
+        {(m, T) for m in MODELS for T in (10, 100, 1000)}
+    assert {(c.task, c.batch_size, c.input_size, c.hidden_size) for c in cells} == \
+        {("mean-sign", 1, 1, 50)}
+    assert all(c.rounds >= 30 and c.warmup_rounds >= 1 for c in cells)
+    # The block's cost: under 70k timed and warm-up tokens per model. The slowest B=1 pass
+    # (GRU) takes about 80 µs per step on 2 busy cores, so the block stays under ~20 s.
+    for model in MODELS:
+        tokens = sum((c.rounds + c.warmup_rounds) * c.seq_len for c in cells if c.model == model)
+        assert tokens < 70_000, (model, tokens)
 
 
 def test_seed_has_the_article_experiments():
     cells = build_cells("seed")
-    headline = [c for c in cells if c.family == "convergence"]
-    assert {(c.model, c.seq_len, c.batch_size, c.hidden_size, c.train_steps, c.train_size)
-            for c in headline} == {(m, 20000, 100, 50, 100, 100) for m in MODELS}
+    headline = [c for c in cells if c.family == "convergence" and c.task == "mean-sign"]
+    assert len(headline) == 9
+    assert {(c.model, c.seq_len, c.batch_size, c.input_size, c.hidden_size, c.train_steps,
+             c.train_size, c.heldout_size, c.eval_every, c.clip_grad_norm, c.lr)
+            for c in headline} == {(m, 20000, 100, 1, 50, 100, 100, 100, 10, None, 1e-3)
+                                   for m in MODELS}
+    # Seed-major: every model at seed 0 first, so a partial run still compares the models.
+    assert [(c.seed, c.model) for c in headline] == \
+        [(s, m) for s in (0, 1, 2) for m in ("rnn", "lstm", "gru")]
+    # Experiment 3 as the article wrote it: loss = output.sum(), one sequence, 100 epochs.
+    out_sum = [c for c in cells if c.task == "output-sum"]
+    assert len(out_sum) == 9 and {c.family for c in out_sum} == {"convergence"}
+    assert {(c.model, c.seed) for c in out_sum} == {(m, s) for m in MODELS for s in (0, 1, 2)}
+    assert {(c.seq_len, c.batch_size, c.input_size, c.hidden_size, c.train_size,
+             c.train_steps, c.eval_every, c.clip_grad_norm, c.lr) for c in out_sum} == \
+        {(10000, 1, 10, 20, 1, 100, 10, None, 1e-3)}
+    assert all(c.heldout_size <= 8 for c in out_sum)
+    # A run cut short holds both experiments at its first seeds.
+    conv = [c for c in cells if c.family == "convergence"]
+    assert [c.seed for c in conv] == sorted(c.seed for c in conv)
     sweep = [c for c in cells if c.family == "gradients"]
     assert {c.seq_len for c in sweep} == {10, 50, 100, 500, 1000}
     assert len({c.seed for c in sweep}) >= 5
@@ -65,7 +103,7 @@ def test_bad_overrides_name_the_value(overrides, message):
 def test_unknown_profile():
     with pytest.raises(SeqbenchError, match=r"unknown profile 'huge'.*smoke, quick, seed"):
         build_cells("huge")
-    assert set(PROFILES) == {"smoke", "quick", "seed"}
+    assert set(PROFILES) == {"smoke", "quick", "seed", "long"}
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -77,6 +115,7 @@ def test_unknown_profile():
     ("hidden_size", 0, "hidden_size must be a positive integer"),
     ("num_layers", 0, "num_layers must be a positive integer"),
     ("input_size", 3, "task 'adding' needs input_size 2"),
+    ("family", "latency", "the latency family measures batch size 1, got batch_size 100"),
 ])
 def test_cell_config_validation(field, value, message):
     base = dict(family="throughput", model="rnn", task="adding", seq_len=5)

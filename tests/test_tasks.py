@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -81,3 +82,56 @@ def test_mean_sign_labels_and_baseline():
     assert torch.equal(y, (x.mean(dim=(1, 2)) > 0).long())
     assert 0.4 < y.float().mean().item() < 0.6
     assert TASKS["mean-sign"].baseline_loss(25) == pytest.approx(math.log(2))
+
+
+def test_output_sum_shapes_and_default_input_of_ten():
+    x, y = gen("output-sum", 5, 40)
+    assert x.shape == (5, 40, 10) and y.shape == (5,)
+    task = TASKS["output-sum"]
+    x3, _ = task.generate(2, 7, 3, torch.Generator().manual_seed(0))
+    assert x3.shape == (2, 7, 3)  # an explicit input size is honoured
+    assert abs(x.mean().item()) < 0.1 and 0.9 < x.std().item() < 1.1  # N(0, 1)
+    assert task.many_to_one and task.output_size == 2
+
+
+def test_output_sum_loss_is_the_sum_over_the_batch():
+    task = TASKS["output-sum"]
+    out = torch.randn(4, 2, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    loss = task.loss(out, torch.zeros(4))
+    assert loss.item() == pytest.approx(out.sum().item())
+    # A sum, not a mean: the batch's loss is the sum of its sequences' losses.
+    assert loss.item() == pytest.approx(sum(task.loss(out[i:i + 1], None).item()
+                                            for i in range(4)))
+    loss.backward()
+    assert torch.equal(out.grad, torch.ones(4, 2))  # ∂L/∂output = 1 everywhere
+
+
+def test_output_sum_has_no_baseline_and_is_never_solved():
+    task = TASKS["output-sum"]
+    assert math.isnan(task.baseline_loss(10000))
+    assert task.accuracy(torch.zeros(3, 2), torch.zeros(3)) is None
+    assert task.is_solved(-1e9, None, 10000) is False
+    assert task.is_solved(0.0, 1.0, 10) is False
+
+
+def test_output_sum_training_records_none_where_a_baseline_is_needed():
+    from seqbench.scenarios.convergence import train
+    from seqbench.schema import make_record
+
+    cell = CellConfig(family="convergence", model="gru", task="output-sum", seq_len=12,
+                      batch_size=1, input_size=10, hidden_size=6, train_size=1,
+                      train_steps=6, heldout_size=1, eval_every=3)
+    run = train(cell)
+    assert run.diverged_at_step is None and run.steps_run == 6
+    rec = make_record(cell.to_dict(), cell.family, "training_run", run.metrics(), run.series())
+    m = rec["metrics"]
+    for name in ("baseline_loss", "final_heldout_over_baseline_ratio", "final_heldout_accuracy",
+                 "train_steps_to_half_baseline_step", "heldout_steps_to_half_baseline_step"):
+        assert m[name] is None, name
+    assert m["solved_count"] == 0 and m["final_heldout_loss"] is not None
+    # The head's bias alone gets ∂L/∂b = 1 per output: the total norm is at least √2 at B=1.
+    assert len(rec["series"]["grad_norm"]) == 6
+    assert all(g >= math.sqrt(2) - 1e-6 for g in rec["series"]["grad_norm"])
+    # Adam lowers an unbounded loss on the one fixed sequence, step after step.
+    losses = rec["series"]["train_loss"]
+    assert all(b < a for a, b in itertools.pairwise(losses))

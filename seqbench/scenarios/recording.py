@@ -14,6 +14,12 @@ def timed_median_s(benchmark: Any) -> float | None:
     return meta.stats.median if meta is not None else None
 
 
+def timed_iqr_s(benchmark: Any) -> float | None:
+    """pytest-benchmark's interquartile range of the timed rounds (None when disabled)."""
+    meta = getattr(benchmark, "stats", None)
+    return meta.stats.iqr if meta is not None else None
+
+
 def timed_rounds(benchmark: Any) -> int:
     meta = getattr(benchmark, "stats", None)
     return meta.stats.rounds if meta is not None else 1
