@@ -10,18 +10,21 @@ import pandas as pd
 from seqbench.claims.evidence import (
     Comparison,
     Sampling,
-    compare,
     configs,
+    decide,
     describe_models,
     describe_ratio,
     per_model,
+    provisional,
     ranking,
     samples,
     shortfall,
     where,
 )
+from seqbench.claims.learning import NO_MODEL_LEARNED, learnable_only
 from seqbench.claims.model import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Claim, Evidence, Outcome
 from seqbench.report.data import Measured
+from seqbench.report.stats import ALPHA
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class RankingSpec:
     tasks: tuple[str, ...] = ()  # restrict to these tasks (empty: all)
     lengths: tuple[int | None, int | None] = (None, None)  # T range, inclusive (None: open)
     higher_first: bool = False  # list the measured ranking highest first (rates)
+    # Use only configurations where some model learned the task (convergence metrics): where
+    # none did, the models' losses differ in how they fail, not in what they learned.
+    learned_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,15 +62,18 @@ class ConfigResult:
 
 def judge_frame(frame: pd.DataFrame, pairs: tuple[tuple[str, str], ...],
                 sampling: Sampling) -> list[ConfigResult]:
-    """Compare the claimed pairs at each configuration of a samples frame."""
-    out = []
+    """Compare the claimed pairs at each configuration of a samples frame; rank tests are
+    Holm-corrected across every configuration and pair of the claim."""
+    found = []
     for config, group in configs(frame):
         values = per_model(group)
-        comps = [compare(values[a], values[b], a, b, sampling)
+        comps = [provisional(a, b, values[a], values[b], sampling)
                  for a, b in pairs if a in values and b in values]
         if comps:
-            out.append(ConfigResult(config, comps, values))
-    return out
+            found.append((config, values, comps))
+    settled = iter(decide([c for _, _, comps in found for c in comps], sampling))
+    return [ConfigResult(config, [next(settled) for _ in comps], values)
+            for config, values, comps in found]
 
 
 def _reversed(r: ConfigResult) -> str:
@@ -72,12 +81,27 @@ def _reversed(r: ConfigResult) -> str:
     return f"{where(r.config)} ({flipped})"
 
 
+def _rule(sampling: Sampling) -> str:
+    """The decision rule, for reasons."""
+    if sampling.by_construction:
+        return "values by construction (formula), so the ratio decides without a test"
+    text = (f"a difference needs a two-sided Mann–Whitney U test over ≥ "
+            f"{sampling.count(sampling.min_samples)} per model")
+    text += (f", Holm-corrected across the claim's comparisons (α = {ALPHA:.0%}), and a ratio "
+             f"of medians beyond 1 ± {sampling.tolerance:.0%}")
+    if sampling.single_sample_factor:
+        text += (f"; with one {sampling.unit} per model, a ratio beyond "
+                 f"{sampling.single_sample_factor:g}× (the largest run-to-run spread measured)")
+    return text
+
+
 def outcome_of(results: list[ConfigResult], metric: str, sampling: Sampling,
                higher_first: bool = False, show_task: bool = True,
-               extra: tuple[Evidence, ...] = ()) -> Outcome:
-    """Verdict over configurations: contradicted if any configuration reverses a pair beyond
-    noise; supported if at least one holds every pair beyond noise and none reverses;
-    otherwise inconclusive, saying whether samples were too few or differences small."""
+               extra: tuple[Evidence, ...] = (), skipped: str = "") -> Outcome:
+    """Verdict over configurations: contradicted if any configuration reverses a pair
+    (after Holm); supported if at least one holds every pair and none reverses; otherwise
+    inconclusive, saying whether samples were too few or differences small. `skipped` names
+    configurations left out because they cannot separate the models."""
     evidence = extra + tuple(
         Evidence(where(r.config), describe_models(r.values, metric, r.config.get("task"),
                                                   sampling)
@@ -89,26 +113,26 @@ def outcome_of(results: list[ConfigResult], metric: str, sampling: Sampling,
     good = [r for r in results if r.verdict == SUPPORTED]
     rest = [r for r in results if r.verdict == INCONCLUSIVE]
     n = len(results)
+    tail = f" (rule: {_rule(sampling)})." + (f" {skipped}" if skipped else "")
     if bad:
-        reason = (f"reversed beyond noise at {len(bad)} of {n} configurations: "
+        reason = (f"reversed at {len(bad)} of {n} configurations: "
                   + "; ".join(_reversed(r) for r in bad) + ".")
         if good:
-            reason += f" It holds at {len(good)}."
-        return Outcome(CONTRADICTED, reason, evidence, measured)
+            reason += f" It holds at {len(good)}: {', '.join(where(r.config) for r in good)}."
+        return Outcome(CONTRADICTED, reason + tail, evidence, measured)
     if good:
-        reason = f"holds beyond noise at {len(good)} of {n} configurations"
+        reason = f"holds at {len(good)} of {n} configurations: " + ", ".join(
+            where(r.config) for r in good)
         if rest:
             reason += f"; undecided at {', '.join(where(r.config) for r in rest)}"
-        return Outcome(SUPPORTED, reason + ".", evidence, measured)
+        return Outcome(SUPPORTED, reason + tail, evidence, measured)
     relations = [c.relation for r in results for c in r.comparisons]
     if all(rel == "too few samples" for rel in relations):
         worst = min(results, key=lambda r: min(len(v) for v in r.values.values()))
-        reason = f"too few samples: {shortfall(worst.values, sampling)}."
+        reason = f"too few samples: {shortfall(worst.values, sampling)}"
     else:
-        reason = (f"differences within noise (the 95% CI of the ratio of medians overlaps "
-                  f"1 ± {sampling.tolerance:.0%}) or too few samples at all {n} "
-                  "configurations.")
-    return Outcome(INCONCLUSIVE, reason, evidence, measured)
+        reason = f"no difference decided at any of the {n} configurations"
+    return Outcome(INCONCLUSIVE, reason + tail, evidence, measured)
 
 
 def no_data(m: Measured, family: str, what: str) -> Outcome:
@@ -118,14 +142,23 @@ def no_data(m: Measured, family: str, what: str) -> Outcome:
 
 
 def check_ranking(claim: Claim, m: Measured) -> Outcome:
-    spec: RankingSpec = claim.spec
+    return check_ranking_spec(claim.spec, m)
+
+
+def check_ranking_spec(spec: RankingSpec, m: Measured) -> Outcome:
     frame = samples(m, spec.metric, spec.sampling, spec.family, spec.measurement, spec.tasks,
                     spec.lengths)
+    skipped = ""
+    if spec.learned_only:
+        had_data = not frame.empty
+        frame, skipped = learnable_only(m, frame)
+        if had_data and frame.empty:
+            return Outcome(INCONCLUSIVE, f"{NO_MODEL_LEARNED} at any configuration. {skipped}")
     results = judge_frame(frame, spec.pairs, spec.sampling)
     if not results:
         return no_data(m, spec.family, _scope(spec))
     return outcome_of(results, spec.metric, spec.sampling, spec.higher_first,
-                      show_task=len(spec.tasks) != 1)
+                      show_task=len(spec.tasks) != 1, skipped=skipped)
 
 
 def _scope(spec: RankingSpec) -> str:

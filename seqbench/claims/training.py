@@ -12,21 +12,25 @@ from seqbench.claims.evidence import (
     SEEDS,
     Sampling,
     configs,
+    decide,
+    describe_ratio,
     per_model,
+    provisional,
     samples,
     setup_key,
     where,
 )
+from seqbench.claims.learning import NO_MODEL_LEARNED, learnable_only
 from seqbench.claims.model import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Claim, Evidence, Outcome
 from seqbench.claims.ranking import judge_frame, no_data, outcome_of
 from seqbench.report.data import GROUP_COLUMNS, Measured
-from seqbench.report.stats import ratio_ci, summarize
+from seqbench.report.stats import range_coverage, summarize
 from seqbench.report.units import fmt, unit_of
 
 
 @dataclass(frozen=True)
 class HeadlineSpec:
-    """The article's loss table: training loss at one epoch, ordered across models."""
+    """The article's loss table: training loss at one epoch, its magnitudes and its order."""
 
     task: str  # the headline task
     epoch: int  # the epoch whose loss is compared (after this many epochs of updates)
@@ -36,6 +40,11 @@ class HeadlineSpec:
     # Judge only the article's regime: a fixed training set, trained whole at every step
     # (train_size set and ≤ batch_size). Fresh-batch runs answer a different question.
     full_batch_only: bool = True
+    min_seeds: int = 3  # seeds per model before a claimed magnitude is judged
+    # A claimed loss contradicts the runs when it lies outside their range and this factor or
+    # more from their median: the range of n seeds covers the median with 1 − 2·0.5ⁿ (75% at
+    # 3 seeds), and the factor keeps a near miss from counting.
+    magnitude_factor: float = 1.5
 
 
 def _step_after_epochs(config: dict, epochs: int) -> int:
@@ -47,6 +56,26 @@ def _step_after_epochs(config: dict, epochs: int) -> int:
     else:
         per_epoch = math.ceil(float(train_size) / float(config["batch_size"]))
     return epochs * per_epoch + 1
+
+
+def _magnitude(model: str, values: list[float], claimed: float, spec: HeadlineSpec,
+               unit: str) -> tuple[str, str]:
+    """(verdict, reason) of one model's claimed loss against its seeds."""
+    s = summarize(values)
+    seeds = spec.sampling.count(s.n)
+    measured = (f"{model}: measured {fmt(s.median, unit)} (range {fmt(s.low, unit)}–"
+                f"{fmt(s.high, unit)}, {seeds}) vs claimed {fmt(claimed, unit)}, "
+                f"{s.median / claimed:.2g}×")
+    if s.n < spec.min_seeds:
+        return INCONCLUSIVE, f"{measured}; {seeds}, needs ≥ {spec.min_seeds}"
+    if s.low <= claimed <= s.high:
+        return SUPPORTED, f"{measured}; the claim lies within the seeds' range"
+    far = max(s.median / claimed, claimed / s.median) >= spec.magnitude_factor
+    if far:
+        return CONTRADICTED, (f"{measured}; outside the range of {seeds} (which covers the "
+                              f"median with {range_coverage(s.n):.0%}) and ≥ "
+                              f"{spec.magnitude_factor:g}× away")
+    return INCONCLUSIVE, f"{measured}; outside the range but within {spec.magnitude_factor:g}×"
 
 
 def check_headline(claim: Claim, m: Measured) -> Outcome:
@@ -71,25 +100,46 @@ def check_headline(claim: Claim, m: Measured) -> Outcome:
     if frame.empty:
         return Outcome(INCONCLUSIVE, f"no {spec.task} convergence run reached epoch "
                                      f"{spec.epoch} (the longest ran {longest} steps).")
-    claimed = "; ".join(f"{k} {fmt(v, unit_of('loss', spec.task))}"
-                        for k, v in spec.claimed.items())
-    extra = (Evidence("article, epoch 80, T=20000 B=100 H=50 (training loss)", claimed),)
+    unit = unit_of("loss", spec.task)
+    claimed = "; ".join(f"{k} {fmt(v, unit)}" for k, v in spec.claimed.items())
+    extra = (Evidence(f"article, epoch {spec.epoch} (training loss)", claimed),)
     results = judge_frame(frame, spec.pairs, spec.sampling)
     if not results:
         return Outcome(INCONCLUSIVE, "the runs that reached the epoch lack the models the "
                                      "claim compares.", extra)
-    return outcome_of(results, "final_train_loss", spec.sampling, extra=extra)
+    order = outcome_of(results, "final_train_loss", spec.sampling, extra=extra)
+    verdicts, reasons = [], []
+    for r in results:
+        for model, claimed_loss in spec.claimed.items():
+            if model in r.values:
+                v, why = _magnitude(model, r.values[model], claimed_loss, spec, unit)
+                verdicts.append(v)
+                reasons.append(why)
+    regime = where(results[0].config)
+    magnitude = (CONTRADICTED if CONTRADICTED in verdicts else
+                 SUPPORTED if verdicts and all(v == SUPPORTED for v in verdicts) else
+                 INCONCLUSIVE)
+    if CONTRADICTED in (magnitude, order.verdict):
+        verdict = CONTRADICTED
+    elif magnitude == SUPPORTED and order.verdict == SUPPORTED:
+        verdict = SUPPORTED
+    else:
+        verdict = INCONCLUSIVE
+    reason = (f"{regime}, epoch {spec.epoch}. Magnitudes: {magnitude} ("
+              + "; ".join(reasons) + f"). Order: {order.verdict}, {order.reason}")
+    return Outcome(verdict, reason, order.evidence, order.measured)
 
 
 @dataclass(frozen=True)
 class NotWorseSpec:
-    """'Model X is good enough here': X's metric is not worse than the best rival's by more
-    than the tolerance (lower is better)."""
+    """'Model X is good enough here': X's held-out loss is not worse than the best rival's by
+    more than a margin measured in units of the task's chance loss (a relative margin on a
+    loss near 0 would call two solved runs different)."""
 
     model: str  # the model the guide recommends
     rivals: tuple[str, ...]  # X must not be worse than the best of these
     lengths: tuple[int | None, int | None]  # T range of the guide's bin (inclusive)
-    tolerance: float = 0.10  # "not worse" allows this much, relative
+    margin_of_chance: float = 0.10  # "not worse" allows this fraction of the chance loss
     metric: str = "final_heldout_loss"
     family: str = "convergence"
     sampling: Sampling = SEEDS
@@ -98,47 +148,63 @@ class NotWorseSpec:
 def check_not_worse(claim: Claim, m: Measured) -> Outcome:
     spec: NotWorseSpec = claim.spec
     frame = samples(m, spec.metric, spec.sampling, spec.family, lengths=spec.lengths)
-    verdicts, evidence, reasons = [], [], []
+    had_data = not frame.empty
+    frame, skipped = learnable_only(m, frame)
+    if had_data and frame.empty:
+        return Outcome(INCONCLUSIVE, f"{NO_MODEL_LEARNED} at any configuration. {skipped}")
+    chance = m.metric("baseline_loss", spec.family)
+    found = []
     for config, group in configs(frame):
         values = per_model(group)
         rivals = {k: v for k, v in values.items() if k in spec.rivals}
         if spec.model not in values or not rivals:
             continue
         best = min(rivals, key=lambda k: summarize(rivals[k]).median)
-        r = ratio_ci(values[spec.model], rivals[best])
+        base = chance[(chance["task"] == config["task"])
+                      & (chance["seq_len"] == config["seq_len"])]["value"]
+        margin = spec.margin_of_chance * float(base.median()) if not base.empty else math.nan
+        comp = provisional(spec.model, best, values[spec.model], rivals[best], spec.sampling)
+        found.append((config, values, best, margin, comp))
+    settled = decide([f[-1] for f in found], spec.sampling)
+    verdicts, evidence, reasons = [], [], []
+    for (config, values, best, margin, _), comp in zip(found, settled, strict=True):
+        mine, theirs = summarize(values[spec.model]), summarize(values[best])
         unit = unit_of(spec.metric, config.get("task"))
-        line = (f"{spec.model} {fmt(summarize(values[spec.model]).median, unit)} vs best rival "
-                f"{best} {fmt(summarize(rivals[best]).median, unit)}: ratio {r.ratio:.3g} "
-                f"[{r.ci_low:.3g}, {r.ci_high:.3g}] (n={r.n_a}, {r.n_b} seeds)")
-        evidence.append(Evidence(where(config), line))
-        if min(r.n_a, r.n_b) < spec.sampling.min_samples:
-            verdicts.append(INCONCLUSIVE)
-            reasons.append(f"{where(config)}: {spec.sampling.count(min(r.n_a, r.n_b))} per "
-                           f"model (needs ≥ {spec.sampling.min_samples})")
-        elif r.ci_high <= 1 + spec.tolerance:
-            verdicts.append(SUPPORTED)
-        elif r.ci_low > 1 + spec.tolerance:
+        gap = mine.median - theirs.median
+        worst = mine.high - theirs.low  # the least favourable pairing of seeds
+        evidence.append(Evidence(where(config), (
+            f"{spec.model} {fmt(mine.median, unit)} vs best rival {best} "
+            f"{fmt(theirs.median, unit)}: gap {fmt(gap, unit)}, worst pairing "
+            f"{fmt(worst, unit)}, margin {fmt(margin, unit)} · {describe_ratio(comp)}")))
+        if comp.relation == "higher" and gap > margin:
             verdicts.append(CONTRADICTED)
-            reasons.append(f"{where(config)}: {spec.model} worse than {best} by more than "
-                           f"{spec.tolerance:.0%}")
+            reasons.append(f"{where(config)}: {spec.model} worse than {best} by "
+                           f"{fmt(gap, unit)} > {fmt(margin, unit)}")
+        elif min(mine.n, theirs.n) >= spec.sampling.min_samples and worst <= margin:
+            verdicts.append(SUPPORTED)
         else:
             verdicts.append(INCONCLUSIVE)
-            reasons.append(f"{where(config)}: within noise of the {spec.tolerance:.0%} margin")
+            reasons.append(f"{where(config)}: undecided ({mine.n} and {theirs.n} seeds; worst "
+                           f"pairing {fmt(worst, unit)} vs margin {fmt(margin, unit)})")
     if not verdicts:
         low, high = spec.lengths
         span = f"{low if low is not None else 1} ≤ T ≤ {high if high is not None else '∞'}"
         return no_data(m, spec.family, f"with {spec.metric} for {spec.model} and a rival at "
                                        f"{span}")
-    tail = f" (not worse = {spec.metric} ratio's 95% CI ≤ 1 + {spec.tolerance:.0%})"
+    tail = (f" (rule: only configurations where some model learned; not worse = every pairing "
+            f"of seeds within {spec.margin_of_chance:.0%} of the chance loss, over ≥ "
+            f"{spec.sampling.count(spec.sampling.min_samples)}; worse = a Holm-corrected "
+            f"Mann–Whitney difference larger than that margin).")
+    tail += f" {skipped}" if skipped else ""
     n = len(verdicts)
     if CONTRADICTED in verdicts:
-        return Outcome(CONTRADICTED, "; ".join(reasons) + tail + ".", tuple(evidence))
+        return Outcome(CONTRADICTED, "; ".join(reasons) + tail, tuple(evidence))
     if SUPPORTED in verdicts:
         text = f"not worse at {verdicts.count(SUPPORTED)} of {n} configurations"
         if reasons:
-            text += "; undecided: " + "; ".join(reasons)
-        return Outcome(SUPPORTED, text + tail + ".", tuple(evidence))
-    return Outcome(INCONCLUSIVE, "; ".join(reasons) + tail + ".", tuple(evidence))
+            text += "; " + "; ".join(reasons)
+        return Outcome(SUPPORTED, text + tail, tuple(evidence))
+    return Outcome(INCONCLUSIVE, "; ".join(reasons) + tail, tuple(evidence))
 
 
 @dataclass(frozen=True)
@@ -179,43 +245,48 @@ def check_clipping(claim: Claim, m: Measured) -> Outcome:
 
 @dataclass(frozen=True)
 class SmallGradSpec:
-    """'Gradient norms during training on a long sequence are very small.'"""
+    """'Gradient norms during training on a long sequence are very small', judged on the
+    article's experiment 3 as written (its task, length and batch)."""
 
+    task: str  # the experiment's task (loss = output.sum())
     min_length: int  # judge runs at T ≥ this
-    small_below: float  # "very small" means a median step's total gradient norm below this
-    min_steps: int = 10  # training steps (samples) needed per run
+    small_below: float  # "very small": a run's median total gradient norm below this
+    min_steps: int = 10  # training steps per run
+    min_runs: int = 3  # runs (seeds) per model before a verdict
 
 
 def check_small_grad(claim: Claim, m: Measured) -> Outcome:
     spec: SmallGradSpec = claim.spec
     e = m.results.entries
-    conv = e[(e["family"] == "convergence") & (e["seq_len"] >= spec.min_length)]
+    conv = e[(e["family"] == "convergence") & (e["task"] == spec.task)
+             & (e["seq_len"] >= spec.min_length)]
     if conv.empty:
-        return no_data(m, "convergence", f"at T ≥ {spec.min_length}")
-    verdicts, evidence = [], []
+        return no_data(m, "convergence", f"of the article's experiment 3 (task {spec.task}, "
+                                         f"T ≥ {spec.min_length})")
+    verdicts, evidence = {}, []
     for rec in conv.to_dict("records"):
         norms = [v for v in (rec.get("series") or {}).get("grad_norm", []) if v is not None]
         s = summarize(norms)
         evidence.append(Evidence(f"{rec['model']} {where(rec)} s{rec['seed']}",
                                  f"median total gradient norm over {s.n} steps "
-                                 f"{fmt(s.median, 'L2 norm')} [{s.ci_low:.3g}, {s.ci_high:.3g}]"))
-        if s.n < spec.min_steps:
-            verdicts.append(INCONCLUSIVE)
-        elif s.ci_high < spec.small_below:
-            verdicts.append(SUPPORTED)
-        elif s.ci_low >= spec.small_below:
-            verdicts.append(CONTRADICTED)
-        else:
-            verdicts.append(INCONCLUSIVE)
-    rule = (f"very small = the median step's gradient norm below {spec.small_below:g} beyond "
-            f"its 95% CI, over ≥ {spec.min_steps} steps")
+                                 f"{fmt(s.median, 'L2 norm')} (range {s.low:.3g}–{s.high:.3g})"))
+        if s.n >= spec.min_steps:
+            verdicts.setdefault(rec["model"], []).append(s.median < spec.small_below)
+    rule = (f"very small = a run's median total gradient norm below {spec.small_below:g}, over "
+            f"≥ {spec.min_steps} steps; a verdict needs ≥ {spec.min_runs} runs per model, all "
+            "on one side")
     ev = tuple(evidence)
-    if CONTRADICTED in verdicts:
-        return Outcome(CONTRADICTED, f"{verdicts.count(CONTRADICTED)} of {len(verdicts)} runs "
-                                     f"had larger gradients ({rule}).", ev)
-    if verdicts and all(v == SUPPORTED for v in verdicts):
-        return Outcome(SUPPORTED, f"all {len(verdicts)} runs ({rule}).", ev)
-    return Outcome(INCONCLUSIVE, f"too few steps or within noise ({rule}).", ev)
+    few = {k: len(v) for k, v in verdicts.items() if len(v) < spec.min_runs}
+    if not verdicts or few:
+        return Outcome(INCONCLUSIVE, f"too few runs: {few or 'none'} ({rule}).", ev)
+    large = [k for k, v in verdicts.items() if not any(v)]
+    small = [k for k, v in verdicts.items() if all(v)]
+    if large:
+        return Outcome(CONTRADICTED, f"every run of {', '.join(large)} had a larger median "
+                                     f"gradient norm ({rule}).", ev)
+    if len(small) == len(verdicts):
+        return Outcome(SUPPORTED, f"every run of every model ({rule}).", ev)
+    return Outcome(INCONCLUSIVE, f"runs on both sides of the threshold ({rule}).", ev)
 
 
 def check_not_measured(claim: Claim, m: Measured) -> Outcome:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from seqbench.claims import Judged, evaluate
 from seqbench.report import sections
+from seqbench.report.answer import answer
 from seqbench.report.data import measure
 from seqbench.report.document import render_html, render_markdown
 from seqbench.report.figures import DrawnFigure, draw_all
@@ -40,10 +41,11 @@ def build_report(paths: list[str | Path], out: str | Path) -> Report:
     tables.update(claims_frames(judged))
     table_paths = write_tables(tables, out / "tables")
     drawn = draw_all(m, out / "figures")
-    blocks = [*sections.overview(m, out), *sections.environment(m),
-              *sections.characteristics(judged), *sections.claims_table(judged),
-              *sections.model_summaries(m, tables), *sections.figures(drawn, out),
-              *sections.cells(tables), *sections.method(), *sections.table_files(table_paths, out)]
+    # The user's question first; how it was measured and on what machine, last.
+    blocks = [*sections.overview(m, out), *answer(m), *sections.characteristics(judged),
+              *sections.claims_table(judged), *sections.model_summaries(m, tables),
+              *sections.figures(drawn, out), *sections.cells(tables), *sections.method(),
+              *sections.table_files(table_paths, out), *sections.environment(m)]
     md = out / "report.md"
     md.write_text(render_markdown(blocks), encoding="utf-8")
     page = out / "report.html"

@@ -25,7 +25,8 @@ GROUP_COLUMNS = [c for c in CONFIG_COLUMNS if c not in ("model", "seed")]
 # Families a full report draws from (calibration is bookkeeping, not a report section).
 REPORT_FAMILIES = FAMILIES
 # Measurements timed per round whose rounds are processing a batch of tokens.
-TOKEN_MEASUREMENTS = {"forward": "forward_flop", "train_step": "train_step_flop"}
+TOKEN_MEASUREMENTS = {"forward": "forward_flop", "train_step": "train_step_flop",
+                      "forward_b1": "forward_flop"}
 
 
 def model_order(models: list[str] | pd.Series) -> list[str]:

@@ -85,9 +85,26 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; }
 """
 
 
+def slug(text: str) -> str:
+    """The anchor a heading gets, as code-hosting sites make it: lower case, punctuation
+    dropped, spaces as hyphens. HTML headings carry it as their id, so links work in both."""
+    return re.sub(r"[^\w\- ]", "", text.lower()).strip().replace(" ", "-")
+
+
 def _inline(text: str) -> str:
-    """Escaped text with Markdown's `code` spans as <code>, so both renderings agree."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+    """Escaped text with Markdown's `code` spans as <code> and [text](#anchor) links as
+    <a>, so both renderings agree."""
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+    out = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+    return re.sub(r"\[([^\]]+)\]\((#[\w\-]+)\)", r'<a href="\2">\1</a>', out)
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{_inline(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{_inline('' if pd.isna(v) else str(v))}</td>"
+                                    for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _data_uri(path: Path) -> str:
@@ -100,14 +117,14 @@ def render_html(blocks: list[Block], title: str) -> str:
            "<body>"]
     for b in blocks:
         if isinstance(b, Heading):
-            out.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
+            out.append(f'<h{b.level} id="{slug(b.text)}">{html.escape(b.text)}</h{b.level}>')
         elif isinstance(b, Paragraph):
             out.append(f"<p>{_inline(b.text)}</p>")
         elif isinstance(b, Bullets):
             items = "".join(f"<li>{_inline(i)}</li>" for i in b.items)
             out.append(f"<ul>{items}</ul>")
         elif isinstance(b, Table):
-            out.append(b.frame.to_html(index=False, escape=True, border=0, na_rep=""))
+            out.append(_html_table(b.frame))
         elif isinstance(b, Image):
             out.append(f'<figure><img src="{_data_uri(b.path)}" alt="{html.escape(b.alt)}">'
                        "</figure>")

@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from seqbench.claims import CHARACTERISTICS, Judged
-from seqbench.claims.evidence import EXACT, MEMORY, SEEDS, TIMING
+from seqbench.claims.evidence import EXACT, MEMORY, SEEDS, TIMING, Sampling
+from seqbench.claims.learning import LEARNED_BELOW_CHANCE
 from seqbench.report.data import Measured, model_order
 from seqbench.report.document import Block, Bullets, Heading, Image, Paragraph, Table
 from seqbench.report.figures import N_BOOT, DrawnFigure
-from seqbench.report.stats import CONFIDENCE, N_RESAMPLES
+from seqbench.report.stats import ALPHA, CONFIDENCE, MIN_N_FOR_CI
 from seqbench.report.units import LOSS_UNITS, fmt, fmt_range
 
 
@@ -22,7 +23,9 @@ def _median_ci(row: pd.Series, column: str, unit: str) -> str:
         return ""
     low, high = row.get(f"{column}_ci95_low"), row.get(f"{column}_ci95_high")
     ci = fmt_range(low, high, unit)
-    return fmt(value, unit) + ("" if ci == "n/a" else f" {ci}")
+    n = row.get(f"{column}_n")
+    count = f" (n={int(n)})" if isinstance(n, int | float) and not math.isnan(n) else ""
+    return fmt(value, unit) + (count if ci == "n/a" else f" {ci}")
 
 
 def overview(m: Measured, out: Path) -> list[Block]:
@@ -38,7 +41,9 @@ def overview(m: Measured, out: Path) -> list[Block]:
         items.append("families missing: none")
     return [Heading("seqbench report", 1),
             Paragraph(f"Built by `seqbench report` into {out}. Every number carries its unit; "
-                      f"intervals are {CONFIDENCE:.0%} bootstrap CIs of the median."),
+                      f"an interval is a distribution-free {CONFIDENCE:.0%} interval of the "
+                      f"median, given only from {MIN_N_FOR_CI} samples up (see Method). The "
+                      "environment is at the end."),
             Bullets(items)]
 
 
@@ -148,8 +153,10 @@ def claims_table(judged: list[Judged]) -> list[Block]:
     blocks: list[Block] = [Heading("Claims"), Paragraph(f"{len(judged)} claims: {summary}."),
                            Table(pd.DataFrame(rows)), Heading("Claims, evidence", 3)]
     for j in judged:
+        # A heading per claim gives it an anchor (#claim-id) that the answer table links to.
+        blocks.append(Heading(j.claim.id, 4))
+        blocks.append(Paragraph(f"{j.outcome.verdict}: {j.outcome.reason}"))
         if j.outcome.evidence:
-            blocks.append(Paragraph(f"{j.claim.id} ({j.outcome.verdict}):"))
             blocks.append(Bullets([f"{e.where}: {e.numbers}" for e in j.outcome.evidence]))
     return blocks
 
@@ -167,26 +174,48 @@ def figures(drawn: list[DrawnFigure], out: Path) -> list[Block]:
 
 
 def method() -> list[Block]:
-    def rule(s) -> str:
-        return f"at least {s.min_samples} {s.unit}s per model, noise margin {s.tolerance:.0%}"
+    def rule(s: Sampling) -> str:
+        if s.by_construction:
+            return "one value decides (by construction, from a formula; no test)"
+        text = (f"a two-sided Mann–Whitney U test over ≥ {s.count(s.min_samples)} per model, "
+                f"noise margin {s.tolerance:.0%}")
+        if s.single_sample_factor:
+            text += (f"; with one {s.unit} per model, a ratio beyond "
+                     f"{s.single_sample_factor:g}× (the largest run-to-run spread measured "
+                     "on this machine kind), else 'within run-to-run spread'")
+        return text
 
     return [Heading("Method"), Bullets([
-        "Aggregation: every metric is summarised across seeds (cells of the same "
-        "configuration), and every timing across timed rounds pooled over seeds, by the "
-        f"median, the IQR and a {CONFIDENCE:.0%} bootstrap CI of the median "
-        f"(scipy.stats.bootstrap, percentile method, {N_RESAMPLES} resamples, fixed seed).",
-        f"Figures: seaborn's own {CONFIDENCE:.0%} bootstrap bands ({N_BOOT} resamples, fixed "
-        "seed) across seeds, and across rounds for timings; drawn headless with Agg.",
-        "A comparison of two models is the ratio of their medians with its bootstrap CI. "
-        "It counts as a difference only when the whole CI lies outside 1 ± the noise margin; "
-        "otherwise the difference is within noise. Too few samples give no comparison.",
+        "Aggregation: a metric is summarised across seeds (cells of one configuration); a "
+        "timing across processes, each process contributing the median of its timed rounds "
+        "(rounds inside one process share its heap history, so they say nothing about how "
+        "the next run differs; their spread is shown apart as within-process IQR).",
+        f"Intervals: the distribution-free {CONFIDENCE:.0%} interval of the median from order "
+        "statistics (scipy.stats.quantile_test), exact at any n but only possible from "
+        f"{MIN_N_FOR_CI} values: [min, max] of n values covers the median with probability "
+        "1 − 2·0.5ⁿ (75% at 3, 93.8% at 5). Below that the range is shown, never called a "
+        "95% interval.",
+        f"Figures: seaborn bands ({N_BOOT} bootstrap resamples, fixed seed) across seeds, "
+        "drawn headless with Agg; they show spread, not the verdicts' intervals.",
+        "A comparison of two models: the ratio of their medians, and a two-sided "
+        "Mann–Whitney U test (exact for small samples). All comparisons behind one claim form "
+        f"one family, Holm-corrected (Holm 1979) at α = {ALPHA:.0%}: a difference needs an "
+        "adjusted p ≤ α and a ratio beyond the noise margin.",
         f"Deterministic quantities (parameters, analytic FLOPs): {rule(EXACT)}.",
-        f"Timings (tokens/s per timed round): {rule(TIMING)}.",
+        f"Timings (one value per process): {rule(TIMING)}.",
         f"Peak memory (one fresh process per cell): {rule(MEMORY)}.",
-        f"Training and initialisation outcomes (losses, gradients): {rule(SEEDS)}.",
-        "A claim that holds at some configurations and reverses beyond noise at another is "
-        "contradicted; one that holds at some and is undecided at the rest is supported; "
-        "one with no decisive configuration is inconclusive, with the reason.",
+        f"Training and initialisation outcomes (losses): {rule(SEEDS)}.",
+        "Gradient decay: cells at several T from one seed share its weights, so each seed "
+        "counts once (its longest T).",
+        "Learning: a task's configuration is compared only where some model learned it (a run "
+        f"solved it, or a median held-out loss ≤ {LEARNED_BELOW_CHANCE:.0%} of chance); "
+        "elsewhere the reason is 'no model learned the task in this regime'. Long-range tasks "
+        "compare steps-to-solve, right-censored for runs that never solved, with Kaplan–Meier "
+        "curves and the log-rank test, each model at its best learning rate; solved "
+        "fractions carry exact Clopper–Pearson intervals.",
+        "A claim is contradicted if any comparison reverses it after the correction; "
+        "supported if at least one holds and none reverses; otherwise inconclusive, with the "
+        "reason. Every reason names its regime (task, T, B, H, I, device, steps).",
         "Claims are data plus a check each (seqbench/claims/registry.py); the same code on "
         "other results can reach another verdict.",
     ])]

@@ -9,12 +9,19 @@ from pathlib import Path
 import pandas as pd
 
 from seqbench.claims import Judged
+from seqbench.claims.learning import conv_cells, solved_ci, survival_of, survivals
 from seqbench.report.data import GROUP_COLUMNS, Measured, model_order
 from seqbench.report.stats import aggregate
 from seqbench.report.units import unit_of
 
 SUMMARY_COLUMNS = [*GROUP_COLUMNS, "model", "metric", "unit", "n", "n_cells", "median", "q1",
-                   "q3", "iqr", "ci95_low", "ci95_high"]
+                   "q3", "iqr", "min", "max", "ci95_low", "ci95_high"]
+
+
+# The loss-curve table keeps what tells a curve apart; the full configuration of each cell is
+# in metrics_long.csv (a long study's curves with every config column run to tens of MB).
+CURVE_COLUMNS = ["run", "cell_key", "model", "task", "seq_len", "batch_size", "hidden_size",
+                 "lr", "seed", "train_steps", "baseline_loss", "split", "step", "loss"]
 
 
 def _with_units(frame: pd.DataFrame) -> pd.DataFrame:
@@ -39,27 +46,36 @@ def metric_summary(m: Measured) -> pd.DataFrame:
 
 
 def timing_summary(m: Measured) -> pd.DataFrame:
-    """Per-round timings aggregated across rounds and seeds: `n` counts rounds, `n_cells`
-    the cells (seeds) they came from. Quantities: round time and the rates derived from it."""
+    """Timings aggregated across processes: each cell's process contributes one value, the
+    median of its timed rounds, because rounds inside one process share its heap history and
+    understate how much another run differs. `n` counts processes (runs × seeds), `n_cells`
+    the cells; `within_process_iqr` is the median IQR of the rounds inside a process, shown
+    apart so it is never mistaken for an interval."""
+    columns = [*SUMMARY_COLUMNS, "within_process_iqr"]
     if m.rounds.empty:
-        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+        return pd.DataFrame(columns=columns)
     quantities = ["time_s", "tokens_per_s", "achieved_flop_per_s", "ceiling_fraction_ratio"]
     by = [*GROUP_COLUMNS, "model"]
     long = m.rounds.melt(id_vars=[*by, "cell_key", "run"], value_vars=quantities,
                          var_name="metric", value_name="value").dropna(subset=["value"])
-    agg = aggregate(long, [*by, "metric"])
-    cells = (long.groupby([*by, "metric"], dropna=False)["cell_key"].nunique()
-             .rename("n_cells").reset_index())
-    agg = agg.merge(cells, on=[*by, "metric"], how="left")
-    return _with_units(agg)[SUMMARY_COLUMNS]
+    per_process = (long.groupby([*by, "metric", "run", "cell_key"], dropna=False)["value"]
+                   .agg(value="median", iqr=lambda v: v.quantile(0.75) - v.quantile(0.25))
+                   .reset_index())
+    agg = aggregate(per_process, [*by, "metric"])
+    extra = (per_process.groupby([*by, "metric"], dropna=False)
+             .agg(n_cells=("cell_key", "nunique"), within_process_iqr=("iqr", "median"))
+             .reset_index())
+    agg = agg.merge(extra, on=[*by, "metric"], how="left")
+    return _with_units(agg)[columns]
 
 
 def _pick(summary: pd.DataFrame, family: str, measurement: str, metric: str,
           column: str) -> pd.DataFrame:
     s = summary[(summary["family"] == family) & (summary["measurement"] == measurement)
                 & (summary["metric"] == metric)]
-    return s[["model", "seq_len", "batch_size", "hidden_size", "median", "ci95_low",
-              "ci95_high"]].rename(columns={"median": column, "ci95_low": f"{column}_ci95_low",
+    return s[["model", "seq_len", "batch_size", "hidden_size", "median", "n", "ci95_low",
+              "ci95_high"]].rename(columns={"median": column, "n": f"{column}_n",
+                                            "ci95_low": f"{column}_ci95_low",
                                             "ci95_high": f"{column}_ci95_high"})
 
 
@@ -82,8 +98,8 @@ def model_costs(m: Measured, metric_sum: pd.DataFrame, timing_sum: pd.DataFrame)
     for p in parts[1:]:
         out = out.merge(p, on=key, how="outer")
     return _sorted(out.drop(columns=[c for c in out.columns
-                                     if c.startswith(("param_count_ci", "train_step_flop_ci",
-                                                      "peak_mem_est_bytes_ci"))]))
+                                     if c.startswith(("param_count_", "train_step_flop_",
+                                                      "peak_mem_est_bytes_"))]))
 
 
 def final_losses(metric_sum: pd.DataFrame) -> pd.DataFrame:
@@ -104,6 +120,34 @@ def final_losses(metric_sum: pd.DataFrame) -> pd.DataFrame:
     out = out.rename(columns={"final_heldout_loss_n": "seeds_count",
                               "solved_count": "solved_median_ratio"})
     return _sorted(out)
+
+
+def long_range(m: Measured) -> pd.DataFrame:
+    """Per task, T, model and learning rate: runs, runs solved, the solved fraction with its
+    exact (Clopper–Pearson) 95% interval, and the Kaplan–Meier median steps-to-solve (empty
+    when fewer than half the runs solved). `best_lr` marks the rate the claims judge."""
+    cells = conv_cells(m)
+    columns = ["task", "seq_len", "batch_size", "hidden_size", "train_steps", "model", "lr",
+               "best_lr", "runs_count", "solved_count", "solved_fraction",
+               "solved_fraction_ci95_low", "solved_fraction_ci95_high",
+               "median_steps_to_solve_step"]
+    cells = cells[cells["steps_run"].notna()]
+    if cells.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    setup = ["task", "seq_len", "batch_size", "hidden_size", "train_steps"]
+    for key, group in cells.groupby(setup, sort=True):
+        best = {s.model: s.lr for s in survivals(group).values()}
+        for (model, lr), g in group.groupby(["model", "lr"], sort=True):
+            s = survival_of(g, model, float(lr))
+            low, high = solved_ci(s.k, s.n)
+            median = s.median_steps()
+            rows.append(dict(zip(setup, key, strict=True)) | {
+                "model": model, "lr": lr, "best_lr": best.get(model) == lr,
+                "runs_count": s.n, "solved_count": s.k, "solved_fraction": s.k / s.n,
+                "solved_fraction_ci95_low": low, "solved_fraction_ci95_high": high,
+                "median_steps_to_solve_step": median if median != float("inf") else None})
+    return _sorted(pd.DataFrame(rows, columns=columns))
 
 
 def status_counts(m: Measured) -> pd.DataFrame:
@@ -159,7 +203,8 @@ def build_tables(m: Measured) -> dict[str, pd.DataFrame]:
         "model_costs": model_costs(m, msum, tsum),
         "final_losses": final_losses(msum),
         "status": status_counts(m),
-        "loss_curves": m.curves,
+        "long_range": long_range(m),
+        "loss_curves": m.curves[CURVE_COLUMNS],
         "gradient_flow": gradient_flow_curves(m),
     }
 

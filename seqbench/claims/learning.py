@@ -1,0 +1,239 @@
+"""Claims about which model learns a task: decided only where the data can separate models.
+
+A configuration where no model learned the task says nothing about which model learns it
+better: a model that fails more slowly or emits blanks sooner is not showing memory. So a
+configuration is used only when at least one model *learned*: one of its runs met the task's
+solved criterion, or its median held-out loss is at most LEARNED_BELOW_CHANCE of the task's
+chance loss.
+
+Long-range learning is judged on steps-to-solve, a censored time-to-event: a run that never
+solved is right-censored at its last step. Per model, the survival curve (fraction of runs
+not yet solved) is the Kaplan–Meier estimate, and two models are compared with the log-rank
+test (scipy.stats.logrank), Holm-corrected across the claim's comparisons. Each model is
+taken at the learning rate (of those it was run at) that solved the most runs, ties broken by
+the median steps-to-solve: a verdict never rests on a rate that suits one model only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from seqbench.claims.evidence import SEEDS, Sampling, setup_key, where
+from seqbench.claims.model import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Claim, Evidence, Outcome
+from seqbench.report.data import GROUP_COLUMNS, Measured, model_order
+from seqbench.report.stats import ALPHA, holm
+from seqbench.tasks import TASKS
+
+# A model learned a task when its median held-out loss is at most this fraction of chance.
+LEARNED_BELOW_CHANCE = 0.5
+NO_MODEL_LEARNED = "no model learned the task in this regime"
+
+
+def conv_cells(m: Measured) -> pd.DataFrame:
+    """One row per convergence cell: its config, solved flag, steps-to-solve, steps run and
+    held-out loss over chance."""
+    e = m.results.entries
+    conv = e[(e["family"] == "convergence") & e["model"].notna()]
+    rows = []
+    for rec in conv.to_dict("records"):
+        metrics = rec.get("metrics") or {}
+        solve, run = metrics.get("steps_to_solve_step"), metrics.get("steps_run_count")
+        solved = bool(metrics.get("solved_count")) or solve is not None
+        if solved and solve is None:
+            solve = run  # records before schema 2 only say it was solved by the last step
+        rows.append({**{c: rec.get(c) for c in [*GROUP_COLUMNS, "model", "seed"]},
+                     "solved": solved,
+                     "steps_to_solve": solve,
+                     "steps_run": run,
+                     "over_chance": metrics.get("final_heldout_over_baseline_ratio"),
+                     "status": rec.get("status")})
+    return pd.DataFrame(rows, columns=[*GROUP_COLUMNS, "model", "seed", "solved",
+                                       "steps_to_solve", "steps_run", "over_chance", "status"])
+
+
+def learned(cells: pd.DataFrame) -> bool:
+    """Did any model learn in these cells (one configuration, all models and seeds)?"""
+    if cells.empty:
+        return False
+    if cells["solved"].any():
+        return True
+    ratios = pd.to_numeric(cells["over_chance"], errors="coerce")
+    medians = ratios.groupby(cells["model"]).median()
+    return bool((medians <= LEARNED_BELOW_CHANCE).any())
+
+
+def learnable_only(m: Measured, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Keep the configurations of a samples frame (convergence metrics) where some model
+    learned; say which were left out and why."""
+    if frame.empty:
+        return frame, ""
+    # A task with no chance level (output-sum: loss unbounded below) cannot be learned or not.
+    chance = frame.apply(lambda r: TASKS[r["task"]].baseline_loss(int(r["seq_len"]))
+                         if r["task"] in TASKS else math.nan, axis=1)
+    frame = frame[chance.map(math.isfinite)]
+    cells = conv_cells(m)
+    cells = cells.assign(_k=setup_key(cells, GROUP_COLUMNS))
+    frame = frame.assign(_k=setup_key(frame, GROUP_COLUMNS))
+    ok = {k for k, g in cells.groupby("_k") if learned(g)}
+    keep = frame["_k"].isin(ok)
+    left = frame.loc[~keep].drop_duplicates("_k")
+    note = ""
+    if not left.empty:
+        names = ", ".join(where(r) for r in left.to_dict("records"))
+        note = (f"Left out, {NO_MODEL_LEARNED} (no run solved it and no model's median "
+                f"held-out loss reached {LEARNED_BELOW_CHANCE:.0%} of chance): {names}.")
+    return frame.loc[keep].drop(columns="_k"), note
+
+
+@dataclass(frozen=True)
+class Survival:
+    """Steps-to-solve of one model at one configuration (its best learning rate)."""
+
+    model: str
+    lr: float  # the learning rate chosen (most runs solved)
+    steps: np.ndarray  # steps-to-solve, or the last step for runs that never solved
+    solved: np.ndarray  # bool per run
+
+    @property
+    def n(self) -> int:
+        return len(self.steps)
+
+    @property
+    def k(self) -> int:
+        return int(self.solved.sum())
+
+    def data(self) -> stats.CensoredData:
+        return stats.CensoredData.right_censored(self.steps, ~self.solved)
+
+    def median_steps(self) -> float:
+        """Kaplan–Meier median steps-to-solve; inf when fewer than half solved."""
+        if self.k == 0:
+            return math.inf
+        sf = stats.ecdf(self.data()).sf
+        below = sf.quantiles[sf.probabilities <= 0.5]
+        return float(below[0]) if len(below) else math.inf
+
+    def describe(self) -> str:
+        lo, hi = solved_ci(self.k, self.n)
+        med = self.median_steps()
+        when = f"median {med:.0f} steps" if math.isfinite(med) else "median not reached"
+        return (f"{self.model} (lr {self.lr:g}) solved {self.k}/{self.n} "
+                f"[{lo:.0%}, {hi:.0%}], {when}")
+
+
+def solved_ci(k: int, n: int) -> tuple[float, float]:
+    """Exact (Clopper–Pearson) 95% interval of a solved fraction k/n: its coverage holds at
+    any n, unlike the normal approximation at 5 runs."""
+    ci = stats.binomtest(k, n).proportion_ci(0.95, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def survival_of(cells: pd.DataFrame, model: str, lr: float) -> Survival:
+    """The survival data of some runs: steps-to-solve, censored at the last step run."""
+    steps = np.where(cells["solved"], pd.to_numeric(cells["steps_to_solve"], errors="coerce"),
+                     pd.to_numeric(cells["steps_run"], errors="coerce")).astype(float)
+    return Survival(model, lr, steps, cells["solved"].to_numpy(dtype=bool))
+
+
+def survivals(cells: pd.DataFrame) -> dict[str, Survival]:
+    """Per model, the survival data at its best learning rate."""
+    out = {}
+    for model in model_order(cells["model"]):
+        best = None
+        for lr, g in cells[cells["model"] == model].groupby("lr", sort=True):
+            s = survival_of(g, model, float(lr))
+            rank = (s.k / max(s.n, 1), -s.median_steps())
+            if best is None or rank > best[0]:
+                best = (rank, s)
+        if best is not None:
+            out[model] = best[1]
+    return out
+
+
+def logrank_p(a: Survival, b: Survival) -> float:
+    """Two-sided log-rank p-value; 1.0 when neither solved (nothing to compare)."""
+    if a.k == 0 and b.k == 0:
+        return 1.0
+    return float(stats.logrank(a.data(), b.data()).pvalue)
+
+
+@dataclass(frozen=True)
+class LongRangeSpec:
+    """'Model a learns long-range structure better than model b' for each pair."""
+
+    pairs: tuple[tuple[str, str], ...]  # (a, b): the article says a learns better than b
+    tasks: tuple[str, ...]  # the long-range tasks
+    sampling: Sampling = SEEDS  # runs (seeds) per model needed for a test
+
+
+def _better(a: Survival, b: Survival) -> bool:
+    """a learned better: more runs solved, or as many and sooner."""
+    fa, fb = a.k / a.n, b.k / b.n
+    return fa > fb or (fa == fb and a.median_steps() < b.median_steps())
+
+
+def check_long_range(claim: Claim, m: Measured) -> Outcome:
+    spec: LongRangeSpec = claim.spec
+    cells = conv_cells(m)
+    cells = cells[cells["task"].isin(spec.tasks) & cells["steps_run"].notna()]
+    if cells.empty:
+        return Outcome(INCONCLUSIVE, f"no convergence results on {', '.join(spec.tasks)}.")
+    setup = [c for c in GROUP_COLUMNS if c != "lr"]
+    cells = cells.assign(_k=setup_key(cells, setup))
+    tests, skipped, evidence = [], [], []
+    for _, group in sorted(cells.groupby("_k"), key=lambda kv: (
+            str(kv[1]["task"].iloc[0]), float(kv[1]["seq_len"].iloc[0]))):
+        config = group.iloc[0].to_dict()
+        surv = survivals(group)
+        line = "; ".join(s.describe() for s in surv.values())
+        evidence.append(Evidence(where(config), line))
+        if not any(s.k for s in surv.values()):
+            skipped.append(where(config))
+            continue
+        for a, b in spec.pairs:
+            if a in surv and b in surv:
+                sa, sb = surv[a], surv[b]
+                enough = min(sa.n, sb.n) >= spec.sampling.min_samples
+                tests.append((config, a, b, sa, sb, logrank_p(sa, sb) if enough else math.nan))
+    adjusted = holm([t[-1] for t in tests])
+    held, reversed_, undecided = [], [], []
+    for (config, a, b, sa, sb, p), p_adj in zip(tests, adjusted, strict=True):
+        label = f"{where(config)}: {a} vs {b}"
+        if not math.isfinite(p):
+            undecided.append(f"{label} (too few runs: {min(sa.n, sb.n)}, needs "
+                             f"≥ {spec.sampling.min_samples})")
+        elif p_adj <= ALPHA and _better(sa, sb):
+            held.append(f"{label} (log-rank p = {p:.2g}, Holm {p_adj:.2g})")
+        elif p_adj <= ALPHA:
+            reversed_.append(f"{label}: {b} learned better (log-rank p = {p:.2g}, Holm "
+                             f"{p_adj:.2g})")
+        else:
+            undecided.append(f"{label} (log-rank p = {p:.2g}, Holm {p_adj:.2g})")
+    rule = ("rule: per configuration, each model at its best learning rate; steps-to-solve "
+            "compared by the log-rank test, Holm-corrected across the claim's comparisons "
+            f"(α = {ALPHA:.0%})")
+    tail = f" ({rule})."
+    if skipped:
+        tail += f" Left out, {NO_MODEL_LEARNED} (no run solved it): {', '.join(skipped)}."
+    ev = tuple(evidence)
+    measured = "; ".join(f"{e.where}: {e.numbers}" for e in evidence)
+    if not tests:
+        return Outcome(INCONCLUSIVE, f"{NO_MODEL_LEARNED} at any configuration" + tail, ev,
+                       measured)
+    if reversed_:
+        text = "reversed at " + "; ".join(reversed_)
+        if held:
+            text += ". Holds at " + "; ".join(held)
+        return Outcome(CONTRADICTED, text + tail, ev, measured)
+    if held:
+        text = "holds at " + "; ".join(held)
+        if undecided:
+            text += "; undecided at " + "; ".join(undecided)
+        return Outcome(SUPPORTED, text + tail, ev, measured)
+    return Outcome(INCONCLUSIVE, "no difference decided: " + "; ".join(undecided) + tail, ev,
+                   measured)
