@@ -1,4 +1,5 @@
-"""The per-time-step gradient ‖∂L/∂h_t‖ against an independent autograd reference."""
+"""The per-time-step gradient ‖∂L/∂h_t‖ against an independent autograd reference, and norms
+that do not underflow before the gradient itself does."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ import torch
 
 from seqbench.config import CellConfig
 from seqbench.models import MODELS
-from seqbench.scenarios.gradients import gradient_flow, log_spaced_steps
+from seqbench.scenarios.gradients import (
+    GradientFlow,
+    gradient_flow,
+    l2_norm,
+    log_spaced_steps,
+    unrolled_forward,
+)
 from seqbench.scenarios.workload import Workload
 
 
-def workload(model: str, T: int = 6, **kw) -> Workload:
+def workload(model: str, T: int = 6, dtype: str = "float64", **kw) -> Workload:
     c = CellConfig(family="gradients", model=model, task="mean-sign", seq_len=T, batch_size=3,
-                   input_size=2, hidden_size=4, dtype="float64", **kw)
+                   input_size=2, hidden_size=4, dtype=dtype, **kw)
     return Workload.build(c)
 
 
@@ -76,8 +83,6 @@ def test_unrolled_parameter_gradients_match_fused_module(model, layers, bidirect
 
 
 def test_summary_fits_a_known_geometric_decay():
-    from seqbench.scenarios.gradients import GradientFlow
-
     T = 50
     g = 0.9 ** np.arange(T)[::-1]  # ‖∂L/∂h_t‖ = 0.9^(T-t)
     flow = GradientFlow(1.0, 1.0, {}, g, g)
@@ -85,6 +90,63 @@ def test_summary_fits_a_known_geometric_decay():
     assert s["grad_h_decay_per_step_ratio"] == pytest.approx(0.9)
     assert s["grad_h_first_over_last_ratio"] == pytest.approx(0.9 ** (T - 1))
     assert s["grad_h_underflow_steps_count"] == 0
+    assert s["grad_h_first_over_last_log10_ratio"] == pytest.approx((T - 1) * np.log10(0.9))
+    assert s["grad_h_decay_log10_per_step"] == pytest.approx(np.log10(0.9))
+
+
+def test_summary_counts_exact_zeros_and_fits_around_them():
+    g = np.array([0.0, 0.0, 1e-40, 1e-30, 1e-20, 1e-10, 1.0])  # a factor 1e10 per step
+    s = GradientFlow(1.0, 1.0, {}, g, g).summary()
+    assert s["grad_h_underflow_steps_count"] == 2
+    assert s["grad_h_first_over_last_ratio"] == 0.0
+    assert s["grad_h_first_over_last_log10_ratio"] is None  # log of an exact 0
+    assert s["grad_h_decay_log10_per_step"] == pytest.approx(-10.0)
+    assert s["grad_h_decay_per_step_ratio"] == pytest.approx(1e-10)
+    tiny = GradientFlow(1.0, 1.0, {}, np.array([1e-300, 1e-200, 1e10]), np.ones(3)).summary()
+    # The ratio underflows float64 to 0; its log10 does not.
+    assert tiny["grad_h_first_over_last_log10_ratio"] == pytest.approx(-310.0)
+    assert tiny["grad_h_underflow_steps_count"] == 0
+
+
+def test_l2_norm_does_not_square_into_underflow():
+    g = torch.full((50,), 1e-25, dtype=torch.float32)  # float32 entries, squares ~1e-50
+    assert np.sqrt(np.sum(g.numpy() ** 2)) == 0.0  # a float32 sum of squares loses them all
+    assert l2_norm(g).item() == pytest.approx(1e-25 * np.sqrt(50), rel=1e-6)
+    assert l2_norm(torch.zeros(3)).item() == 0.0
+    assert l2_norm(torch.tensor([1.0, float("inf")])).item() == float("inf")
+    assert np.isnan(l2_norm(torch.tensor([1.0, float("nan")])).item())
+    x = torch.zeros(2, 3, 4)
+    x[1, 2, 3] = 3e-30
+    x[0, 0, 0], x[1, 0, 1] = 3.0, 4.0
+    np.testing.assert_allclose(l2_norm(x, dim=(0, 2)).numpy(), [5.0, 0.0, 3e-30], rtol=1e-6)
+
+
+def test_float32_gradient_norms_are_zero_only_where_the_gradient_is():
+    """A recurrent weight of 1e-3·I shrinks the gradient a thousandfold per step back, so in
+    float32 it passes through the range where squaring underflows (about 1e-23 to 1e-45)
+    before the gradient itself becomes exactly 0."""
+    w = workload("rnn", T=30, dtype="float32")
+    with torch.no_grad():
+        w.model.rnn.weight_hh_l0.copy_(1e-3 * torch.eye(4))
+    flow = gradient_flow(w.model, w.task.loss, w.x, w.y)
+    # The gradients themselves, from an independent pass.
+    w.model.zero_grad()
+    out, states = unrolled_forward(w.model, w.x.clone().requires_grad_(True))
+    w.task.loss(out, w.y).backward()
+    grads = [states[0][t].grad for t in range(30)]
+    exact_zero = np.array([bool((g == 0).all()) for g in grads])
+    float32_norm = np.array([torch.linalg.vector_norm(g).item() for g in grads])
+    squared_away = (float32_norm == 0) & ~exact_zero
+    assert squared_away.sum() >= 3  # the case under test: float32 squaring reads them as 0
+    assert exact_zero.sum() >= 3
+    assert np.all(flow.grad_h[~exact_zero] > 0)
+    assert np.all(flow.grad_h[exact_zero] == 0)
+    # float64 holds the squares of every float32 value, so its plain norm is the reference.
+    want = np.array([torch.linalg.vector_norm(g.double()).item() for g in grads])
+    np.testing.assert_allclose(flow.grad_h, want, rtol=1e-12)
+    s = flow.summary()
+    assert s["grad_h_underflow_steps_count"] == exact_zero.sum()
+    assert s["grad_h_first_norm"] == 0.0 and s["grad_h_first_over_last_log10_ratio"] is None
 
 
 def test_series_are_log_spaced_and_capped():
@@ -92,3 +154,5 @@ def test_series_are_log_spaced_and_capped():
     assert len(steps) <= 256 and steps[0] == 1 and steps[-1] == 20000
     assert np.all(np.diff(steps) > 0)
     assert list(log_spaced_steps(5)) == [1, 2, 3, 4, 5]
+    # Both ends are dense: the first and the last ten steps are all there.
+    assert set(range(1, 11)) <= set(steps) and set(range(19991, 20001)) <= set(steps)

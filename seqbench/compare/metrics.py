@@ -53,11 +53,13 @@ def infer_spec(name: str) -> MetricSpec:
         return MetricSpec(name, "memory", "lower", "B")
     if name.endswith("_loss"):
         return MetricSpec(name, "loss", "lower", "loss")
-    if name.endswith(("_norm", "_ratio", "_count", "_accuracy", "_step", "_flop")):
+    # _log10_ratio and _log10_per_step end in _ratio and _step, so they land here too.
+    if name.endswith(("_norm", "_ratio", "_fraction", "_count", "_accuracy", "_step",
+                      "_flop")):
         # No direction is "worse" for these in general: report changes, never fail on them.
         return MetricSpec(name, "change", "none", "1")
     raise SeqbenchError(f"metric {name!r} has no unit suffix seqbench knows "
-                        "(_s, _per_s, _bytes, _loss, _norm, _ratio, ...)")
+                        "(_s, _per_s, _bytes, _loss, _norm, _ratio, _fraction, ...)")
 
 
 def select(names: tuple[str, ...]) -> tuple[MetricSpec, ...]:

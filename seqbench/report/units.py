@@ -17,6 +17,11 @@ UNIT_RULES: list[tuple[str, str]] = [
     (r"_bytes$", "bytes"),
     (r"_flop$", "FLOP"),
     (r"_s$", "s"),
+    # Before the generic _ratio and _step: a log10 of a ratio (−3 is a factor 1000 down), a
+    # log10 change per step (−0.25 is a factor 10 every 4 steps), and a share of 0..1.
+    (r"_log10_ratio$", "log10 ratio"),
+    (r"_log10_per_step$", "log10 per step"),
+    (r"_fraction$", "fraction"),
     (r"_ratio$", "ratio"),
     (r"^param_count$", "parameters"),
     (r"_count$", "count"),
