@@ -27,6 +27,7 @@ from seqbench.claims.evidence import SEEDS, Sampling, setup_key, where
 from seqbench.claims.model import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Claim, Evidence, Outcome
 from seqbench.report.data import GROUP_COLUMNS, Measured, model_order
 from seqbench.report.stats import ALPHA, holm
+from seqbench.report.survival import convergence_runs, median_steps_to_solve
 from seqbench.tasks import TASKS
 
 # A model learned a task when its median held-out loss is at most this fraction of chance.
@@ -35,25 +36,9 @@ NO_MODEL_LEARNED = "no model learned the task in this regime"
 
 
 def conv_cells(m: Measured) -> pd.DataFrame:
-    """One row per convergence cell: its config, solved flag, steps-to-solve, steps run and
-    held-out loss over chance."""
-    e = m.results.entries
-    conv = e[(e["family"] == "convergence") & e["model"].notna()]
-    rows = []
-    for rec in conv.to_dict("records"):
-        metrics = rec.get("metrics") or {}
-        solve, run = metrics.get("steps_to_solve_step"), metrics.get("steps_run_count")
-        solved = bool(metrics.get("solved_count")) or solve is not None
-        if solved and solve is None:
-            solve = run  # records before schema 2 only say it was solved by the last step
-        rows.append({**{c: rec.get(c) for c in [*GROUP_COLUMNS, "model", "seed"]},
-                     "solved": solved,
-                     "steps_to_solve": solve,
-                     "steps_run": run,
-                     "over_chance": metrics.get("final_heldout_over_baseline_ratio"),
-                     "status": rec.get("status")})
-    return pd.DataFrame(rows, columns=[*GROUP_COLUMNS, "model", "seed", "solved",
-                                       "steps_to_solve", "steps_run", "over_chance", "status"])
+    """One row per convergence run: its config, `step` (solved at, or censored at), `solved`
+    and `over_chance_ratio` (report.survival.convergence_runs)."""
+    return convergence_runs(m.results.entries)
 
 
 def learned(cells: pd.DataFrame) -> bool:
@@ -62,7 +47,7 @@ def learned(cells: pd.DataFrame) -> bool:
         return False
     if cells["solved"].any():
         return True
-    ratios = pd.to_numeric(cells["over_chance"], errors="coerce")
+    ratios = cells["over_chance_ratio"]
     medians = ratios.groupby(cells["model"]).median()
     return bool((medians <= LEARNED_BELOW_CHANCE).any())
 
@@ -112,11 +97,8 @@ class Survival:
 
     def median_steps(self) -> float:
         """Kaplan–Meier median steps-to-solve; inf when fewer than half solved."""
-        if self.k == 0:
-            return math.inf
-        sf = stats.ecdf(self.data()).sf
-        below = sf.quantiles[sf.probabilities <= 0.5]
-        return float(below[0]) if len(below) else math.inf
+        median = median_steps_to_solve(self.steps, self.solved)
+        return math.inf if median is None else median
 
     def describe(self) -> str:
         lo, hi = solved_ci(self.k, self.n)
@@ -134,10 +116,9 @@ def solved_ci(k: int, n: int) -> tuple[float, float]:
 
 
 def survival_of(cells: pd.DataFrame, model: str, lr: float) -> Survival:
-    """The survival data of some runs: steps-to-solve, censored at the last step run."""
-    steps = np.where(cells["solved"], pd.to_numeric(cells["steps_to_solve"], errors="coerce"),
-                     pd.to_numeric(cells["steps_run"], errors="coerce")).astype(float)
-    return Survival(model, lr, steps, cells["solved"].to_numpy(dtype=bool))
+    """The survival data of some runs (rows of conv_cells)."""
+    return Survival(model, lr, cells["step"].to_numpy(dtype=float),
+                    cells["solved"].to_numpy(dtype=bool))
 
 
 def survivals(cells: pd.DataFrame) -> dict[str, Survival]:
@@ -180,7 +161,7 @@ def _better(a: Survival, b: Survival) -> bool:
 def check_long_range(claim: Claim, m: Measured) -> Outcome:
     spec: LongRangeSpec = claim.spec
     cells = conv_cells(m)
-    cells = cells[cells["task"].isin(spec.tasks) & cells["steps_run"].notna()]
+    cells = cells[cells["task"].isin(spec.tasks)]
     if cells.empty:
         return Outcome(INCONCLUSIVE, f"no convergence results on {', '.join(spec.tasks)}.")
     setup = [c for c in GROUP_COLUMNS if c != "lr"]

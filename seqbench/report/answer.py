@@ -80,7 +80,7 @@ def _metric_answers(m: Measured, metric: str, family: str, measurement: str,
 
 def _learning_answers(m: Measured, task: str) -> dict[int, list[str]]:
     cells = conv_cells(m)
-    cells = cells[(cells["task"] == task) & cells["steps_run"].notna()]
+    cells = cells[cells["task"] == task]
     out: dict[int, list[str]] = {}
     for key, group in cells.groupby(["seq_len", "batch_size", "hidden_size", "train_steps"],
                                     sort=True):

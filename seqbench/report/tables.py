@@ -131,7 +131,6 @@ def long_range(m: Measured) -> pd.DataFrame:
                "best_lr", "runs_count", "solved_count", "solved_fraction",
                "solved_fraction_ci95_low", "solved_fraction_ci95_high",
                "median_steps_to_solve_step"]
-    cells = cells[cells["steps_run"].notna()]
     if cells.empty:
         return pd.DataFrame(columns=columns)
     rows = []
