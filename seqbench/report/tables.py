@@ -24,6 +24,22 @@ CURVE_COLUMNS = ["run", "cell_key", "model", "task", "seq_len", "batch_size", "h
                  "lr", "seed", "train_steps", "baseline_loss", "split", "step", "loss"]
 
 
+CURVE_POINTS_MAX = 250  # per cell and split in loss_curves.csv; the figure uses every point
+
+
+def thin_curves(curves: pd.DataFrame) -> pd.DataFrame:
+    """At most CURVE_POINTS_MAX evenly spaced points per cell and split, the last one kept:
+    210 runs of 2000 steps would otherwise write 50 MB of CSV for a figure-sized curve."""
+    if curves.empty:
+        return curves
+    keys = ["run", "cell_key", "split"]
+    position = curves.groupby(keys, sort=False).cumcount()
+    size = curves.groupby(keys, sort=False)["step"].transform("size")
+    stride = (size // CURVE_POINTS_MAX).clip(lower=1)
+    keep = (position % stride == 0) | (position == size - 1)
+    return curves[keep].reset_index(drop=True)
+
+
 def _with_units(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     frame["unit"] = [unit_of(m, t if isinstance(t, str) else None)
@@ -203,7 +219,7 @@ def build_tables(m: Measured) -> dict[str, pd.DataFrame]:
         "final_losses": final_losses(msum),
         "status": status_counts(m),
         "long_range": long_range(m),
-        "loss_curves": m.curves[CURVE_COLUMNS],
+        "loss_curves": thin_curves(m.curves[CURVE_COLUMNS]),
         "gradient_flow": gradient_flow_curves(m),
     }
 
