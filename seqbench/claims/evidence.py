@@ -46,6 +46,20 @@ class Sampling:
         """``3 seeds``, ``1 seed``."""
         return f"{n} {self.unit}" + ("" if n == 1 else "es" if self.unit.endswith("s") else "s")
 
+    def rule(self) -> str:
+        """How a comparison of this metric is decided, for reasons and the Method section."""
+        if self.by_construction:
+            return "values by construction (formula), so the ratio decides without a test"
+        text = (f"a difference needs a two-sided Mann–Whitney U test over ≥ "
+                f"{self.count(self.min_samples)} per model, Holm-corrected across the "
+                f"claim's comparisons (α = {ALPHA:.0%}), and a ratio of medians beyond "
+                f"1 ± {self.tolerance:.0%}")
+        if self.single_sample_factor:
+            text += (f"; with one {self.unit} per model, a ratio beyond "
+                     f"{self.single_sample_factor:g}× (the largest run-to-run spread "
+                     "measured on this machine kind), else 'within run-to-run spread'")
+        return text
+
 
 # Deterministic quantities (parameter counts, analytic FLOPs): one value decides.
 EXACT = Sampling("metric", 1, 0.0, "cell", by_construction=True)

@@ -24,7 +24,6 @@ from seqbench.claims.evidence import (
 from seqbench.claims.learning import NO_MODEL_LEARNED, learnable_only
 from seqbench.claims.model import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Claim, Evidence, Outcome
 from seqbench.report.data import Measured
-from seqbench.report.stats import ALPHA
 
 
 @dataclass(frozen=True)
@@ -81,20 +80,6 @@ def _reversed(r: ConfigResult) -> str:
     return f"{where(r.config)} ({flipped})"
 
 
-def _rule(sampling: Sampling) -> str:
-    """The decision rule, for reasons."""
-    if sampling.by_construction:
-        return "values by construction (formula), so the ratio decides without a test"
-    text = (f"a difference needs a two-sided Mann–Whitney U test over ≥ "
-            f"{sampling.count(sampling.min_samples)} per model")
-    text += (f", Holm-corrected across the claim's comparisons (α = {ALPHA:.0%}), and a ratio "
-             f"of medians beyond 1 ± {sampling.tolerance:.0%}")
-    if sampling.single_sample_factor:
-        text += (f"; with one {sampling.unit} per model, a ratio beyond "
-                 f"{sampling.single_sample_factor:g}× (the largest run-to-run spread measured)")
-    return text
-
-
 def outcome_of(results: list[ConfigResult], metric: str, sampling: Sampling,
                higher_first: bool = False, show_task: bool = True,
                extra: tuple[Evidence, ...] = (), skipped: str = "") -> Outcome:
@@ -113,7 +98,7 @@ def outcome_of(results: list[ConfigResult], metric: str, sampling: Sampling,
     good = [r for r in results if r.verdict == SUPPORTED]
     rest = [r for r in results if r.verdict == INCONCLUSIVE]
     n = len(results)
-    tail = f" (rule: {_rule(sampling)})." + (f" {skipped}" if skipped else "")
+    tail = f" (rule: {sampling.rule()})." + (f" {skipped}" if skipped else "")
     if bad:
         reason = (f"reversed at {len(bad)} of {n} configurations: "
                   + "; ".join(_reversed(r) for r in bad) + ".")

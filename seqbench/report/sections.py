@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from seqbench.claims import CHARACTERISTICS, Judged
-from seqbench.claims.evidence import EXACT, MEMORY, SEEDS, TIMING, Sampling
+from seqbench.claims.evidence import EXACT, MEMORY, SEEDS, TIMING
 from seqbench.claims.learning import LEARNED_BELOW_CHANCE
 from seqbench.report.data import Measured, model_order
 from seqbench.report.document import Block, Bullets, Heading, Image, Paragraph, Table
@@ -174,17 +174,6 @@ def figures(drawn: list[DrawnFigure], out: Path) -> list[Block]:
 
 
 def method() -> list[Block]:
-    def rule(s: Sampling) -> str:
-        if s.by_construction:
-            return "one value decides (by construction, from a formula; no test)"
-        text = (f"a two-sided Mann–Whitney U test over ≥ {s.count(s.min_samples)} per model, "
-                f"noise margin {s.tolerance:.0%}")
-        if s.single_sample_factor:
-            text += (f"; with one {s.unit} per model, a ratio beyond "
-                     f"{s.single_sample_factor:g}× (the largest run-to-run spread measured "
-                     "on this machine kind), else 'within run-to-run spread'")
-        return text
-
     return [Heading("Method"), Bullets([
         "Aggregation: a metric is summarised across seeds (cells of one configuration); a "
         "timing across processes, each process contributing the median of its timed rounds "
@@ -201,10 +190,10 @@ def method() -> list[Block]:
         "Mann–Whitney U test (exact for small samples). All comparisons behind one claim form "
         f"one family, Holm-corrected (Holm 1979) at α = {ALPHA:.0%}: a difference needs an "
         "adjusted p ≤ α and a ratio beyond the noise margin.",
-        f"Deterministic quantities (parameters, analytic FLOPs): {rule(EXACT)}.",
-        f"Timings (one value per process): {rule(TIMING)}.",
-        f"Peak memory (one fresh process per cell): {rule(MEMORY)}.",
-        f"Training and initialisation outcomes (losses): {rule(SEEDS)}.",
+        f"Deterministic quantities (parameters, analytic FLOPs): {EXACT.rule()}.",
+        f"Timings (one value per process): {TIMING.rule()}.",
+        f"Peak memory (one fresh process per cell): {MEMORY.rule()}.",
+        f"Training and initialisation outcomes (losses): {SEEDS.rule()}.",
         "Gradient decay: cells at several T from one seed share its weights, so each seed "
         "counts once (its longest T).",
         "Learning: a task's configuration is compared only where some model learned it (a run "
