@@ -7,7 +7,16 @@ import torch
 
 from seqbench.config import CellConfig
 from seqbench.models import MODELS, build_model
-from seqbench.models.costs import activation_bytes, forward_flops, param_count, train_step_flops
+from seqbench.models.costs import (
+    BACKWARD_FIT,
+    activation_bytes,
+    backward_working_set_bytes,
+    forward_flops,
+    optimizer_bytes,
+    param_count,
+    peak_step_bytes,
+    train_step_flops,
+)
 
 
 def cell(model: str, **kw) -> CellConfig:
@@ -79,3 +88,24 @@ def test_activation_model_matches_what_autograd_saves(model, sizes):
     model_per_step = (activation_bytes(long) - activation_bytes(short)) / 50
     # oneDNN pads its LSTM workspace, so allow 15%; the others are exact up to the input
     assert model_per_step == pytest.approx(measured_per_step, rel=0.15)
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_peak_estimate_is_derived_terms_plus_the_fitted_one(model):
+    c = cell(model, seq_len=300, batch_size=8, hidden_size=16, num_layers=2)
+    assert peak_step_bytes(c) == (activation_bytes(c) + backward_working_set_bytes(c)
+                                  + optimizer_bytes(c))
+    assert optimizer_bytes(c) == 3 * 4 * param_count(c)
+    # the fitted term is B·T·H·backward_units floats per layer
+    expected = 4 * 8 * 300 * 16 * MODELS[model].backward_units * 2
+    assert backward_working_set_bytes(c) == pytest.approx(expected, abs=1)
+
+
+def test_fit_point_names_the_fitted_configuration_only():
+    fit = cell("rnn", seq_len=BACKWARD_FIT.seq_len, batch_size=BACKWARD_FIT.batch_size,
+               hidden_size=BACKWARD_FIT.hidden_size, input_size=BACKWARD_FIT.input_size)
+    assert BACKWARD_FIT.matches(fit)
+    assert BACKWARD_FIT.matches(fit.replace(seed=3))  # any seed
+    for change in ({"seq_len": 2000}, {"batch_size": 20}, {"hidden_size": 128},
+                   {"num_layers": 2}, {"bidirectional": True}, {"input_size": 2}):
+        assert not BACKWARD_FIT.matches(fit.replace(**change))

@@ -1,13 +1,15 @@
-"""The fresh-process memory probe sees a known allocation."""
+"""The fresh-process memory probe sees a known allocation, and only the child's own."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from seqbench.config import CellConfig
-from seqbench.scenarios.memory import MemoryProbe, MemoryProbeFailed
+from seqbench.scenarios.memory import MemoryProbe, MemoryProbeFailed, _status_bytes
 
 EXTRA = 200 * 10**6  # bytes
+PARENT_BALLAST = 300 * 10**6  # bytes the test process holds while a child is measured
 
 
 def measure(**extra) -> dict:
@@ -27,8 +29,24 @@ def test_probe_sees_an_extra_200_mb():
     assert delta == pytest.approx(EXTRA, rel=0.05)
     assert heavier["hwm_reset"] is True
     assert heavier["step_time_s"] > 0
-    # the kernel's own per-process figure (wait4's ru_maxrss) agrees with VmHWM
-    assert heavier["process_maxrss_bytes"] >= heavier["peak_bytes"] * 0.99
+    # the whole-process peak covers the step's peak (start-up can only add to it)
+    assert heavier["process_peak_bytes"] >= heavier["peak_bytes"]
+
+
+def test_process_peak_is_the_childs_own_not_the_parents():
+    # wait4's ru_maxrss, recorded before, started at the parent's high-water mark: a child
+    # measured from a parent holding 300 MB more reported 300 MB more.
+    plain = measure()
+    ballast = torch.ones(PARENT_BALLAST, dtype=torch.uint8)  # touches every page
+    parent_peak = _status_bytes("VmHWM")
+    heavy = measure()
+    del ballast
+    assert heavy["process_peak_bytes"] < parent_peak - PARENT_BALLAST // 2
+    assert heavy["process_peak_bytes"] == pytest.approx(plain["process_peak_bytes"],
+                                                        abs=30 * 10**6)
+    # the step's own peak above baseline does not move with the parent either
+    step_peak = [r["peak_bytes"] - r["baseline_bytes"] for r in (plain, heavy)]
+    assert step_peak[1] == pytest.approx(step_peak[0], abs=5 * 10**6)
 
 
 def test_probe_reports_a_child_over_its_memory_limit():

@@ -21,12 +21,15 @@ class CellSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra constructor arguments
     has_cell_state: bool = False  # LSTM carries (h, c); the others carry h only
     # Memory model of the CPU implementation, in floats per (sequence, step, layer, direction)
-    # divided by H. saved_units: what autograd keeps for backward, measured with
+    # divided by H (seqbench/models/costs.py says what is derived and what is fitted).
+    # saved_units, derived: what autograd keeps for backward, measured with
     # saved_tensors_hooks (tests/test_costs.py re-checks it on the running torch).
-    # backward_units: the extra working set at backward's peak, fitted once to fresh-process
-    # peaks at T=5000, B=100, H=50 on torch 2.13 CPU (quick profile); the estimate's error
-    # at T=20000 is reported as peak_mem_est_over_measured_ratio.
     saved_units: float = 1.0
+    # backward_units, FITTED: the extra working set at backward's peak, fitted to
+    # fresh-process peaks at one configuration only (costs.BACKWARD_FIT: T=5000, B=100,
+    # H=50, I=1, one layer, torch 2.13 CPU). Its error across B, H, layers and T is in
+    # results/memory-model/summary.md; every memory cell reports it again as
+    # peak_mem_est_over_measured_ratio.
     backward_units: float = 4.0
     # Adam learning rates the article recommends for this cell type; the long-range profile
     # trains at each of them, so a verdict never rests on one rate that suits one model.
