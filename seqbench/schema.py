@@ -10,12 +10,15 @@ Schema history (keep old files as fixtures under tests/fixtures/ when bumping):
   2 — 2026-12: config gains ``stop_when_solved`` (absent in version 1: False); convergence
       metrics gain ``steps_to_solve_step``; convergence series may carry ``train_step``
       (the step each ``train_loss``/``grad_norm`` value ends: long runs store block means).
+      New family ``latency`` (measurement ``forward_b1``). Memory cells record the child's own
+      ``process_peak_bytes`` instead of ``process_maxrss_bytes`` (which was the parent's
+      high-water mark, carried across exec). Gradient norms are taken in float64.
 
 extra_info layout (version 2):
   schema_version  int, this module's SCHEMA_VERSION
-  family          "throughput" | "memory" | "gradients" | "convergence" | "overhead" |
-                  "calibration"
-  measurement     what pytest-benchmark's stats time: "forward", "train_step",
+  family          "throughput" | "latency" | "memory" | "gradients" | "convergence" |
+                  "overhead" | "calibration"
+  measurement     what pytest-benchmark's stats time: "forward", "forward_b1", "train_step",
                   "memory_step", "gradient_flow", "training_run", "train_step_overhead",
                   "matmul"
   status          "ok" | "diverged" (see README, "Statuses")

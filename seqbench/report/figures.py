@@ -535,7 +535,7 @@ def draw_throughput(m: Measured, path: Path) -> None:
 
 
 def draw_memory(m: Measured, path: Path) -> None:
-    names = {"peak_mem_bytes": "measured", "peak_mem_est_bytes": "analytic"}
+    names = {"peak_mem_bytes": "measured", "peak_mem_est_bytes": "estimate (partly fitted)"}
     mem = m.metrics[(m.metrics["family"] == "memory") & m.metrics["metric"].isin(names)]
     mem = mem[mem["value"] > 0]
     if mem.empty:
@@ -544,8 +544,9 @@ def draw_memory(m: Measured, path: Path) -> None:
     mem["source"] = mem["metric"].map(names)
     mem["MiB"] = mem["value"] / 2**20
     _per_setup_against_T(mem, path, "Peak memory against sequence length: measured and "
-                         "analytic", "MiB", "peak memory of one training step (MiB)",
-                         "source", ["measured", "analytic"])
+                         "estimate (partly fitted)", "MiB",
+                         "peak memory of one training step (MiB)", "source",
+                         ["measured", "estimate (partly fitted)"])
 
 
 def draw_step_phases(m: Measured, path: Path) -> None:
@@ -621,8 +622,9 @@ FIGURES: list[FigureSpec] = [
                "CIs across timed rounds and seeds.", draw_throughput),
     FigureSpec("memory", "Peak memory",
                "Peak resident memory of one training step above the process's baseline "
-               "(fresh process, kernel high-water mark), against T, with the analytic estimate "
-               "of seqbench.models.costs (dashed), one panel per setup.", draw_memory),
+               "(fresh process, kernel high-water mark), against T, with the estimate of "
+               "seqbench.models.costs (dashed: derived terms plus a backward term fitted at "
+               "one configuration), one panel per setup.", draw_memory),
     FigureSpec("step_phases", "Training step phases",
                "Median time of the forward pass, backward pass and optimizer step, per model, "
                "one panel per setup and sequence length; error bars are 95% CIs across seeds "

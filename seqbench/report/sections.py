@@ -100,7 +100,8 @@ def model_summaries(m: Measured, tables: dict[str, pd.DataFrame]) -> list[Block]
                     "train tokens/s": _median_ci(r, "train_tokens_per_s", "tokens/s"),
                     "forward tokens/s": _median_ci(r, "forward_tokens_per_s", "tokens/s"),
                     "peak memory (measured)": _median_ci(r, "peak_mem_bytes", "bytes"),
-                    "peak memory (analytic)": fmt(r.get("peak_mem_est_bytes"), "bytes"),
+                    "peak memory (estimate, partly fitted)": fmt(r.get("peak_mem_est_bytes"),
+                                                                 "bytes"),
                 })
             blocks.append(Table(pd.DataFrame(rows).replace("n/a", "")))
         else:

@@ -97,7 +97,7 @@ def _pick(summary: pd.DataFrame, family: str, measurement: str, metric: str,
 
 def model_costs(m: Measured, metric_sum: pd.DataFrame, timing_sum: pd.DataFrame) -> pd.DataFrame:
     """Per model and length: params, FLOPs/step, train and forward tokens/s (rounds pooled
-    over seeds) and measured and analytic peak memory (median over seeds)."""
+    over seeds) and measured and estimated peak memory (median over seeds)."""
     key = ["model", "seq_len", "batch_size", "hidden_size"]
     parts = [
         _pick(metric_sum, "throughput", "train_step", "param_count", "param_count"),
