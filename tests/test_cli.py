@@ -29,6 +29,8 @@ def assert_one_line_error(proc, *needles: str) -> None:
     (["run", "--seq-lens", "-3"], ["sequence length must be a positive integer, got -3"]),
     (["run", "--seq-lens", "ten"], ["--seq-lens takes comma-separated integers"]),
     (["run", "--lr", "0"], ["learning rate must be > 0"]),
+    (["run", "--timeout", "-3"], ["--timeout must be a positive number of seconds, got -3"]),
+    (["run", "--timeout", "0"], ["--timeout must be a positive number of seconds, got 0"]),
     (["run", "--threads", "0"], ["threads must be a positive integer"]),
     (["run", "--device", "tpu"], ["unknown device 'tpu'"]),
     (["run", "--max-mem", "lots"], ["cannot read size 'lots'"]),

@@ -130,3 +130,56 @@ def test_resume_of_a_finished_run_runs_nothing(cli, tmp_path):
     assert again.returncode == 0
     assert sorted(p.name for p in (out / "cells").iterdir()) == before
     assert len(load_results([out]).entries) == 4  # 3 gradient cells + calibration
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead but not yet reaped; /proc says which.
+    with contextlib.suppress(OSError):
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    return False
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if text in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(proc.name))
+    return [pid for pid in found if pid != os.getpid() and _alive(pid)]
+
+
+def test_sigterm_stops_every_child_records_the_cell_and_resume_reruns_it(cli, tmp_path):
+    out = tmp_path / "run"
+    # One 200-step convergence cell at T=500: seconds on any machine, so SIGTERM lands in it.
+    proc = subprocess.Popen([sys.executable, "-m", "seqbench", "run", "--profile", "quick",
+                             "--families", "convergence", "--models", "lstm", "--tasks",
+                             "mean-sign", "--seq-lens", "500", "--seeds", "0", "--out",
+                             str(out)], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True,
+                            env=os.environ | {"SEQBENCH_PROGRESS": "0"})
+    marker = out / "cells" / "running.json"
+    deadline = time.time() + 120
+    while not marker.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    running = json.loads(marker.read_text())
+    proc.send_signal(signal.SIGTERM)  # what `timeout`, `kill` and CI cancellation send
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert f"Resume with: seqbench run --resume {out}" in stderr
+    assert not _alive(running["pid"])  # pytest did not outlive the supervisor
+    assert _processes_mentioning(str(out)) == []
+    record = finished_nodeids(out / "cells")
+    assert list(record.values()) == ["crashed"]
+    (path,) = [p for p in (out / "cells").glob("*.json")]
+    assert json.loads(path.read_text())["message"] == "interrupted by SIGTERM"
+    resumed = cli("run", "--resume", str(out))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "was interrupted by a signal: running it again" in resumed.stderr
+    after = finished_nodeids(out / "cells")
+    assert after[running["nodeid"]] == "ok"  # measured again, not left crashed
+    assert set(after.values()) == {"ok"}  # the calibration ran too, after the cell

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections import Counter
@@ -12,7 +13,7 @@ from pathlib import Path
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
 from seqbench.launchers.preflight import default_budget, parse_size
-from seqbench.launchers.supervisor import Supervisor
+from seqbench.launchers.supervisor import Supervisor, Terminated
 from seqbench.profiles import DEFAULT_PROFILE, PROFILES, Overrides, build_cells, split_csv
 
 HELP = "run a benchmark profile and store pytest-benchmark JSON plus per-cell records"
@@ -108,8 +109,14 @@ def run(args: argparse.Namespace) -> int:
         if args.profile and args.profile != manifest["profile"]:
             raise SeqbenchError(f"{out} holds a {manifest['profile']!r} run; cannot resume it "
                                 f"as {args.profile!r}")
+        for nodeid in records.forget_interrupted(out / "cells"):
+            print(f"seqbench: {nodeid} was interrupted by a signal: running it again",
+                  file=sys.stderr)
     else:
         profile = args.profile or DEFAULT_PROFILE
+        if args.timeout is not None and not args.timeout > 0:
+            raise SeqbenchError(f"--timeout must be a positive number of seconds, "
+                                f"got {args.timeout:g}")
         overrides = _overrides(args)
         cells = build_cells(profile, overrides)  # validates every value before any work
         budget = parse_size(args.max_mem) if args.max_mem else default_budget()
@@ -131,11 +138,12 @@ def run(args: argparse.Namespace) -> int:
     supervisor = Supervisor(out, _pytest_args(manifest), cell_timeout_s=manifest["timeout_s"])
     try:
         supervisor.run()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as exc:
         done = records.finished_nodeids(out / "cells")
-        print(f"\nseqbench: interrupted; {len(done)} finished cells are kept in {out}.\n"
+        why = f"stopped by {exc}" if isinstance(exc, Terminated) else "interrupted"
+        print(f"\nseqbench: {why}; {len(done)} finished cells are kept in {out}.\n"
               f"Resume with: seqbench run --resume {out}", file=sys.stderr)
-        return 130
+        return 128 + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
     statuses = Counter(records.finished_nodeids(out / "cells").values())
     summary = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
     print(f"seqbench: done: {summary}. Results in {out}", file=sys.stderr)

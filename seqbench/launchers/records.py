@@ -64,6 +64,25 @@ def write_unmeasured(cells_dir: Path, nodeid: str, config: dict[str, Any], statu
     return write_cell(cells_dir, nodeid, entry, status, message)
 
 
+# Message prefix of a cell stopped by a signal to the supervisor (SIGTERM, SIGHUP): the cell
+# did nothing wrong, so a resumed run measures it again.
+INTERRUPTED_BY = "interrupted by "
+
+
+def forget_interrupted(cells_dir: Path) -> list[str]:
+    """Remove the records of interrupted cells; return their node ids."""
+    forgotten = []
+    for path in cells_dir.glob("*.json") if cells_dir.is_dir() else ():
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and str(data.get("message") or "").startswith(INTERRUPTED_BY):
+            path.unlink()
+            forgotten.append(data.get("cell_record", {}).get("fullname", path.stem))
+    return forgotten
+
+
 def finished_nodeids(cells_dir: Path) -> dict[str, str]:
     """nodeid → status of every finished cell in the folder."""
     done: dict[str, str] = {}

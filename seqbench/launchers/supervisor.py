@@ -8,6 +8,7 @@ progress as `crashed` or `timeout` and starts pytest again on the cells still to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -20,6 +21,22 @@ from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
 
 POLL_S = 0.5  # how often the supervisor checks the child and the running cell's clock
+# What `timeout`, `kill`, CI cancellation, container stop and SLURM preemption send. The
+# supervisor passes them on to pytest's process group, so no child outlives it.
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+GRACE_S = 30  # how long pytest gets to stop after a forwarded signal before SIGKILL
+
+
+class Terminated(Exception):
+    """The supervisor received a forwarded signal; its children were stopped."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated(signum)
 
 
 @dataclass
@@ -99,6 +116,7 @@ class Supervisor:
         # started (memory probes) at once on a timeout, without signalling itself.
         proc = subprocess.Popen(self.command(), start_new_session=True)
         self._timed_out: dict | None = None
+        previous = {s: signal.signal(s, _terminated) for s in FORWARDED_SIGNALS}
         try:
             while proc.poll() is None:
                 time.sleep(POLL_S)
@@ -110,17 +128,38 @@ class Supervisor:
                     proc.wait()
         except KeyboardInterrupt:
             # The terminal sent SIGINT to our group only; pass it on so pytest stops cleanly.
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            self._stop(proc, signal.SIGINT)
             records.clear_running(self.cells_dir)
             raise
+        except Terminated as exc:
+            # pytest runs in its own session, so SIGTERM to us never reached it: forward it,
+            # and record the cell it interrupted, which will not finish.
+            self._stop(proc, exc.signum)
+            self._record_fault(-exc.signum, interrupted=True)
+            raise
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         return proc.returncode
 
-    def _record_fault(self, code: int) -> str | None:
-        """If a cell was in progress when pytest ended, record why; return that status."""
+    @staticmethod
+    def _stop(proc: subprocess.Popen, signum: int) -> None:
+        """Signal pytest's whole process group; SIGKILL what is left after GRACE_S."""
+        try:
+            os.killpg(proc.pid, signum)
+            proc.wait(timeout=GRACE_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # grandchildren (memory probes) that lingered
+
+    def _record_fault(self, code: int, interrupted: bool = False) -> str | None:
+        """If a cell was in progress when pytest ended, record why; return that status. An
+        interrupted cell (a signal to the supervisor, not the cell's fault) is marked so that
+        --resume runs it again."""
         running = records.read_running(self.cells_dir)
         if running is None:
             return None
@@ -130,7 +169,8 @@ class Supervisor:
             message = f"exceeded its time limit of {running['timeout_s']:g} s"
         else:
             status = "crashed"
-            message = (f"killed by {signal.Signals(-code).name}" if code < 0
+            message = (f"{records.INTERRUPTED_BY}{signal.Signals(-code).name}" if interrupted
+                       else f"killed by {signal.Signals(-code).name}" if code < 0
                        else f"pytest exited with code {code} during the cell")
         records.write_unmeasured(self.cells_dir, nodeid, running.get("config") or {}, status,
                                  message)
