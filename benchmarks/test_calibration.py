@@ -33,7 +33,15 @@ def test_calibration(benchmark, request):
     benchmark(gemm_chain)  # pytest-benchmark calibrates iterations and rounds itself
     median = timed_median_s(benchmark)
     flop = 4 * 2 * n**3
-    benchmark.extra_info.update(make_record(
-        {"device": "cpu", "threads": threads, "gemm_size": n}, "calibration", "matmul",
-        {"calibration_time_s": median, "calibration_flop": flop,
-         "achieved_flop_per_s": flop / median if median else None}))
+    benchmark.extra_info.update(
+        make_record(
+            {"device": "cpu", "threads": threads, "gemm_size": n},
+            "calibration",
+            "matmul",
+            {
+                "calibration_time_s": median,
+                "calibration_flop": flop,
+                "achieved_flop_per_s": flop / median if median else None,
+            },
+        )
+    )

@@ -12,11 +12,22 @@ FAMILY = "gradients"
 def test_gradient_flow(benchmark, cell):
     w = Workload.build(cell)
     benchmark.group = f"gradients-T{cell.seq_len}"
-    flow = benchmark.pedantic(gradient_flow, args=(w.model, w.task.loss, w.x, w.y),
-                              rounds=cell.rounds, warmup_rounds=cell.warmup_rounds)
-    record(benchmark, cell, "gradient_flow", {
-        "loss": flow.loss,
-        "grad_total_norm": flow.total_norm,
-        **{f"param_grad_norm[{k}]": v for k, v in flow.param_norms.items()},
-        **flow.summary(),
-    }, series=flow.series(), threads=w.threads)
+    flow = benchmark.pedantic(
+        gradient_flow,
+        args=(w.model, w.task.loss, w.x, w.y),
+        rounds=cell.rounds,
+        warmup_rounds=cell.warmup_rounds,
+    )
+    record(
+        benchmark,
+        cell,
+        "gradient_flow",
+        {
+            "loss": flow.loss,
+            "grad_total_norm": flow.total_norm,
+            **{f"param_grad_norm[{k}]": v for k, v in flow.param_norms.items()},
+            **flow.summary(),
+        },
+        series=flow.series(),
+        threads=w.threads,
+    )

@@ -23,11 +23,17 @@ def test_forward_b1(benchmark, cell):
     benchmark.pedantic(ForwardOnly(w), rounds=cell.rounds, warmup_rounds=cell.warmup_rounds)
     median = timed_median_s(benchmark)
     steps = w.x.shape[1]  # T': the time steps the recurrence ran; w.x is (1, T', I)
-    record(benchmark, cell, "forward_b1", {
-        "latency_s": median,
-        "latency_iqr_s": timed_iqr_s(benchmark),
-        "latency_per_step_s": median / steps if median else None,
-        "tokens_per_s": w.tokens_per_step / median if median else None,
-        "forward_flop": forward_flops(cell),
-        "param_count": param_count(cell),
-    }, threads=w.threads)
+    record(
+        benchmark,
+        cell,
+        "forward_b1",
+        {
+            "latency_s": median,
+            "latency_iqr_s": timed_iqr_s(benchmark),
+            "latency_per_step_s": median / steps if median else None,
+            "tokens_per_s": w.tokens_per_step / median if median else None,
+            "forward_flop": forward_flops(cell),
+            "param_count": param_count(cell),
+        },
+        threads=w.threads,
+    )

@@ -29,8 +29,9 @@ def test_train_step_overhead(benchmark, cell):
         loss.backward()
         opt.step()
 
-    bare_timer = tbench.Timer("bare_step()", globals={"bare_step": bare_step},
-                              num_threads=torch.get_num_threads())
+    bare_timer = tbench.Timer(
+        "bare_step()", globals={"bare_step": bare_step}, num_threads=torch.get_num_threads()
+    )
     bare_times: list[float] = []
 
     def time_bare_once():
@@ -38,14 +39,22 @@ def test_train_step_overhead(benchmark, cell):
 
     step = TrainStep(Workload.build(cell))
     benchmark.group = f"overhead-T{cell.seq_len}"
-    benchmark.pedantic(step, setup=time_bare_once, rounds=cell.rounds,
-                       warmup_rounds=cell.warmup_rounds)
-    bare = statistics.median(bare_times[cell.warmup_rounds:])
+    benchmark.pedantic(
+        step, setup=time_bare_once, rounds=cell.rounds, warmup_rounds=cell.warmup_rounds
+    )
+    bare = statistics.median(bare_times[cell.warmup_rounds :])
     seqbench_median = timed_median_s(benchmark)
-    record(benchmark, cell, "train_step_overhead", {
-        "step_time_s": seqbench_median,
-        "bare_step_time_s": bare,
-        "bare_step_min_s": min(bare_times[cell.warmup_rounds:]),
-        "bare_step_max_s": max(bare_times[cell.warmup_rounds:]),
-        "overhead_ratio": seqbench_median / bare if seqbench_median else None,
-    }, series={"bare_step_s": bare_times[cell.warmup_rounds:]}, threads=step.w.threads)
+    record(
+        benchmark,
+        cell,
+        "train_step_overhead",
+        {
+            "step_time_s": seqbench_median,
+            "bare_step_time_s": bare,
+            "bare_step_min_s": min(bare_times[cell.warmup_rounds :]),
+            "bare_step_max_s": max(bare_times[cell.warmup_rounds :]),
+            "overhead_ratio": seqbench_median / bare if seqbench_median else None,
+        },
+        series={"bare_step_s": bare_times[cell.warmup_rounds :]},
+        threads=step.w.threads,
+    )

@@ -16,14 +16,20 @@ def test_forward(benchmark, cell, matmul_ceiling):
     benchmark.pedantic(ForwardOnly(w), rounds=cell.rounds, warmup_rounds=cell.warmup_rounds)
     median = timed_median_s(benchmark)
     flops = forward_flops(cell)
-    record(benchmark, cell, "forward", {
-        "forward_time_s": median,
-        "tokens_per_s": w.tokens_per_step / median if median else None,
-        "forward_flop": flops,
-        "achieved_flop_per_s": flops / median if median else None,
-        "matmul_ceiling_flop_per_s": matmul_ceiling,
-        "param_count": param_count(cell),
-    }, threads=w.threads)
+    record(
+        benchmark,
+        cell,
+        "forward",
+        {
+            "forward_time_s": median,
+            "tokens_per_s": w.tokens_per_step / median if median else None,
+            "forward_flop": flops,
+            "achieved_flop_per_s": flops / median if median else None,
+            "matmul_ceiling_flop_per_s": matmul_ceiling,
+            "param_count": param_count(cell),
+        },
+        threads=w.threads,
+    )
 
 
 def test_train_step(benchmark, cell, matmul_ceiling):
@@ -34,14 +40,20 @@ def test_train_step(benchmark, cell, matmul_ceiling):
     median = timed_median_s(benchmark)
     flops = train_step_flops(cell)
     achieved = flops / median if median else None
-    record(benchmark, cell, "train_step", {
-        "step_time_s": median,
-        **step.phase_medians(last=timed_rounds(benchmark)),
-        "tokens_per_s": w.tokens_per_step / median if median else None,
-        "train_step_flop": flops,
-        "achieved_flop_per_s": achieved,
-        "matmul_ceiling_flop_per_s": matmul_ceiling,
-        "ceiling_fraction_ratio": achieved / matmul_ceiling if achieved else None,
-        "param_count": param_count(cell),
-        "final_train_loss": step.last_loss,
-    }, threads=w.threads)
+    record(
+        benchmark,
+        cell,
+        "train_step",
+        {
+            "step_time_s": median,
+            **step.phase_medians(last=timed_rounds(benchmark)),
+            "tokens_per_s": w.tokens_per_step / median if median else None,
+            "train_step_flop": flops,
+            "achieved_flop_per_s": achieved,
+            "matmul_ceiling_flop_per_s": matmul_ceiling,
+            "ceiling_fraction_ratio": achieved / matmul_ceiling if achieved else None,
+            "param_count": param_count(cell),
+            "final_train_loss": step.last_loss,
+        },
+        threads=w.threads,
+    )

@@ -56,8 +56,13 @@ class CellConfig:
     @property
     def cell_id(self) -> str:
         """A stable, readable identifier: the pytest parameter id of this cell."""
-        parts = [self.model, self.task, f"T{self.seq_len}", f"B{self.batch_size}",
-                 f"H{self.hidden_size}"]
+        parts = [
+            self.model,
+            self.task,
+            f"T{self.seq_len}",
+            f"B{self.batch_size}",
+            f"H{self.hidden_size}",
+        ]
         if self.input_size is not None:
             parts.append(f"I{self.input_size}")
         if self.num_layers != 1:
@@ -90,35 +95,59 @@ def validate(cfg: CellConfig) -> None:
     from seqbench.models import MODELS
     from seqbench.tasks import TASKS
 
-    _require(cfg.family in FAMILIES,
-             f"unknown family {cfg.family!r}: choose from {', '.join(FAMILIES)}")
-    _require(cfg.model in MODELS,
-             f"unknown model {cfg.model!r}: choose from {', '.join(sorted(MODELS))}")
-    _require(cfg.task in TASKS,
-             f"unknown task {cfg.task!r}: choose from {', '.join(sorted(TASKS))}")
-    for name in ("seq_len", "batch_size", "hidden_size", "num_layers", "heldout_size",
-                 "eval_every", "rounds"):
+    _require(
+        cfg.family in FAMILIES, f"unknown family {cfg.family!r}: choose from {', '.join(FAMILIES)}"
+    )
+    _require(
+        cfg.model in MODELS, f"unknown model {cfg.model!r}: choose from {', '.join(sorted(MODELS))}"
+    )
+    _require(
+        cfg.task in TASKS, f"unknown task {cfg.task!r}: choose from {', '.join(sorted(TASKS))}"
+    )
+    for name in (
+        "seq_len",
+        "batch_size",
+        "hidden_size",
+        "num_layers",
+        "heldout_size",
+        "eval_every",
+        "rounds",
+    ):
         value = getattr(cfg, name)
-        _require(isinstance(value, int) and not isinstance(value, bool) and value > 0,
-                 f"{name} must be a positive integer, got {value!r}")
-    _require(cfg.input_size is None or (isinstance(cfg.input_size, int) and cfg.input_size > 0),
-             f"input_size must be a positive integer, got {cfg.input_size!r}")
+        _require(
+            isinstance(value, int) and not isinstance(value, bool) and value > 0,
+            f"{name} must be a positive integer, got {value!r}",
+        )
+    _require(
+        cfg.input_size is None or (isinstance(cfg.input_size, int) and cfg.input_size > 0),
+        f"input_size must be a positive integer, got {cfg.input_size!r}",
+    )
     _require(cfg.warmup_rounds >= 0, f"warmup_rounds must be >= 0, got {cfg.warmup_rounds!r}")
     _require(cfg.train_steps >= 0, f"train_steps must be >= 0, got {cfg.train_steps!r}")
-    _require(cfg.train_size is None or cfg.train_size > 0,
-             f"train_size must be positive or None, got {cfg.train_size!r}")
+    _require(
+        cfg.train_size is None or cfg.train_size > 0,
+        f"train_size must be positive or None, got {cfg.train_size!r}",
+    )
     _require(0.0 <= cfg.dropout < 1.0, f"dropout must be in [0, 1), got {cfg.dropout!r}")
     _require(cfg.lr > 0, f"lr must be > 0, got {cfg.lr!r}")
-    _require(cfg.clip_grad_norm is None or cfg.clip_grad_norm > 0,
-             f"clip_grad_norm must be > 0 or None, got {cfg.clip_grad_norm!r}")
-    _require(cfg.device in DEVICES,
-             f"unknown device {cfg.device!r}: choose from {', '.join(DEVICES)}")
+    _require(
+        cfg.clip_grad_norm is None or cfg.clip_grad_norm > 0,
+        f"clip_grad_norm must be > 0 or None, got {cfg.clip_grad_norm!r}",
+    )
+    _require(
+        cfg.device in DEVICES, f"unknown device {cfg.device!r}: choose from {', '.join(DEVICES)}"
+    )
     _require(cfg.dtype in DTYPES, f"unknown dtype {cfg.dtype!r}: choose from {', '.join(DTYPES)}")
-    _require(cfg.threads is None or cfg.threads > 0,
-             f"threads must be a positive integer, got {cfg.threads!r}")
+    _require(
+        cfg.threads is None or cfg.threads > 0,
+        f"threads must be a positive integer, got {cfg.threads!r}",
+    )
     # Latency is what one caller waits for one sequence: a batch would be throughput.
-    _require(cfg.family != "latency" or cfg.batch_size == 1,
-             f"the latency family measures batch size 1, got batch_size {cfg.batch_size!r}")
-    _require(cfg.timeout_s is None or cfg.timeout_s > 0,
-             f"timeout_s must be > 0, got {cfg.timeout_s!r}")
+    _require(
+        cfg.family != "latency" or cfg.batch_size == 1,
+        f"the latency family measures batch size 1, got batch_size {cfg.batch_size!r}",
+    )
+    _require(
+        cfg.timeout_s is None or cfg.timeout_s > 0, f"timeout_s must be > 0, got {cfg.timeout_s!r}"
+    )
     TASKS[cfg.task].check_input_size(cfg.input_size)

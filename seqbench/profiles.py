@@ -70,28 +70,43 @@ def timing_rounds(batch_size: int, seq_len: int, tokens_budget: int, cap: int = 
 
 def _article_sizes(family: str, model: str, T: int, rounds_budget: int) -> CellConfig:
     # The article's headline configuration: batch 100, input 1, hidden 50, mean-sign.
-    return CellConfig(family=family, model=model, task="mean-sign", seq_len=T, batch_size=100,
-                      input_size=1, hidden_size=50,
-                      rounds=timing_rounds(100, T, rounds_budget) if family != "memory" else 1,
-                      warmup_rounds=1 if family != "memory" else 0)
+    return CellConfig(
+        family=family,
+        model=model,
+        task="mean-sign",
+        seq_len=T,
+        batch_size=100,
+        input_size=1,
+        hidden_size=50,
+        rounds=timing_rounds(100, T, rounds_budget) if family != "memory" else 1,
+        warmup_rounds=1 if family != "memory" else 0,
+    )
 
 
 def smoke() -> list[CellConfig]:
     """Every model, task and family at tiny sizes (tests and CI)."""
     cells = []
     for model in ALL_MODELS:
-        base = dict(model=model, seq_len=8, batch_size=4, hidden_size=8, rounds=3,
-                    warmup_rounds=1)
+        base = dict(model=model, seq_len=8, batch_size=4, hidden_size=8, rounds=3, warmup_rounds=1)
         cells.append(CellConfig(family="throughput", task="mean-sign", **base))
         cells.append(CellConfig(family="memory", task="mean-sign", **base | {"rounds": 1}))
-        cells.append(CellConfig(family="gradients", task="mean-sign", input_size=3,
-                                **base | {"rounds": 1}))
+        cells.append(
+            CellConfig(family="gradients", task="mean-sign", input_size=3, **base | {"rounds": 1})
+        )
         cells.append(CellConfig(family="overhead", task="mean-sign", **base))
         cells.append(CellConfig(family="latency", task="mean-sign", **base | {"batch_size": 1}))
         for task in TASKS:
-            cells.append(CellConfig(family="convergence", task=task, train_steps=6,
-                                    heldout_size=8, eval_every=3, clip_grad_norm=1.0,
-                                    **base | {"rounds": 1}))
+            cells.append(
+                CellConfig(
+                    family="convergence",
+                    task=task,
+                    train_steps=6,
+                    heldout_size=8,
+                    eval_every=3,
+                    clip_grad_norm=1.0,
+                    **base | {"rounds": 1},
+                )
+            )
     return cells
 
 
@@ -122,7 +137,7 @@ def quick() -> list[CellConfig]:
             for model in ALL_MODELS:
                 cell = _article_sizes(family, model, T, rounds_budget=2_000_000)
                 if family == "gradients":
-                    seeds = (GRADIENT_SEEDS if T <= GRADIENT_SEEDS_MAX_LENGTH else QUICK_SEEDS)
+                    seeds = GRADIENT_SEEDS if T <= GRADIENT_SEEDS_MAX_LENGTH else QUICK_SEEDS
                     cells.extend(cell.replace(rounds=1, seed=s) for s in seeds)
                 else:
                     cells.append(cell)
@@ -131,19 +146,41 @@ def quick() -> list[CellConfig]:
     # first pages, which a real-time server pays once at start-up.
     for T in LATENCY_LENGTHS:
         for model in ALL_MODELS:
-            cells.append(CellConfig(
-                family="latency", model=model, task="mean-sign", seq_len=T, batch_size=1,
-                input_size=1, hidden_size=50, warmup_rounds=3,
-                rounds=timing_rounds(1, T, LATENCY_TOKENS_BUDGET, cap=LATENCY_MAX_ROUNDS)))
+            cells.append(
+                CellConfig(
+                    family="latency",
+                    model=model,
+                    task="mean-sign",
+                    seq_len=T,
+                    batch_size=1,
+                    input_size=1,
+                    hidden_size=50,
+                    warmup_rounds=3,
+                    rounds=timing_rounds(1, T, LATENCY_TOKENS_BUDGET, cap=LATENCY_MAX_ROUNDS),
+                )
+            )
     for task in QUICK_TASKS:
         for T in (50, 200):
             for model in ALL_MODELS:
                 for s in QUICK_SEEDS:
-                    cells.append(CellConfig(
-                        family="convergence", model=model, task=task, seq_len=T,
-                        batch_size=32, hidden_size=50, lr=1e-3, clip_grad_norm=1.0,
-                        train_steps=200, heldout_size=256, eval_every=20, seed=s, rounds=1,
-                        warmup_rounds=0))
+                    cells.append(
+                        CellConfig(
+                            family="convergence",
+                            model=model,
+                            task=task,
+                            seq_len=T,
+                            batch_size=32,
+                            hidden_size=50,
+                            lr=1e-3,
+                            clip_grad_norm=1.0,
+                            train_steps=200,
+                            heldout_size=256,
+                            eval_every=20,
+                            seed=s,
+                            rounds=1,
+                            warmup_rounds=0,
+                        )
+                    )
     return cells
 
 
@@ -160,28 +197,65 @@ def seed() -> list[CellConfig]:
         # sequences, Adam lr 1e-3, no clipping, as the article ran it; held-out evaluation
         # added.
         for model in ALL_MODELS:
-            cells.append(CellConfig(family="convergence", model=model, task="mean-sign",
-                                    seq_len=20000, batch_size=100, input_size=1,
-                                    hidden_size=50, train_steps=100, train_size=100,
-                                    heldout_size=100, eval_every=10, seed=s, rounds=1,
-                                    warmup_rounds=0))
+            cells.append(
+                CellConfig(
+                    family="convergence",
+                    model=model,
+                    task="mean-sign",
+                    seq_len=20000,
+                    batch_size=100,
+                    input_size=1,
+                    hidden_size=50,
+                    train_steps=100,
+                    train_size=100,
+                    heldout_size=100,
+                    eval_every=10,
+                    seed=s,
+                    rounds=1,
+                    warmup_rounds=0,
+                )
+            )
         # Experiment 3: the gradient norm (the grad_norm series) over 100 epochs of one fixed
         # sequence, T=10000, batch 1, input 10, hidden 20, loss = output.sum(), no clipping.
         # One held-out sequence: the loss is a sum over the batch, so a single sequence keeps
         # the held-out loss on the training loss's scale.
         for model in ALL_MODELS:
-            cells.append(CellConfig(family="convergence", model=model, task="output-sum",
-                                    seq_len=10000, batch_size=1, input_size=10,
-                                    hidden_size=20, train_steps=100, train_size=1,
-                                    heldout_size=1, eval_every=10, seed=s, rounds=1,
-                                    warmup_rounds=0))
+            cells.append(
+                CellConfig(
+                    family="convergence",
+                    model=model,
+                    task="output-sum",
+                    seq_len=10000,
+                    batch_size=1,
+                    input_size=10,
+                    hidden_size=20,
+                    train_steps=100,
+                    train_size=1,
+                    heldout_size=1,
+                    eval_every=10,
+                    seed=s,
+                    rounds=1,
+                    warmup_rounds=0,
+                )
+            )
     # Gradient vanishing: input 10, hidden 20, batch 1, fresh model per T, over 5 seeds.
     for T in (10, 50, 100, 500, 1000):
         for model in ALL_MODELS:
             for s in range(5):
-                cells.append(CellConfig(family="gradients", model=model, task="mean-sign",
-                                        seq_len=T, batch_size=1, input_size=10,
-                                        hidden_size=20, seed=s, rounds=1, warmup_rounds=0))
+                cells.append(
+                    CellConfig(
+                        family="gradients",
+                        model=model,
+                        task="mean-sign",
+                        seq_len=T,
+                        batch_size=1,
+                        input_size=10,
+                        hidden_size=20,
+                        seed=s,
+                        rounds=1,
+                        warmup_rounds=0,
+                    )
+                )
     # The suite's own overhead at the headline size.
     for model in ALL_MODELS:
         cells.append(_article_sizes("overhead", model, 20000, rounds_budget=0))
@@ -205,11 +279,25 @@ def long() -> list[CellConfig]:
             for T in lengths:
                 for model, spec in MODELS.items():
                     for lr in spec.recommended_lrs:
-                        cells.append(CellConfig(
-                            family="convergence", model=model, task=task, seq_len=T,
-                            batch_size=50, hidden_size=64, lr=lr, clip_grad_norm=1.0,
-                            train_steps=2000, heldout_size=1000, eval_every=100,
-                            stop_when_solved=True, seed=s, rounds=1, warmup_rounds=0))
+                        cells.append(
+                            CellConfig(
+                                family="convergence",
+                                model=model,
+                                task=task,
+                                seq_len=T,
+                                batch_size=50,
+                                hidden_size=64,
+                                lr=lr,
+                                clip_grad_norm=1.0,
+                                train_steps=2000,
+                                heldout_size=1000,
+                                eval_every=100,
+                                stop_when_solved=True,
+                                seed=s,
+                                rounds=1,
+                                warmup_rounds=0,
+                            )
+                        )
     return cells
 
 
@@ -242,11 +330,14 @@ def build_cells(profile: str, overrides: Overrides | None = None) -> list[CellCo
                     seen.add(key)
                     expanded.append(new)
         cells = expanded
-    cells = [c for c in cells
-             if (not overrides.models or c.model in overrides.models)
-             and (not overrides.tasks or c.task in overrides.tasks)
-             and (not overrides.families or c.family in overrides.families)
-             and (not overrides.seeds or c.seed in overrides.seeds)]
+    cells = [
+        c
+        for c in cells
+        if (not overrides.models or c.model in overrides.models)
+        and (not overrides.tasks or c.task in overrides.tasks)
+        and (not overrides.families or c.family in overrides.families)
+        and (not overrides.seeds or c.seed in overrides.seeds)
+    ]
     changes = {}
     if overrides.device:
         changes["device"] = overrides.device

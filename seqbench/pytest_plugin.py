@@ -23,30 +23,56 @@ from seqbench.schema import SCHEMA_VERSION
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("seqbench")
-    group.addoption("--seqbench-profile", default=os.environ.get("SEQBENCH_PROFILE"),
-                    help=f"benchmark profile: {', '.join(PROFILES)} (env SEQBENCH_PROFILE; "
-                         f"default {DEFAULT_PROFILE} with --benchmark-only, else smoke)")
+    group.addoption(
+        "--seqbench-profile",
+        default=os.environ.get("SEQBENCH_PROFILE"),
+        help=f"benchmark profile: {', '.join(PROFILES)} (env SEQBENCH_PROFILE; "
+        f"default {DEFAULT_PROFILE} with --benchmark-only, else smoke)",
+    )
     group.addoption("--seqbench-models", default=None, help="comma-separated models to keep")
     group.addoption("--seqbench-tasks", default=None, help="comma-separated tasks to keep")
     group.addoption("--seqbench-families", default=None, help="comma-separated families")
-    group.addoption("--seqbench-seq-lens", default=None,
-                    help="comma-separated sequence lengths replacing the profile's")
+    group.addoption(
+        "--seqbench-seq-lens",
+        default=None,
+        help="comma-separated sequence lengths replacing the profile's",
+    )
     group.addoption("--seqbench-seeds", default=None, help="comma-separated seeds to keep")
-    group.addoption("--seqbench-device", default=os.environ.get("SEQBENCH_DEVICE"),
-                    help="cpu or cuda for every cell (env SEQBENCH_DEVICE)")
-    group.addoption("--seqbench-threads", type=int, default=None,
-                    help="torch intra-op threads for every cell")
-    group.addoption("--seqbench-lr", type=float, default=None,
-                    help="Adam learning rate for every cell")
-    group.addoption("--seqbench-cells-dir", default=None,
-                    help="write each finished cell's record here at once, and skip cells "
-                         "that already have one (used by `seqbench run` and --resume)")
-    group.addoption("--seqbench-cell-timeout", type=float, default=None,
-                    help="seconds a cell may run before the supervisor stops it")
-    group.addoption("--seqbench-max-mem", type=int, default=None,
-                    help="memory budget in bytes: cells estimated above it are skipped")
-    group.addoption("--seqbench-cell-mem-limit", type=int, default=None,
-                    help="address-space limit in bytes for each memory probe's own process")
+    group.addoption(
+        "--seqbench-device",
+        default=os.environ.get("SEQBENCH_DEVICE"),
+        help="cpu or cuda for every cell (env SEQBENCH_DEVICE)",
+    )
+    group.addoption(
+        "--seqbench-threads", type=int, default=None, help="torch intra-op threads for every cell"
+    )
+    group.addoption(
+        "--seqbench-lr", type=float, default=None, help="Adam learning rate for every cell"
+    )
+    group.addoption(
+        "--seqbench-cells-dir",
+        default=None,
+        help="write each finished cell's record here at once, and skip cells "
+        "that already have one (used by `seqbench run` and --resume)",
+    )
+    group.addoption(
+        "--seqbench-cell-timeout",
+        type=float,
+        default=None,
+        help="seconds a cell may run before the supervisor stops it",
+    )
+    group.addoption(
+        "--seqbench-max-mem",
+        type=int,
+        default=None,
+        help="memory budget in bytes: cells estimated above it are skipped",
+    )
+    group.addoption(
+        "--seqbench-cell-mem-limit",
+        type=int,
+        default=None,
+        help="address-space limit in bytes for each memory probe's own process",
+    )
 
 
 def profile_name(config: pytest.Config) -> str:
@@ -72,14 +98,17 @@ def overrides(config: pytest.Config) -> Overrides:
         extra["inject_slowdown"] = float(os.environ["SEQBENCH_INJECT_SLOWDOWN"])
     if config.getoption("--seqbench-cell-mem-limit"):
         extra["probe_mem_limit_bytes"] = config.getoption("--seqbench-cell-mem-limit")
-    return Overrides(models=split_csv(config.getoption("--seqbench-models")),
-                     tasks=split_csv(config.getoption("--seqbench-tasks")),
-                     families=split_csv(config.getoption("--seqbench-families")),
-                     seq_lens=integers("--seqbench-seq-lens"),
-                     seeds=integers("--seqbench-seeds"),
-                     device=config.getoption("--seqbench-device"),
-                     threads=config.getoption("--seqbench-threads"),
-                     lr=config.getoption("--seqbench-lr"), extra=extra)
+    return Overrides(
+        models=split_csv(config.getoption("--seqbench-models")),
+        tasks=split_csv(config.getoption("--seqbench-tasks")),
+        families=split_csv(config.getoption("--seqbench-families")),
+        seq_lens=integers("--seqbench-seq-lens"),
+        seeds=integers("--seqbench-seeds"),
+        device=config.getoption("--seqbench-device"),
+        threads=config.getoption("--seqbench-threads"),
+        lr=config.getoption("--seqbench-lr"),
+        extra=extra,
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,20 +118,22 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
-def pytest_benchmark_update_machine_info(config: pytest.Config,
-                                         machine_info: dict[str, Any]) -> None:
+def pytest_benchmark_update_machine_info(
+    config: pytest.Config, machine_info: dict[str, Any]
+) -> None:
     machine_info.pop("node", None)  # the hostname: not ours to publish
     device = config.getoption("--seqbench-device") or "cpu"
     machine_info["seqbench"] = env.collect(device)
 
 
-def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
-                                 output_json: dict[str, Any]) -> None:
-    output_json["seqbench"] = {"schema_version": SCHEMA_VERSION,
-                               "profile": profile_name(config)}
+def pytest_benchmark_update_json(
+    config: pytest.Config, benchmarks: list, output_json: dict[str, Any]
+) -> None:
+    output_json["seqbench"] = {"schema_version": SCHEMA_VERSION, "profile": profile_name(config)}
 
 
 # --- per-cell persistence (README, "Long sweeps") -------------------------------------------
+
 
 def _cells_dir(config: pytest.Config) -> Path | None:
     value = config.getoption("--seqbench-cells-dir")
@@ -139,10 +170,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     cells_dir = _cells_dir(item.config)
     if cells_dir is not None and not ("cell" in item.fixturenames and _cell(item) is None):
         cell = _cell(item)
-        timeout = (cell.timeout_s if cell is not None and cell.timeout_s else
-                   item.config.getoption("--seqbench-cell-timeout"))
-        records.mark_running(cells_dir, item.nodeid, timeout,
-                             cell.to_dict() if cell is not None else {})
+        timeout = (
+            cell.timeout_s
+            if cell is not None and cell.timeout_s
+            else item.config.getoption("--seqbench-cell-timeout")
+        )
+        records.mark_running(
+            cells_dir, item.nodeid, timeout, cell.to_dict() if cell is not None else {}
+        )
 
 
 def _failure_status(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
@@ -171,12 +206,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if meta is not None and meta.stats.data:  # a cell that failed mid-measurement has none
         entry = meta.as_dict(include_data=True)
     else:
-        entry = {"name": item.name, "fullname": item.nodeid, "stats": None,
-                 "extra_info": dict(getattr(bench, "extra_info", {}) or {})}
+        entry = {
+            "name": item.name,
+            "fullname": item.nodeid,
+            "stats": None,
+            "extra_info": dict(getattr(bench, "extra_info", {}) or {}),
+        }
     entry["fullname"] = item.nodeid
     # pytest-benchmark's JSON writer turns parameters into strings; do the same, readably.
-    entry["params"] = {k: (v.cell_id if hasattr(v, "cell_id") else str(v))
-                       for k, v in (entry.get("params") or {}).items()}
+    entry["params"] = {
+        k: (v.cell_id if hasattr(v, "cell_id") else str(v))
+        for k, v in (entry.get("params") or {}).items()
+    }
     message = None
     if report.passed:
         status = entry["extra_info"].get("status", "ok")
@@ -188,9 +229,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         from seqbench.schema import make_record
 
         cell = _cell(item)
-        entry["extra_info"] = make_record(cell.to_dict() if cell else {},
-                                          cell.family if cell else "unknown", "none", {},
-                                          status=status)
+        entry["extra_info"] = make_record(
+            cell.to_dict() if cell else {},
+            cell.family if cell else "unknown",
+            "none",
+            {},
+            status=status,
+        )
     entry["extra_info"]["status"] = status
     if message:
         entry["extra_info"]["message"] = message

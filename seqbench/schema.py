@@ -47,9 +47,15 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def make_record(config: dict[str, Any], family: str, measurement: str,
-                metrics: dict[str, Any], series: dict[str, list[float]] | None = None,
-                status: str = "ok", threads: int | None = None) -> dict[str, Any]:
+def make_record(
+    config: dict[str, Any],
+    family: str,
+    measurement: str,
+    metrics: dict[str, Any],
+    series: dict[str, list[float]] | None = None,
+    status: str = "ok",
+    threads: int | None = None,
+) -> dict[str, Any]:
     """Build the extra_info record for one benchmark entry from a cell's config dict."""
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")

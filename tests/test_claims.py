@@ -44,8 +44,13 @@ def _verdict(claim_id: str, m: Measured):
     return BY_ID[claim_id].evaluate(m)
 
 
-def _edit(records: list[dict], family: str, change: Callable[[dict], None],
-          model: str | None = None, **where) -> int:
+def _edit(
+    records: list[dict],
+    family: str,
+    change: Callable[[dict], None],
+    model: str | None = None,
+    **where,
+) -> int:
     """Apply `change` to each record of `family` (and `model`, and config values)."""
     n = 0
     for rec in records:
@@ -70,8 +75,10 @@ def _with_seeds(records: list[dict], family: str, seeds: int) -> list[dict]:
             twin = copy.deepcopy(rec)
             twin["seed"] = s
             twin["cell_key"] = f"{rec['cell_key']}-s{s}"
-            twin["metrics"] = {k: v * (1 + 0.01 * s) if isinstance(v, float) else v
-                               for k, v in rec["metrics"].items()}
+            twin["metrics"] = {
+                k: v * (1 + 0.01 * s) if isinstance(v, float) else v
+                for k, v in rec["metrics"].items()
+            }
             extra.append(twin)
     return records + extra
 
@@ -146,8 +153,9 @@ def test_memory_with_one_process_per_model_needs_more_than_the_run_spread(loaded
     assert _verdict("char-memory-usage", _measure(loaded, records)).verdict == SUPPORTED
 
 
-def _set_rounds(records: list[dict], model: str, seconds: float,
-                family: str = "throughput") -> None:
+def _set_rounds(
+    records: list[dict], model: str, seconds: float, family: str = "throughput"
+) -> None:
     def put(rec):
         rec["round_times_s"] = [seconds * (1 + 0.01 * i) for i in range(5)]
 
@@ -207,8 +215,7 @@ def test_real_time_is_judged_on_b1_latency(loaded):
     outcome = _verdict("guide-real-time", measure(loaded))
     assert outcome.verdict == INCONCLUSIVE and "latency" in outcome.reason
     records = _records(loaded)
-    template = [r for r in records if r["family"] == "throughput"
-                and r["measurement"] == "forward"]
+    template = [r for r in records if r["family"] == "throughput" and r["measurement"] == "forward"]
     latency = []
     for rec in template:
         twin = copy.deepcopy(rec)
@@ -286,8 +293,9 @@ def _headline(loaded, losses: dict[str, list[float]]) -> list[dict]:
     records = _with_seeds(_records(loaded), "convergence", seeds)
     for model, per_seed in losses.items():
         for seed, loss in enumerate(per_seed):
-            _edit(records, "convergence", _train_loss(loss), model=model, task="mean-sign",
-                  seed=seed)
+            _edit(
+                records, "convergence", _train_loss(loss), model=model, task="mean-sign", seed=seed
+            )
     return records
 
 
@@ -332,8 +340,9 @@ def test_guide_short_decides_only_where_a_model_learned(loaded):
     assert "worse than" in outcome.reason
 
 
-def _long_range(loaded, solve: dict[str, list[int | None]], task: str = "adding",
-                steps: int = 2000) -> list[dict]:
+def _long_range(
+    loaded, solve: dict[str, list[int | None]], task: str = "adding", steps: int = 2000
+) -> list[dict]:
     """Long-profile runs on `task` at T=100: solve[model][seed] is the step it solved at,
     or None for a run that never did (censored at `steps`)."""
     template = next(r for r in _records(loaded) if r["family"] == "convergence")
@@ -341,13 +350,24 @@ def _long_range(loaded, solve: dict[str, list[int | None]], task: str = "adding"
     for model, per_seed in solve.items():
         for seed, step in enumerate(per_seed):
             rec = copy.deepcopy(template)
-            rec.update(model=model, seed=seed, task=task, seq_len=100, batch_size=50,
-                       hidden_size=64, train_steps=steps, lr=1e-3,
-                       cell_key=f"{model}-{task}-{seed}")
-            rec["metrics"] = dict(rec["metrics"], steps_to_solve_step=step,
-                                  solved_count=int(step is not None),
-                                  steps_run_count=step or steps,
-                                  final_heldout_over_baseline_ratio=0.05 if step else 1.0)
+            rec.update(
+                model=model,
+                seed=seed,
+                task=task,
+                seq_len=100,
+                batch_size=50,
+                hidden_size=64,
+                train_steps=steps,
+                lr=1e-3,
+                cell_key=f"{model}-{task}-{seed}",
+            )
+            rec["metrics"] = dict(
+                rec["metrics"],
+                steps_to_solve_step=step,
+                solved_count=int(step is not None),
+                steps_run_count=step or steps,
+                final_heldout_over_baseline_ratio=0.05 if step else 1.0,
+            )
             records.append(rec)
     return records
 
@@ -355,14 +375,17 @@ def _long_range(loaded, solve: dict[str, list[int | None]], task: str = "adding"
 def test_long_range_follows_steps_to_solve(loaded):
     never = [None] * 5
     gru_only = {"rnn": never, "lstm": never, "gru": [300, 400, 500, 600, 700]}
-    outcome = _verdict("char-long-term-dependency", _measure(loaded, _long_range(loaded,
-                                                                                gru_only)))
+    outcome = _verdict("char-long-term-dependency", _measure(loaded, _long_range(loaded, gru_only)))
     assert outcome.verdict == CONTRADICTED  # the article ranks LSTM above GRU
     assert "gru learned better" in outcome.reason
-    as_claimed = {"rnn": never, "lstm": [100, 150, 200, 250, 300],
-                  "gru": [900, 1000, 1100, 1200, 1300]}
-    outcome = _verdict("char-long-term-dependency", _measure(loaded, _long_range(loaded,
-                                                                                as_claimed)))
+    as_claimed = {
+        "rnn": never,
+        "lstm": [100, 150, 200, 250, 300],
+        "gru": [900, 1000, 1100, 1200, 1300],
+    }
+    outcome = _verdict(
+        "char-long-term-dependency", _measure(loaded, _long_range(loaded, as_claimed))
+    )
     assert outcome.verdict == SUPPORTED, outcome.reason
     assert "solved 5/5" in " ".join(e.numbers for e in outcome.evidence)
 
@@ -382,10 +405,17 @@ def _output_sum(loaded, norm: float, seeds: int = 3) -> list[dict]:
     for model in ("rnn", "lstm", "gru"):
         for seed in range(seeds):
             rec = copy.deepcopy(template)
-            rec.update(model=model, seed=seed, task="output-sum", seq_len=10000, batch_size=1,
-                       cell_key=f"{model}-sum-{seed}")
-            rec["series"] = dict(rec["series"], grad_norm=[norm * (1 + 0.01 * i)
-                                                           for i in range(100)])
+            rec.update(
+                model=model,
+                seed=seed,
+                task="output-sum",
+                seq_len=10000,
+                batch_size=1,
+                cell_key=f"{model}-sum-{seed}",
+            )
+            rec["series"] = dict(
+                rec["series"], grad_norm=[norm * (1 + 0.01 * i) for i in range(100)]
+            )
             records.append(rec)
     return records
 

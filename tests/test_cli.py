@@ -21,23 +21,26 @@ def assert_one_line_error(proc, *needles: str) -> None:
         assert needle in lines[0]
 
 
-@pytest.mark.parametrize("args,needles", [
-    (["run", "--models", "transformer"], ["unknown model 'transformer'", "gru, lstm, rnn"]),
-    (["run", "--tasks", "parity"], ["unknown task 'parity'", "adding, copy, mean-sign"]),
-    (["run", "--profile", "huge"], ["unknown profile 'huge'", "smoke, quick, seed"]),
-    (["run", "--seq-lens", "0"], ["sequence length must be a positive integer, got 0"]),
-    (["run", "--seq-lens", "-3"], ["sequence length must be a positive integer, got -3"]),
-    (["run", "--seq-lens", "ten"], ["--seq-lens takes comma-separated integers"]),
-    (["run", "--lr", "0"], ["learning rate must be > 0"]),
-    (["run", "--timeout", "-3"], ["--timeout must be a positive number of seconds, got -3"]),
-    (["run", "--timeout", "0"], ["--timeout must be a positive number of seconds, got 0"]),
-    (["run", "--threads", "0"], ["threads must be a positive integer"]),
-    (["run", "--device", "tpu"], ["unknown device 'tpu'"]),
-    (["run", "--max-mem", "lots"], ["cannot read size 'lots'"]),
-    (["run", "--families", "speed"], ["unknown family 'speed'"]),
-    (["run", "--resume", "/nonexistent/run"], ["not a seqbench run folder"]),
-    (["run", "--bogus"], ["unrecognized arguments: --bogus"]),
-])
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (["run", "--models", "transformer"], ["unknown model 'transformer'", "gru, lstm, rnn"]),
+        (["run", "--tasks", "parity"], ["unknown task 'parity'", "adding, copy, mean-sign"]),
+        (["run", "--profile", "huge"], ["unknown profile 'huge'", "smoke, quick, seed"]),
+        (["run", "--seq-lens", "0"], ["sequence length must be a positive integer, got 0"]),
+        (["run", "--seq-lens", "-3"], ["sequence length must be a positive integer, got -3"]),
+        (["run", "--seq-lens", "ten"], ["--seq-lens takes comma-separated integers"]),
+        (["run", "--lr", "0"], ["learning rate must be > 0"]),
+        (["run", "--timeout", "-3"], ["--timeout must be a positive number of seconds, got -3"]),
+        (["run", "--timeout", "0"], ["--timeout must be a positive number of seconds, got 0"]),
+        (["run", "--threads", "0"], ["threads must be a positive integer"]),
+        (["run", "--device", "tpu"], ["unknown device 'tpu'"]),
+        (["run", "--max-mem", "lots"], ["cannot read size 'lots'"]),
+        (["run", "--families", "speed"], ["unknown family 'speed'"]),
+        (["run", "--resume", "/nonexistent/run"], ["not a seqbench run folder"]),
+        (["run", "--bogus"], ["unrecognized arguments: --bogus"]),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(cli, args, needles, tmp_path):
     assert_one_line_error(cli(*args, "--out", str(tmp_path / "out")), *needles)
 
@@ -51,8 +54,9 @@ def test_unwritable_out_is_one_line(cli, tmp_path):
         target = tmp_path / "file"
         target.write_text("")
         target = target / "run"
-    assert_one_line_error(cli("run", "--profile", "smoke", "--out", str(target)),
-                          "cannot write to output folder")
+    assert_one_line_error(
+        cli("run", "--profile", "smoke", "--out", str(target)), "cannot write to output folder"
+    )
 
 
 def test_cuda_requested_without_cuda(cli, tmp_path):
@@ -60,8 +64,9 @@ def test_cuda_requested_without_cuda(cli, tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    assert_one_line_error(cli("run", "--device", "cuda", "--out", str(tmp_path / "o")),
-                          "no CUDA device")
+    assert_one_line_error(
+        cli("run", "--device", "cuda", "--out", str(tmp_path / "o")), "no CUDA device"
+    )
 
 
 def test_env_prints_the_recorded_environment(cli):
@@ -75,8 +80,7 @@ def test_env_prints_the_recorded_environment(cli):
 
 def test_run_smoke_end_to_end(cli, tmp_path):
     out = tmp_path / "smoke"
-    proc = cli("run", "--profile", "smoke", "--out", str(out), "--families",
-               "throughput,memory")
+    proc = cli("run", "--profile", "smoke", "--out", str(out), "--families", "throughput,memory")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith(str(out))  # it says where the results went
     data = json.loads((out / "benchmarks-1.json").read_text())
@@ -89,14 +93,35 @@ def test_run_smoke_end_to_end(cli, tmp_path):
     assert set(throughput.measurement) == {"forward", "train_step"}
     assert set(throughput.model) == {"rnn", "lstm", "gru"}
     step = throughput[throughput.measurement == "train_step"].iloc[0]
-    for key in ("step_time_s", "fwd_time_s", "bwd_time_s", "opt_time_s", "tokens_per_s",
-                "achieved_flop_per_s", "ceiling_fraction_ratio"):
+    for key in (
+        "step_time_s",
+        "fwd_time_s",
+        "bwd_time_s",
+        "opt_time_s",
+        "tokens_per_s",
+        "achieved_flop_per_s",
+        "ceiling_fraction_ratio",
+    ):
         assert step.metrics[key] > 0, key
-    assert step.metrics["fwd_time_s"] + step.metrics["bwd_time_s"] + \
-        step.metrics["opt_time_s"] <= step.time_max_s * 1.01
+    assert (
+        step.metrics["fwd_time_s"] + step.metrics["bwd_time_s"] + step.metrics["opt_time_s"]
+        <= step.time_max_s * 1.01
+    )
     config = step.config
-    for key in ("model", "task", "seq_len", "batch_size", "hidden_size", "input_size",
-                "num_layers", "bidirectional", "device", "dtype", "seed", "threads"):
+    for key in (
+        "model",
+        "task",
+        "seq_len",
+        "batch_size",
+        "hidden_size",
+        "input_size",
+        "num_layers",
+        "bidirectional",
+        "device",
+        "dtype",
+        "seed",
+        "threads",
+    ):
         assert key in config
     assert config["threads"] >= 1
     memory = results.entries[results.entries.family == "memory"].iloc[0]

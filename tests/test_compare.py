@@ -53,8 +53,19 @@ def bench(data: dict, name: str) -> dict:
 def scale_timing(entry: dict, factor: float) -> None:
     """Make one entry `factor` times slower: its rounds, stats and timing metrics."""
     stats = entry["stats"]
-    for key in ("min", "max", "mean", "stddev", "median", "iqr", "q1", "q3", "ld15iqr",
-                "hd15iqr", "total"):
+    for key in (
+        "min",
+        "max",
+        "mean",
+        "stddev",
+        "median",
+        "iqr",
+        "q1",
+        "q3",
+        "ld15iqr",
+        "hd15iqr",
+        "total",
+    ):
         if stats.get(key) is not None:
             stats[key] *= factor
     stats["ops"] /= factor
@@ -75,6 +86,7 @@ def run_cli(*args: str | Path) -> int:
 
 # ---- the rule -------------------------------------------------------------------------------
 
+
 def test_identical_runs_have_no_regression_and_exit_0(capsys):
     path = FIXTURES / "smoke_a.json"
     assert run_cli(path, path, "--format", "json") == 0
@@ -83,8 +95,13 @@ def test_identical_runs_have_no_regression_and_exit_0(capsys):
     assert out["counts"]["regression"] == 0
     assert out["counts"]["unchanged"] == len(out["rows"]) > 20  # every family compared
     metrics = {r["metric"] for r in out["rows"]}
-    assert {"time_median_s", "tokens_per_s", "peak_mem_bytes", "final_heldout_loss",
-            "grad_total_norm"} <= metrics
+    assert {
+        "time_median_s",
+        "tokens_per_s",
+        "peak_mem_bytes",
+        "final_heldout_loss",
+        "grad_total_norm",
+    } <= metrics
     assert out["only_baseline"] == out["only_current"] == []
 
 
@@ -103,11 +120,14 @@ def test_synthetic_regression_in_one_cell_is_flagged(tmp_path, capsys):
 
 def test_injected_25_percent_slowdown_is_detected():
     """Real runs: SEQBENCH_INJECT_SLOWDOWN=0.25 against the unchanged tree."""
-    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
-                             load_results([FIXTURES / "tput_slow25.json"]))
+    result = compare_results(
+        load_results([FIXTURES / "tput_base.json"]), load_results([FIXTURES / "tput_slow25.json"])
+    )
     assert result.exit_code == 1
-    steps = result.rows[(result.rows["metric"] == "time_median_s")
-                        & result.rows["name"].str.startswith("test_train_step")]
+    steps = result.rows[
+        (result.rows["metric"] == "time_median_s")
+        & result.rows["name"].str.startswith("test_train_step")
+    ]
     assert (steps["change"] > 0.15).all()  # every training step slowed, forward untouched
     assert "regression" in set(steps["verdict"])
 
@@ -122,8 +142,10 @@ def test_noise_of_the_measured_size_is_not_flagged(tmp_path):
         entry["stats"]["data"] = list(resampled)
         factor = (1 + MEASURED_NOISE * (-1) ** i) * np.median(data) / np.median(resampled)
         scale_timing(entry, float(factor))
-    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
-                             load_results([write(tmp_path, "noisy.json", noisy)]))
+    result = compare_results(
+        load_results([FIXTURES / "tput_base.json"]),
+        load_results([write(tmp_path, "noisy.json", noisy)]),
+    )
     timed = result.rows[result.rows["metric"] == "time_median_s"]
     assert (timed["change"].abs() > 0.03).all()  # the noise is really there
     assert result.exit_code == 0, result.rows
@@ -137,12 +159,19 @@ def test_a_large_change_that_is_not_significant_is_not_flagged(tmp_path):
     b_rounds = np.linspace(10e-3, 40e-3, 30)
     c_rounds = np.concatenate([b_rounds[:10], b_rounds[10:20] + 6e-3, b_rounds[20:]])
     for entry, rounds in ((b, b_rounds), (c, c_rounds)):
-        entry["stats"].update(data=list(rounds), median=float(np.median(rounds)),
-                              min=float(rounds.min()), max=float(rounds.max()))
-    result = compare_results(load_results([write(tmp_path, "b.json", base)]),
-                             load_results([write(tmp_path, "c.json", cur)]))
-    row = result.rows[(result.rows["name"] == LSTM_STEP)
-                      & (result.rows["metric"] == "time_median_s")].iloc[0]
+        entry["stats"].update(
+            data=list(rounds),
+            median=float(np.median(rounds)),
+            min=float(rounds.min()),
+            max=float(rounds.max()),
+        )
+    result = compare_results(
+        load_results([write(tmp_path, "b.json", base)]),
+        load_results([write(tmp_path, "c.json", cur)]),
+    )
+    row = result.rows[
+        (result.rows["name"] == LSTM_STEP) & (result.rows["metric"] == "time_median_s")
+    ].iloc[0]
     assert row["change"] > 0.10 and row["p_value"] > 0.002
     assert row["verdict"] == "unchanged"
 
@@ -150,10 +179,12 @@ def test_a_large_change_that_is_not_significant_is_not_flagged(tmp_path):
 def test_significant_change_below_the_threshold_is_not_flagged(tmp_path):
     cur = read("tput_base.json")
     scale_timing(bench(cur, LSTM_STEP), 1.08)
-    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
-                             load_results([write(tmp_path, "c.json", cur)]))
-    row = result.rows[(result.rows["name"] == LSTM_STEP)
-                      & (result.rows["metric"] == "time_median_s")].iloc[0]
+    result = compare_results(
+        load_results([FIXTURES / "tput_base.json"]), load_results([write(tmp_path, "c.json", cur)])
+    )
+    row = result.rows[
+        (result.rows["name"] == LSTM_STEP) & (result.rows["metric"] == "time_median_s")
+    ].iloc[0]
     assert row["p_value"] < 0.002 and row["verdict"] == "unchanged"
     assert result.exit_code == 0
 
@@ -169,13 +200,15 @@ def test_threshold_option_changes_the_verdict(tmp_path):
 def test_speedup_is_an_improvement_not_a_failure(tmp_path):
     cur = read("tput_base.json")
     scale_timing(bench(cur, LSTM_STEP), 0.7)
-    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
-                             load_results([write(tmp_path, "c.json", cur)]))
+    result = compare_results(
+        load_results([FIXTURES / "tput_base.json"]), load_results([write(tmp_path, "c.json", cur)])
+    )
     assert result.exit_code == 0
     assert result.count("improvement") == 2  # time and tokens/s
 
 
 # ---- normalisation --------------------------------------------------------------------------
+
 
 def test_normalize_cancels_a_uniform_machine_slowdown(tmp_path):
     slower = read("tput_base.json")
@@ -187,8 +220,9 @@ def test_normalize_cancels_a_uniform_machine_slowdown(tmp_path):
     assert raw.calibration_ratio == pytest.approx(1.3)
     assert any("calibration time differs 1.30×" in w for w in raw.warnings)
     assert not any("timed cells are slower" in w for w in raw.warnings)
-    norm = compare_results(load_results([base]), load_results([cur]),
-                           CompareOptions(normalize=True))
+    norm = compare_results(
+        load_results([base]), load_results([cur]), CompareOptions(normalize=True)
+    )
     assert norm.exit_code == 0
     assert norm.rows["change"].abs().max() < 1e-9
     assert set(norm.rows["unit"]) == {"cal", "tokens/s·cal"}
@@ -200,15 +234,18 @@ def test_every_cell_slower_with_a_steady_calibration_warns(tmp_path):
     busy = read("tput_base.json")
     for entry in busy["benchmarks"][1:]:  # not the calibration
         scale_timing(entry, 1.4)
-    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
-                             load_results([write(tmp_path, "busy.json", busy)]))
+    result = compare_results(
+        load_results([FIXTURES / "tput_base.json"]),
+        load_results([write(tmp_path, "busy.json", busy)]),
+    )
     assert result.exit_code == 1
-    assert any(w.startswith("all 6 timed cells are slower (median +40%)")
-               for w in result.warnings)
+    assert any(w.startswith("all 6 timed cells are slower (median +40%)") for w in result.warnings)
     one = read("tput_base.json")
     scale_timing(bench(one, LSTM_STEP), 1.4)
-    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
-                             load_results([write(tmp_path, "one.json", one)]))
+    result = compare_results(
+        load_results([FIXTURES / "tput_base.json"]),
+        load_results([write(tmp_path, "one.json", one)]),
+    )
     assert not any("timed cells are slower" in w for w in result.warnings)
 
 
@@ -217,9 +254,11 @@ def test_normalize_still_catches_a_real_regression_on_a_slower_machine(tmp_path)
     for entry in slower["benchmarks"]:
         scale_timing(entry, 1.3)
     scale_timing(bench(slower, LSTM_STEP), 1.25)
-    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
-                             load_results([write(tmp_path, "c.json", slower)]),
-                             CompareOptions(normalize=True))
+    result = compare_results(
+        load_results([FIXTURES / "tput_base.json"]),
+        load_results([write(tmp_path, "c.json", slower)]),
+        CompareOptions(normalize=True),
+    )
     assert set(result.rows.loc[result.rows["verdict"] == "regression", "name"]) == {LSTM_STEP}
 
 
@@ -238,10 +277,14 @@ MEM_CELL = "test_peak_memory[lstm-mean-sign-T8-B4-H8-s0]"
 CONV_CELL = "test_convergence[gru-adding-T8-B4-H8-s0]"
 
 
-def smoke_verdict(tmp_path: Path, data: dict, name: str, metric: str,
-                  options: CompareOptions | None = None) -> str:
-    result = compare_results(load_results([FIXTURES / "smoke_a.json"]),
-                             load_results([write(tmp_path, "c.json", data)]), options)
+def smoke_verdict(
+    tmp_path: Path, data: dict, name: str, metric: str, options: CompareOptions | None = None
+) -> str:
+    result = compare_results(
+        load_results([FIXTURES / "smoke_a.json"]),
+        load_results([write(tmp_path, "c.json", data)]),
+        options,
+    )
     rows = result.rows[(result.rows["name"] == name) & (result.rows["metric"] == metric)]
     assert len(rows) == 1
     return rows.iloc[0]["verdict"]
@@ -257,8 +300,12 @@ def test_memory_growth_uses_its_own_threshold_and_floor(tmp_path):
     loose = CompareOptions(mem_threshold=0.5)
     assert smoke_verdict(tmp_path, data, MEM_CELL, "peak_mem_bytes", loose) == "unchanged"
     metrics["peak_mem_bytes"] = peak + 0.5 * 2**20  # over 10%? no: under the floor anyway
-    assert smoke_verdict(tmp_path, data, MEM_CELL, "peak_mem_bytes",
-                         CompareOptions(mem_threshold=0.01)) == "unchanged"
+    assert (
+        smoke_verdict(
+            tmp_path, data, MEM_CELL, "peak_mem_bytes", CompareOptions(mem_threshold=0.01)
+        )
+        == "unchanged"
+    )
 
 
 def test_loss_with_one_seed_uses_the_measured_seed_spread(tmp_path):
@@ -297,17 +344,24 @@ def test_loss_is_judged_per_configuration_over_its_seeds(tmp_path):
     smoke = read("smoke_a.json")
     chance = bench(smoke, CONV_CELL)["extra_info"]["metrics"]["baseline_loss"]
     loss = 1.0
-    base = _with_seeds(copy.deepcopy(smoke), {0: loss, 1: loss + 0.2 * chance,
-                                              2: loss - 0.2 * chance})
+    base = _with_seeds(
+        copy.deepcopy(smoke), {0: loss, 1: loss + 0.2 * chance, 2: loss - 0.2 * chance}
+    )
     base_path = write(tmp_path, "b.json", base)
     group = "test_convergence[gru-adding-T8-B4-H8-s{0,1,2}]"
 
     def verdict(shift: float) -> tuple[str, float]:
-        cur = _with_seeds(copy.deepcopy(smoke), {0: loss + shift * chance,
-                                                 1: loss + (0.2 + shift) * chance,
-                                                 2: loss - (0.2 - shift) * chance})
-        result = compare_results(load_results([base_path]),
-                                 load_results([write(tmp_path, "c.json", cur)]))
+        cur = _with_seeds(
+            copy.deepcopy(smoke),
+            {
+                0: loss + shift * chance,
+                1: loss + (0.2 + shift) * chance,
+                2: loss - (0.2 - shift) * chance,
+            },
+        )
+        result = compare_results(
+            load_results([base_path]), load_results([write(tmp_path, "c.json", cur)])
+        )
         rows = result.rows[result.rows["metric"] == "final_heldout_loss"]
         row = rows[rows["name"] == group].iloc[0]  # one row for the three seeds
         assert not rows["name"].str.contains(r"-s1\]").any()
@@ -343,6 +397,7 @@ def test_metric_option_limits_the_comparison(capsys):
 
 # ---- mismatched cells and environment -------------------------------------------------------
 
+
 def test_cells_on_one_side_only_are_listed(tmp_path, capsys):
     cur = read("tput_base.json")
     dropped = bench(cur, LSTM_STEP)
@@ -358,8 +413,9 @@ def test_cells_on_one_side_only_are_listed(tmp_path, capsys):
     assert f"- `{LSTM_STEP}`" in out
     assert "**Only in current** (1 cells, not compared):" in out
     assert "T200" in out
-    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
-                             load_results([tmp_path / "c.json"]))
+    result = compare_results(
+        load_results([FIXTURES / "tput_base.json"]), load_results([tmp_path / "c.json"])
+    )
     assert result.only_baseline == [LSTM_STEP]
     assert LSTM_STEP not in set(result.rows["name"])  # the common cells are still compared
     assert result.rows["name"].nunique() == 5
@@ -368,8 +424,9 @@ def test_cells_on_one_side_only_are_listed(tmp_path, capsys):
 def test_same_name_with_another_configuration_says_what_differs(tmp_path):
     cur = read("tput_base.json")
     bench(cur, LSTM_STEP)["extra_info"]["config"]["lr"] = 0.01
-    result = compare_results(load_results([FIXTURES / "tput_base.json"]),
-                             load_results([write(tmp_path, "c.json", cur)]))
+    result = compare_results(
+        load_results([FIXTURES / "tput_base.json"]), load_results([write(tmp_path, "c.json", cur)])
+    )
     assert result.only_baseline == [f"{LSTM_STEP} (lr 0.001 vs 0.01)"]
 
 
@@ -389,8 +446,9 @@ def test_a_subset_run_against_a_whole_run_warns(tmp_path):
     the quick profile"): runs of different cell sets get a warning, unless some current run
     ran the baseline's cells (a workflow's first run, pooled with a subset rerun)."""
     subset = read("tput_base.json")
-    subset["benchmarks"] = [b for b in subset["benchmarks"] if "lstm" in b["name"]
-                            or b["name"] == "test_calibration"]
+    subset["benchmarks"] = [
+        b for b in subset["benchmarks"] if "lstm" in b["name"] or b["name"] == "test_calibration"
+    ]
     subset_path = write(tmp_path, "subset.json", subset)
     base = load_results([FIXTURES / "tput_base.json"])
 
@@ -406,6 +464,7 @@ def test_a_subset_run_against_a_whole_run_warns(tmp_path):
 
 
 # ---- exit codes and bad input ---------------------------------------------------------------
+
 
 def test_missing_file_is_one_line_and_exit_2(tmp_path, capsys):
     assert run_cli(FIXTURES / "smoke_a.json", tmp_path / "nope.json") == 2
@@ -447,6 +506,7 @@ def test_unknown_metric_is_bad_input(capsys):
 
 # ---- output formats and folders -------------------------------------------------------------
 
+
 def test_markdown_and_text_show_units_and_verdicts(tmp_path, capsys):
     slow = read("tput_base.json")
     scale_timing(bench(slow, LSTM_STEP), 1.25)
@@ -471,8 +531,9 @@ def test_folders_pool_their_runs(tmp_path):
     for name in ("tput_base.json", "tput_clean.json"):
         (base_dir / name).write_text((FIXTURES / name).read_text())
     (cur_dir / "slow25.json").write_text((FIXTURES / "tput_slow25.json").read_text())
-    result = compare_results(load_results([base_dir]), load_results([cur_dir]),
-                             CompareOptions(normalize=True))
+    result = compare_results(
+        load_results([base_dir]), load_results([cur_dir]), CompareOptions(normalize=True)
+    )
     assert result.rows["name"].nunique() == 6
     assert result.count("regression") >= 2
     assert result.only_baseline == result.only_current == []
@@ -503,8 +564,9 @@ def test_a_rerun_confirms_a_real_regression(tmp_path):
         slow = read(name)
         scale_timing(bench(slow, LSTM_STEP), 1.25)
         runs.append(write(tmp_path, f"slow-{name}", slow))
-    result = compare_results(load_results([FIXTURES / "tput_base.json"]), load_results(runs),
-                             CompareOptions(pool="best"))
+    result = compare_results(
+        load_results([FIXTURES / "tput_base.json"]), load_results(runs), CompareOptions(pool="best")
+    )
     assert result.exit_code == 1
     flagged = result.rows[result.rows["verdict"] == "regression"]
     assert set(flagged["name"]) == {LSTM_STEP}
@@ -530,8 +592,11 @@ def _baseline_spread_apart(tmp_path: Path, factor: float) -> list[Path]:
     the rounds test alone already holds back most changes inside such a spread)."""
     slow = read("tput_base.json")
     scale_timing(bench(slow, LSTM_STEP), factor)
-    return [FIXTURES / "tput_base.json", FIXTURES / "tput_clean.json",
-            write(tmp_path, "base-slow.json", slow)]
+    return [
+        FIXTURES / "tput_base.json",
+        FIXTURES / "tput_clean.json",
+        write(tmp_path, "base-slow.json", slow),
+    ]
 
 
 def _lstm_time_row(result) -> pd.Series:
@@ -539,10 +604,13 @@ def _lstm_time_row(result) -> pd.Series:
     return rows[(rows["name"] == LSTM_STEP) & (rows["metric"] == "time_median_s")].iloc[0]
 
 
-@pytest.mark.parametrize(("slowdown", "widened", "plain"), [
-    (1.3, "unchanged", "regression"),  # inside the baseline runs' own ~40% spread
-    (1.7, "regression", "regression"),  # past it
-])
+@pytest.mark.parametrize(
+    ("slowdown", "widened", "plain"),
+    [
+        (1.3, "unchanged", "regression"),  # inside the baseline runs' own ~40% spread
+        (1.7, "regression", "regression"),  # past it
+    ],
+)
 def test_a_cell_limit_widens_to_its_baseline_runs_spread(tmp_path, slowdown, widened, plain):
     base = load_results(_baseline_spread_apart(tmp_path, 1.4))
     cur = read("tput_base.json")
@@ -556,8 +624,7 @@ def test_a_cell_limit_widens_to_its_baseline_runs_spread(tmp_path, slowdown, wid
     assert times["tolerance"].min() == 0.10  # a cell whose runs agree within 10% keeps it
     narrow = compare_results(base, current, CompareOptions(alpha=0.01, widen_by_spread=False))
     assert _lstm_time_row(narrow)["verdict"] == plain
-    assert (narrow.rows.loc[narrow.rows["metric"] == "time_median_s", "tolerance"]
-            == 0.10).all()
+    assert (narrow.rows.loc[narrow.rows["metric"] == "time_median_s", "tolerance"] == 0.10).all()
 
 
 def test_no_widen_flag_and_the_limit_column(tmp_path, capsys):
@@ -571,8 +638,9 @@ def test_no_widen_flag_and_the_limit_column(tmp_path, capsys):
     assert run_cli(base, current, "--alpha", "0.01") == 0
     out = capsys.readouterr().out
     assert "widened to its baseline runs' spread" in out
-    lstm = next(line for line in out.splitlines()
-                if line.startswith(f"| {LSTM_STEP} | time_median_s"))
+    lstm = next(
+        line for line in out.splitlines() if line.startswith(f"| {LSTM_STEP} | time_median_s")
+    )
     assert "| ±4" in lstm  # the widened limit, about 40%
     assert run_cli(base, current, "--alpha", "0.01", "--no-widen") == 1
     assert "widened" not in capsys.readouterr().out
@@ -581,15 +649,19 @@ def test_no_widen_flag_and_the_limit_column(tmp_path, capsys):
 def test_memory_limit_widens_to_its_baseline_runs_spread(tmp_path):
     """Peak memory of one GRU cell moved 15% between runs of the unchanged tree (README):
     with three baseline runs 1.0, 1.0 and 1.3 times a peak, 1.25 is not a regression."""
+
     def run(factor: float, name: str) -> Path:
         data = read("smoke_a.json")
         bench(data, MEM_CELL)["extra_info"]["metrics"]["peak_mem_bytes"] *= factor
         return write(tmp_path, name, data)
+
     base = load_results([FIXTURES / "smoke_a.json", run(1.0, "b2.json"), run(1.3, "b3.json")])
     for factor, widened in ((1.25, "unchanged"), (1.4, "regression")):
         current = load_results([run(factor, "cur.json")])
-        for options, verdict in ((CompareOptions(), widened),
-                                 (CompareOptions(widen_by_spread=False), "regression")):
+        for options, verdict in (
+            (CompareOptions(), widened),
+            (CompareOptions(widen_by_spread=False), "regression"),
+        ):
             rows = compare_results(base, current, options).rows
             row = rows[(rows["name"] == MEM_CELL) & (rows["metric"] == "peak_mem_bytes")]
             assert row["verdict"].item() == verdict, (factor, options.widen_by_spread)
@@ -606,27 +678,31 @@ def test_gate_limits_which_regressions_fail(tmp_path, capsys):
     md = capsys.readouterr().out
     assert md.startswith("### seqbench compare: no gating regression (2 regression (0 gating)")
     assert "🔴 regression (not gating)" in md
-    result = compare_results(load_results([base]), load_results([current]),
-                             CompareOptions(gate="gru"))
+    result = compare_results(
+        load_results([base]), load_results([current]), CompareOptions(gate="gru")
+    )
     assert result.count("regression") == 2 and result.exit_code == 0
     assert set(result.rows.loc[result.rows["gates"], "name"]) == {
-        n for n in result.rows["name"] if "gru" in n}
+        n for n in result.rows["name"] if "gru" in n
+    }
 
 
 def test_gate_never_hides_a_crash_or_a_loss_regression(tmp_path):
     data = read("smoke_a.json")
     bench(data, MEM_CELL)["extra_info"]["status"] = "crashed"
     cur = load_results([write(tmp_path, "c.json", data)])
-    result = compare_results(load_results([FIXTURES / "smoke_a.json"]), cur,
-                             CompareOptions(gate="no-cell-matches-this"))
+    result = compare_results(
+        load_results([FIXTURES / "smoke_a.json"]), cur, CompareOptions(gate="no-cell-matches-this")
+    )
     status = result.rows[result.rows["metric"] == "status"]
     assert list(status["verdict"]) == ["regression"] and status["gates"].all()
     assert result.exit_code == 1
 
 
 def test_bad_gate_is_one_line_and_exit_2(capsys):
-    assert run_cli(FIXTURES / "tput_base.json", FIXTURES / "tput_clean.json",
-                   "--gate", "lstm[") == 2
+    assert (
+        run_cli(FIXTURES / "tput_base.json", FIXTURES / "tput_clean.json", "--gate", "lstm[") == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a regular expression" in err
 
@@ -637,6 +713,7 @@ def test_unknown_pool_is_bad_input():
 
 
 # ---- pieces ---------------------------------------------------------------------------------
+
 
 def test_parse_fraction():
     assert parse_fraction("10%") == pytest.approx(0.10)

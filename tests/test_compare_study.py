@@ -29,12 +29,19 @@ def study(tmp_path: Path) -> Path:
     has a rerun of its clean and slow25 kinds."""
     runs = tmp_path / "runs"
     runs.mkdir()
-    layout = {"pair01-base-r1": "tput_base", "pair01-base-r2": "tput_clean",
-              "pair01-clean-r1": "tput_clean", "pair01-slow10-r1": "tput_slow10",
-              "pair01-slow25-r1": "tput_slow25",
-              "pair02-base-r1": "tput_clean", "pair02-base-r2": "tput_base",
-              "pair02-clean-r1": "tput_base", "pair02-clean-r2": "tput_clean",
-              "pair02-slow25-r1": "tput_slow25", "pair02-slow25-r2": "tput_slow25"}
+    layout = {
+        "pair01-base-r1": "tput_base",
+        "pair01-base-r2": "tput_clean",
+        "pair01-clean-r1": "tput_clean",
+        "pair01-slow10-r1": "tput_slow10",
+        "pair01-slow25-r1": "tput_slow25",
+        "pair02-base-r1": "tput_clean",
+        "pair02-base-r2": "tput_base",
+        "pair02-clean-r1": "tput_base",
+        "pair02-clean-r2": "tput_clean",
+        "pair02-slow25-r1": "tput_slow25",
+        "pair02-slow25-r2": "tput_slow25",
+    }
     for name, fixture in layout.items():
         shutil.copy(FIXTURES / f"{fixture}.json", runs / f"{name}.json")
     (runs / "pair01-base-r1.log").write_text("logs and partial files are ignored")
@@ -50,16 +57,18 @@ def test_find_runs_reads_pairs_kinds_and_repeats(study):
 
 
 def test_evaluate_compares_every_kind_with_its_pair_baseline(study):
-    grid = default_grid(alphas=(0.002,), baseline_runs=(1, 2), current_runs=(1, 2),
-                        pools=("best", "median"))
+    grid = default_grid(
+        alphas=(0.002,), baseline_runs=(1, 2), current_runs=(1, 2), pools=("best", "median")
+    )
     comparisons, cells = evaluate(study / "runs", grid)
     # 24 settings: 2 pools × raw/normalised for each (baseline runs, current runs), twice
     # (plain and widened) where the baseline has 2 runs. Pair 1 has 1 run per current kind
     # (the 12 settings with 1 current run apply), pair 2 has 2 runs of clean and slow25 (all
     # 24 apply).
     assert len(comparisons) == 3 * 12 + 2 * 24
-    assert comparisons.loc[comparisons["setting"].str.endswith("widened"),
-                           "baseline_runs"].eq(2).all()
+    assert (
+        comparisons.loc[comparisons["setting"].str.endswith("widened"), "baseline_runs"].eq(2).all()
+    )
     assert set(comparisons["kind"]) == {"clean", "slow10", "slow25"}
     assert set(comparisons.loc[comparisons["pair"] == 1, "current_runs"]) == {1}
     slow25 = comparisons[comparisons["kind"] == "slow25"]
@@ -70,8 +79,9 @@ def test_evaluate_compares_every_kind_with_its_pair_baseline(study):
 
 
 def test_rates_are_fractions_with_wilson_intervals():
-    comparisons = pd.DataFrame({"setting": ["s"] * 10, "kind": ["clean"] * 10,
-                                "flagged": [True] + [False] * 9})
+    comparisons = pd.DataFrame(
+        {"setting": ["s"] * 10, "kind": ["clean"] * 10, "flagged": [True] + [False] * 9}
+    )
     row = rates(comparisons).iloc[0]
     assert row["flagged"] == 1 and row["comparisons"] == 10
     assert row["rate"] == pytest.approx(0.1)
@@ -80,8 +90,14 @@ def test_rates_are_fractions_with_wilson_intervals():
 
 def test_summarize_writes_the_tables(study):
     text = summarize(study, (0.10,), baseline_runs=2, current_runs=2)
-    for name in ("comparisons.csv", "cells.csv", "rates.csv", "noise.csv", "runs.csv",
-                 "summary.md"):
+    for name in (
+        "comparisons.csv",
+        "cells.csv",
+        "rates.csv",
+        "noise.csv",
+        "runs.csv",
+        "summary.md",
+    ):
         assert (study / name).stat().st_size > 0
     assert "false-alarm rate" in text and "baseline 2 runs, current 2 runs, pool best" in text
     assert "All 11 runs have calibration times within 1.25×" in text
@@ -128,8 +144,9 @@ def test_evaluate_only_needs_runs(tmp_path, capsys):
 
 def test_splits_compare_every_choice_of_baseline_runs(tmp_path):
     runs = [FIXTURES / f"tput_{k}.json" for k in ("base", "clean", "slow25")]
-    grid = default_grid(alphas=(0.002,), baseline_runs=(2,), current_runs=(1,),
-                        pools=("best", "median"))
+    grid = default_grid(
+        alphas=(0.002,), baseline_runs=(2,), current_runs=(1,), pools=("best", "median")
+    )
     comparisons, flagged = split_evaluate(runs, 2, grid)
     # 3 choices of 2 baseline runs × 2 pools × raw, normalised × plain, widened
     assert len(comparisons) == 3 * 2 * 2 * 2
@@ -137,16 +154,30 @@ def test_splits_compare_every_choice_of_baseline_runs(tmp_path):
     # the split whose current side is the 25% slowdown is flagged, under both pools
     slow = comparisons[comparisons["split"].str.endswith("vs tput_slow25.json")]
     assert slow["flagged"].all()
-    assert set(flagged.loc[flagged["split"].isin(slow["split"]), "cell"]) \
-        <= {c for c in flagged["cell"] if c.startswith("test_train_step")}
+    assert set(flagged.loc[flagged["split"].isin(slow["split"]), "cell"]) <= {
+        c for c in flagged["cell"] if c.startswith("test_train_step")
+    }
     with pytest.raises(SeqbenchError, match="needs more than 3 runs"):
         split_evaluate(runs, 3, grid)
 
 
 def test_splits_command_writes_its_tables(tmp_path, capsys):
     runs = [str(FIXTURES / f"tput_{k}.json") for k in ("base", "clean", "slow10")]
-    assert main(["--out", str(tmp_path), "--splits", *runs, "--baseline-runs", "2",
-                 "--current-runs", "1"]) == 0
+    assert (
+        main(
+            [
+                "--out",
+                str(tmp_path),
+                "--splits",
+                *runs,
+                "--baseline-runs",
+                "2",
+                "--current-runs",
+                "1",
+            ]
+        )
+        == 0
+    )
     text = (tmp_path / "splits.md").read_text()
     assert "Every choice of 2 as the baseline" in text
     assert (tmp_path / "splits.csv").stat().st_size > 0
@@ -156,21 +187,56 @@ def test_splits_command_writes_its_tables(tmp_path, capsys):
 def test_recipe_only_scans_thresholds_with_the_ci_settings(tmp_path, study):
     runs = [str(FIXTURES / f"tput_{k}.json") for k in ("base", "clean", "slow25")]
     gate = r"^test_train_step\["
-    assert main(["--out", str(tmp_path / "s"), "--splits", *runs, "--baseline-runs", "2",
-                 "--current-runs", "1", "--thresholds", "10%,50%", "--gate", gate,
-                 "--recipe-only"]) == 0
+    assert (
+        main(
+            [
+                "--out",
+                str(tmp_path / "s"),
+                "--splits",
+                *runs,
+                "--baseline-runs",
+                "2",
+                "--current-runs",
+                "1",
+                "--thresholds",
+                "10%,50%",
+                "--gate",
+                gate,
+                "--recipe-only",
+            ]
+        )
+        == 0
+    )
     splits = pd.read_csv(tmp_path / "s" / "splits.csv")
     # 3 splits × 2 thresholds × plain, widened; every setting normalised, pooled best, gated
     assert len(splits) == 3 * 2 * 2
-    assert splits["setting"].str.contains("normalised, baseline 2 runs, current 1 run, "
-                                          "pool best").all()
+    assert (
+        splits["setting"]
+        .str.contains("normalised, baseline 2 runs, current 1 run, pool best")
+        .all()
+    )
     assert splits["setting"].str.contains("gate", regex=False).all()
     slow = splits[splits["split"].str.endswith("vs tput_slow25.json")]
     # the injected 25% (measured +26% median on train steps) fails at 10%, not at 50%
     assert slow.loc[slow["setting"].str.startswith("threshold 10%"), "flagged"].all()
     assert not slow.loc[slow["setting"].str.startswith("threshold 50%"), "flagged"].any()
-    assert main(["--out", str(study), "--evaluate-only", "--baseline-runs", "2",
-                 "--current-runs", "2", "--thresholds", "10%", "--recipe-only"]) == 0
+    assert (
+        main(
+            [
+                "--out",
+                str(study),
+                "--evaluate-only",
+                "--baseline-runs",
+                "2",
+                "--current-runs",
+                "2",
+                "--thresholds",
+                "10%",
+                "--recipe-only",
+            ]
+        )
+        == 0
+    )
     rates_table = pd.read_csv(study / "rates.csv")
     assert set(rates_table["kind"]) == {"clean", "slow25"}  # slow10 has no rerun to pool
     assert rates_table["setting"].nunique() == 2  # plain and widened

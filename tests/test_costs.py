@@ -30,8 +30,13 @@ def cell(model: str, **kw) -> CellConfig:
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_param_count_matches_torch(model, input_size, hidden_size, num_layers, bidirectional):
-    c = cell(model, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
-             bidirectional=bidirectional)
+    c = cell(
+        model,
+        input_size=input_size,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+    )
     assert param_count(c) == sum(p.numel() for p in build_model(c).parameters())
 
 
@@ -81,9 +86,10 @@ def _saved_bytes(c: CellConfig) -> int:
 @pytest.mark.parametrize("sizes", [(100, 1, 50), (32, 2, 128)])
 def test_activation_model_matches_what_autograd_saves(model, sizes):
     batch, inputs, hidden = sizes
-    short, long = (cell(model, seq_len=T, batch_size=batch, input_size=inputs,
-                        hidden_size=hidden)
-                   for T in (50, 100))
+    short, long = (
+        cell(model, seq_len=T, batch_size=batch, input_size=inputs, hidden_size=hidden)
+        for T in (50, 100)
+    )
     measured_per_step = (_saved_bytes(long) - _saved_bytes(short)) / 50
     model_per_step = (activation_bytes(long) - activation_bytes(short)) / 50
     # oneDNN pads its LSTM workspace, so allow 15%; the others are exact up to the input
@@ -93,8 +99,9 @@ def test_activation_model_matches_what_autograd_saves(model, sizes):
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_peak_estimate_is_derived_terms_plus_the_fitted_one(model):
     c = cell(model, seq_len=300, batch_size=8, hidden_size=16, num_layers=2)
-    assert peak_step_bytes(c) == (activation_bytes(c) + backward_working_set_bytes(c)
-                                  + optimizer_bytes(c))
+    assert peak_step_bytes(c) == (
+        activation_bytes(c) + backward_working_set_bytes(c) + optimizer_bytes(c)
+    )
     assert optimizer_bytes(c) == 3 * 4 * param_count(c)
     # the fitted term is B·T·H·backward_units floats per layer
     expected = 4 * 8 * 300 * 16 * MODELS[model].backward_units * 2
@@ -102,10 +109,21 @@ def test_peak_estimate_is_derived_terms_plus_the_fitted_one(model):
 
 
 def test_fit_point_names_the_fitted_configuration_only():
-    fit = cell("rnn", seq_len=BACKWARD_FIT.seq_len, batch_size=BACKWARD_FIT.batch_size,
-               hidden_size=BACKWARD_FIT.hidden_size, input_size=BACKWARD_FIT.input_size)
+    fit = cell(
+        "rnn",
+        seq_len=BACKWARD_FIT.seq_len,
+        batch_size=BACKWARD_FIT.batch_size,
+        hidden_size=BACKWARD_FIT.hidden_size,
+        input_size=BACKWARD_FIT.input_size,
+    )
     assert BACKWARD_FIT.matches(fit)
     assert BACKWARD_FIT.matches(fit.replace(seed=3))  # any seed
-    for change in ({"seq_len": 2000}, {"batch_size": 20}, {"hidden_size": 128},
-                   {"num_layers": 2}, {"bidirectional": True}, {"input_size": 2}):
+    for change in (
+        {"seq_len": 2000},
+        {"batch_size": 20},
+        {"hidden_size": 128},
+        {"num_layers": 2},
+        {"bidirectional": True},
+        {"input_size": 2},
+    ):
         assert not BACKWARD_FIT.matches(fit.replace(**change))

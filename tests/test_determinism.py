@@ -9,9 +9,20 @@ from seqbench.scenarios.convergence import train
 
 
 def cell(seed: int, **kw) -> CellConfig:
-    base = dict(family="convergence", model="lstm", task="adding", seq_len=20, batch_size=8,
-                hidden_size=16, train_steps=12, heldout_size=16, eval_every=4, seed=seed,
-                clip_grad_norm=1.0, threads=2)
+    base = dict(
+        family="convergence",
+        model="lstm",
+        task="adding",
+        seq_len=20,
+        batch_size=8,
+        hidden_size=16,
+        train_steps=12,
+        heldout_size=16,
+        eval_every=4,
+        seed=seed,
+        clip_grad_norm=1.0,
+        threads=2,
+    )
     return CellConfig(**base | kw)
 
 

@@ -30,6 +30,7 @@ FLOOR = -46.0  # where an exact float32 zero is drawn: a decade below 1.4e-45
 
 # --- synthetic results ---------------------------------------------------------------------
 
+
 def _config(family: str, model: str, **kw) -> dict:
     task = kw.pop("task", "mean-sign")
     cfg = CellConfig(family=family, model=model, task="mean-sign", **kw).to_dict()
@@ -37,17 +38,28 @@ def _config(family: str, model: str, **kw) -> dict:
     return cfg
 
 
-def _bench(i: int, cfg: dict, family: str, measurement: str, metrics: dict,
-           series: dict | None = None, status: str = "ok") -> dict:
-    return {"name": f"test_{family}[{i}]", "fullname": f"benchmarks/x.py::test_{family}[{i}]",
-            "stats": {"median": 1.0, "rounds": 1},
-            "extra_info": make_record(cfg, family, measurement, metrics, series, status)}
+def _bench(
+    i: int,
+    cfg: dict,
+    family: str,
+    measurement: str,
+    metrics: dict,
+    series: dict | None = None,
+    status: str = "ok",
+) -> dict:
+    return {
+        "name": f"test_{family}[{i}]",
+        "fullname": f"benchmarks/x.py::test_{family}[{i}]",
+        "stats": {"median": 1.0, "rounds": 1},
+        "extra_info": make_record(cfg, family, measurement, metrics, series, status),
+    }
 
 
 def _measured(tmp_path, benches: list[dict]) -> Measured:
     path = tmp_path / "benchmarks.json"
-    path.write_text(json.dumps({"seqbench": {"schema_version": 2, "profile": "test"},
-                                "benchmarks": benches}))
+    path.write_text(
+        json.dumps({"seqbench": {"schema_version": 2, "profile": "test"}, "benchmarks": benches})
+    )
     return measure(load_results([path]))
 
 
@@ -76,8 +88,10 @@ def _assert_no_empty_axes(fig) -> None:
 
 
 # Two setups with different lengths, as in a report of the quick and seed profiles together.
-GRAD_SETUPS = [(dict(batch_size=100, hidden_size=50, input_size=1), (10, 100, 400)),
-               (dict(batch_size=1, hidden_size=20, input_size=10), (10, 50))]
+GRAD_SETUPS = [
+    (dict(batch_size=100, hidden_size=50, input_size=1), (10, 100, 400)),
+    (dict(batch_size=1, hidden_size=20, input_size=10), (10, 50)),
+]
 
 
 def _gradient_results(tmp_path) -> Measured:
@@ -97,13 +111,13 @@ def _gradient_results(tmp_path) -> Measured:
                     cfg = _config("gradients", model, seq_len=T, seed=seed, **setup)
                     metrics = {"grad_total_norm": 0.5, "grad_h_first_norm": norms[0]}
                     series = {"grad_h_step": steps.tolist(), "grad_h_norm": norms.tolist()}
-                    benches.append(_bench(i, cfg, "gradients", "gradient_flow", metrics,
-                                          series))
+                    benches.append(_bench(i, cfg, "gradients", "gradient_flow", metrics, series))
                     i += 1
     return _measured(tmp_path, benches)
 
 
 # --- gradients -----------------------------------------------------------------------------
+
 
 def test_gradient_flow_keeps_exact_zeros_at_the_floor(tmp_path, drawn):
     m = _gradient_results(tmp_path)
@@ -111,10 +125,15 @@ def test_gradient_flow_keeps_exact_zeros_at_the_floor(tmp_path, drawn):
     (fig,) = drawn
     panels = {ax.get_title(): ax for ax in fig.axes}
     # Only the five measured (setup, T) combinations, not the 2 × 4 product of their values.
-    assert sorted(panels) == sorted([
-        "mean-sign T=10 B=100 H=50 I=1", "mean-sign T=100 B=100 H=50 I=1",
-        "mean-sign T=400 B=100 H=50 I=1", "mean-sign T=10 B=1 H=20 I=10",
-        "mean-sign T=50 B=1 H=20 I=10"])
+    assert sorted(panels) == sorted(
+        [
+            "mean-sign T=10 B=100 H=50 I=1",
+            "mean-sign T=100 B=100 H=50 I=1",
+            "mean-sign T=400 B=100 H=50 I=1",
+            "mean-sign T=10 B=1 H=20 I=10",
+            "mean-sign T=50 B=1 H=20 I=10",
+        ]
+    )
     _assert_no_empty_axes(fig)
     ax = panels["mean-sign T=400 B=100 H=50 I=1"]
     for model in ("rnn", "lstm", "gru"):
@@ -131,8 +150,11 @@ def test_gradient_flow_keeps_exact_zeros_at_the_floor(tmp_path, drawn):
     assert y[x == 11][0] == pytest.approx(10 * np.log10(0.3) + np.log10(1.1) / 2)
     texts = [t.get_text() for t in ax.texts]
     assert "exact 0 (underflow)" in texts
-    floors = [c.get_offsets() for c in ax.collections if len(c.get_offsets())
-              and np.all(np.asarray(c.get_offsets())[:, 1] == FLOOR)]
+    floors = [
+        c.get_offsets()
+        for c in ax.collections
+        if len(c.get_offsets()) and np.all(np.asarray(c.get_offsets())[:, 1] == FLOOR)
+    ]
     assert floors, "exact zeros are marked"
     assert "exact 0 (underflow)" in [t.get_text() for t in fig.legends[0].get_texts()]
 
@@ -163,22 +185,51 @@ def test_zero_floor_follows_the_dtype():
 
 # --- loss curves ---------------------------------------------------------------------------
 
-def _convergence(i: int, model: str, task: str, T: int, losses: list[float], baseline: float,
-                 seed: int = 0, lr: float = 1e-3, budget: int = 4, **metrics) -> dict:
-    cfg = _config("convergence", model, task=task, seq_len=T, batch_size=50, hidden_size=64,
-                  input_size=2, seed=seed, lr=lr, train_steps=budget, eval_every=2)
-    series = {"train_loss": losses, "grad_norm": [1.0] * len(losses),
-              "eval_step": [2, 4], "heldout_loss": losses[1:4:2][:2],
-              "heldout_accuracy": [float("nan")] * 2}
-    return _bench(i, cfg, "convergence", "training_run",
-                  {"baseline_loss": baseline, **metrics}, series)
+
+def _convergence(
+    i: int,
+    model: str,
+    task: str,
+    T: int,
+    losses: list[float],
+    baseline: float,
+    seed: int = 0,
+    lr: float = 1e-3,
+    budget: int = 4,
+    **metrics,
+) -> dict:
+    cfg = _config(
+        "convergence",
+        model,
+        task=task,
+        seq_len=T,
+        batch_size=50,
+        hidden_size=64,
+        input_size=2,
+        seed=seed,
+        lr=lr,
+        train_steps=budget,
+        eval_every=2,
+    )
+    series = {
+        "train_loss": losses,
+        "grad_norm": [1.0] * len(losses),
+        "eval_step": [2, 4],
+        "heldout_loss": losses[1:4:2][:2],
+        "heldout_accuracy": [float("nan")] * 2,
+    }
+    return _bench(
+        i, cfg, "convergence", "training_run", {"baseline_loss": baseline, **metrics}, series
+    )
 
 
 def test_loss_curves_are_relative_to_chance_and_skip_tasks_without_one(tmp_path, drawn):
-    benches = [_convergence(0, "lstm", "adding", 50, [0.5, 0.25, 0.1, 0.05], 0.25),
-               _convergence(1, "lstm", "adding", 50, [0.5, 0.25, 0.1, 0.05], 0.25, lr=1e-4),
-               _convergence(2, "rnn", "adding", 50, [0.3, 0.3, 0.3, 0.3], 0.25),
-               _convergence(3, "rnn", "output-sum", 50, [1.0, 0.5, 0.2, 0.1], float("nan"))]
+    benches = [
+        _convergence(0, "lstm", "adding", 50, [0.5, 0.25, 0.1, 0.05], 0.25),
+        _convergence(1, "lstm", "adding", 50, [0.5, 0.25, 0.1, 0.05], 0.25, lr=1e-4),
+        _convergence(2, "rnn", "adding", 50, [0.3, 0.3, 0.3, 0.3], 0.25),
+        _convergence(3, "rnn", "output-sum", 50, [1.0, 0.5, 0.2, 0.1], float("nan")),
+    ]
     figures.draw_loss_curves(_measured(tmp_path, benches), tmp_path / "l.png")
     (fig,) = drawn
     (ax,) = fig.axes  # output-sum has no chance level: no panel, no crash
@@ -196,8 +247,10 @@ def test_loss_curves_are_relative_to_chance_and_skip_tasks_without_one(tmp_path,
 
 def test_runs_that_stop_early_are_drawn_one_by_one(tmp_path, drawn):
     # Seed 1 stopped after 2 steps (solved): a mean over steps 3–4 would hold seed 0 alone.
-    benches = [_convergence(0, "gru", "adding", 50, [0.5, 0.25, 0.1, 0.05], 0.25),
-               _convergence(1, "gru", "adding", 50, [0.4, 0.002], 0.25, seed=1)]
+    benches = [
+        _convergence(0, "gru", "adding", 50, [0.5, 0.25, 0.1, 0.05], 0.25),
+        _convergence(1, "gru", "adding", 50, [0.4, 0.002], 0.25, seed=1),
+    ]
     figures.draw_loss_curves(_measured(tmp_path, benches), tmp_path / "l.png")
     (ax,) = drawn[0].axes
     train = [ln for ln in _lines(ax, "gru") if ln.get_linestyle() == "-"]
@@ -206,8 +259,13 @@ def test_runs_that_stop_early_are_drawn_one_by_one(tmp_path, drawn):
 
 
 def test_bootstrap_mean_ci_resamples_the_units_present():
-    frame = pd.DataFrame({"x": [1, 1, 1, 2, 2, 3], "unit": ["a", "b", "c", "a", "b", "a"],
-                          "y": [0.0, 1.0, 2.0, 5.0, 7.0, 4.0]})
+    frame = pd.DataFrame(
+        {
+            "x": [1, 1, 1, 2, 2, 3],
+            "unit": ["a", "b", "c", "a", "b", "a"],
+            "y": [0.0, 1.0, 2.0, 5.0, 7.0, 4.0],
+        }
+    )
     ci = figures.bootstrap_mean_ci(frame, "x", "y").set_index("x")
     np.testing.assert_allclose(ci["mean"], [1.0, 6.0, 4.0])
     assert 0.0 <= ci.loc[1, "ci_low"] < 1.0 < ci.loc[1, "ci_high"] <= 2.0
@@ -218,13 +276,15 @@ def test_bootstrap_mean_ci_resamples_the_units_present():
 
 
 def test_loss_curves_without_any_chance_level_are_not_drawn(tmp_path):
-    m = _measured(tmp_path, [_convergence(0, "rnn", "output-sum", 50, [1.0, 0.5, 0.2, 0.1],
-                                          float("nan"))])
+    m = _measured(
+        tmp_path, [_convergence(0, "rnn", "output-sum", 50, [1.0, 0.5, 0.2, 0.1], float("nan"))]
+    )
     with pytest.raises(figures.NoData, match="output-sum"):
         figures.draw_loss_curves(m, tmp_path / "l.png")
 
 
 # --- steps to solve ------------------------------------------------------------------------
+
 
 def test_km_curve_of_two_solved_runs_and_one_censored():
     km = km_curve([100, 200, 300], [True, True, False])
@@ -248,33 +308,69 @@ def test_solved_fraction_and_median():
     f = solved_fraction([100, 200, 300], [True, True, False], by_step=150)
     assert (f.solved_fraction, f.solved_count, f.runs_count) == (pytest.approx(1 / 3), 1, 3)
     assert f.ci_low_fraction == 0.0 and f.ci_high_fraction == pytest.approx(
-        1 - (2 / 3 - 1.959964 * math.sqrt(4 / 54)), rel=1e-5)
-    assert solved_fraction([100, 200, 300], [True, True, False]).solved_fraction == \
-        pytest.approx(2 / 3)
+        1 - (2 / 3 - 1.959964 * math.sqrt(4 / 54)), rel=1e-5
+    )
+    assert solved_fraction([100, 200, 300], [True, True, False]).solved_fraction == pytest.approx(
+        2 / 3
+    )
     # No censoring before the step: the plain share.
-    assert solved_fraction([100, 100, 500, 500], [True, True, False, False]).solved_fraction \
-        == pytest.approx(0.5)
+    assert solved_fraction(
+        [100, 100, 500, 500], [True, True, False, False]
+    ).solved_fraction == pytest.approx(0.5)
     assert median_steps_to_solve([100, 200, 300], [True, True, False]) == 200
     assert median_steps_to_solve([100, 300, 300], [True, False, False]) is None
 
 
-def _solve_run(i: int, model: str, T: int, solve: int | None, ran: int, lr: float = 1e-3,
-               diverged: int | None = None, budget: int = 300) -> dict:
-    cfg = _config("convergence", model, task="adding", seq_len=T, batch_size=50,
-                  hidden_size=64, seed=i, lr=lr, train_steps=budget, eval_every=100,
-                  stop_when_solved=True)
-    metrics = {"baseline_loss": 1 / 6, "steps_to_solve_step": solve,
-               "solved_count": int(solve is not None), "steps_run_count": ran,
-               "diverged_at_step": diverged}
-    return _bench(i, cfg, "convergence", "training_run", metrics,
-                  {"train_loss": [0.1] * 3, "eval_step": [100], "heldout_loss": [0.1]},
-                  status="diverged" if diverged else "ok")
+def _solve_run(
+    i: int,
+    model: str,
+    T: int,
+    solve: int | None,
+    ran: int,
+    lr: float = 1e-3,
+    diverged: int | None = None,
+    budget: int = 300,
+) -> dict:
+    cfg = _config(
+        "convergence",
+        model,
+        task="adding",
+        seq_len=T,
+        batch_size=50,
+        hidden_size=64,
+        seed=i,
+        lr=lr,
+        train_steps=budget,
+        eval_every=100,
+        stop_when_solved=True,
+    )
+    metrics = {
+        "baseline_loss": 1 / 6,
+        "steps_to_solve_step": solve,
+        "solved_count": int(solve is not None),
+        "steps_run_count": ran,
+        "diverged_at_step": diverged,
+    }
+    return _bench(
+        i,
+        cfg,
+        "convergence",
+        "training_run",
+        metrics,
+        {"train_loss": [0.1] * 3, "eval_step": [100], "heldout_loss": [0.1]},
+        status="diverged" if diverged else "ok",
+    )
 
 
 def test_convergence_runs_censor_where_a_run_could_still_have_solved(tmp_path):
-    m = _measured(tmp_path, [_solve_run(0, "lstm", 50, 100, 100),
-                             _solve_run(1, "lstm", 50, None, 300),
-                             _solve_run(2, "lstm", 50, None, 42, diverged=42)])
+    m = _measured(
+        tmp_path,
+        [
+            _solve_run(0, "lstm", 50, 100, 100),
+            _solve_run(1, "lstm", 50, None, 300),
+            _solve_run(2, "lstm", 50, None, 42, diverged=42),
+        ],
+    )
     runs = convergence_runs(m.results.entries).sort_values("seed")
     assert list(runs["step"]) == [100, 300, 300]  # the diverged run at the budget, not 42
     assert list(runs["solved"]) == [True, False, False]
@@ -282,11 +378,14 @@ def test_convergence_runs_censor_where_a_run_could_still_have_solved(tmp_path):
 
 
 def test_steps_to_solve_figure(tmp_path, drawn):
-    benches = [_solve_run(0, "lstm", 50, 100, 100), _solve_run(1, "lstm", 50, 200, 200),
-               _solve_run(2, "lstm", 50, None, 300),
-               _solve_run(3, "lstm", 50, 100, 100, lr=1e-4),
-               *[_solve_run(4 + s, "gru", 50, None, 300) for s in range(3)],
-               _solve_run(7, "gru", 100, None, 300)]
+    benches = [
+        _solve_run(0, "lstm", 50, 100, 100),
+        _solve_run(1, "lstm", 50, 200, 200),
+        _solve_run(2, "lstm", 50, None, 300),
+        _solve_run(3, "lstm", 50, 100, 100, lr=1e-4),
+        *[_solve_run(4 + s, "gru", 50, None, 300) for s in range(3)],
+        _solve_run(7, "gru", 100, None, 300),
+    ]
     figures.draw_steps_to_solve(_measured(tmp_path, benches), tmp_path / "s.png")
     (fig,) = drawn
     assert len(fig.axes) == 2  # T = 50 and T = 100
@@ -310,10 +409,22 @@ def test_steps_to_solve_figure(tmp_path, drawn):
 def test_steps_to_solve_reads_records_before_the_metric(tmp_path):
     # Schema-1 records lack steps_to_solve_step: a solved run counts as solved by its last
     # step, an unsolved one is censored there.
-    old = [_convergence(0, "rnn", "adding", 50, [0.5, 0.4, 0.3, 0.2], 0.25, solved_count=1,
-                        steps_run_count=4),
-           _convergence(1, "rnn", "adding", 50, [0.5, 0.4, 0.3, 0.2], 0.25, seed=1,
-                        solved_count=0, steps_run_count=4)]
+    old = [
+        _convergence(
+            0, "rnn", "adding", 50, [0.5, 0.4, 0.3, 0.2], 0.25, solved_count=1, steps_run_count=4
+        ),
+        _convergence(
+            1,
+            "rnn",
+            "adding",
+            50,
+            [0.5, 0.4, 0.3, 0.2],
+            0.25,
+            seed=1,
+            solved_count=0,
+            steps_run_count=4,
+        ),
+    ]
     runs = convergence_runs(_measured(tmp_path, old).results.entries)
     assert sorted(zip(runs["step"], runs["solved"], strict=True)) == [(4.0, False), (4.0, True)]
 
@@ -325,6 +436,7 @@ def test_steps_to_solve_needs_convergence_runs(tmp_path):
 
 
 # --- every figure, and units ---------------------------------------------------------------
+
 
 def test_draw_all_leaves_no_figure_open(tmp_path):
     m = _gradient_results(tmp_path)

@@ -20,8 +20,17 @@ from seqbench.scenarios.workload import Workload
 
 
 def workload(model: str, T: int = 6, dtype: str = "float64", **kw) -> Workload:
-    c = CellConfig(family="gradients", model=model, task="mean-sign", seq_len=T, batch_size=3,
-                   input_size=2, hidden_size=4, dtype=dtype, **kw)
+    c = CellConfig(
+        family="gradients",
+        model=model,
+        task="mean-sign",
+        seq_len=T,
+        batch_size=3,
+        input_size=2,
+        hidden_size=4,
+        dtype=dtype,
+        **kw,
+    )
     return Workload.build(c)
 
 
@@ -34,8 +43,9 @@ def reference_grad_h(w: Workload) -> np.ndarray:
         states = []
         h, c = None, None
         for t in range(T):  # recover c_t too, one step at a time through the fused module
-            _step_out, state = rnn(w.x[:, t:t + 1], None if t == 0 else
-                                  ((h, c) if c is not None else h))
+            _step_out, state = rnn(
+                w.x[:, t : t + 1], None if t == 0 else ((h, c) if c is not None else h)
+            )
             if isinstance(state, tuple):
                 h, c = state
             else:
@@ -48,7 +58,7 @@ def reference_grad_h(w: Workload) -> np.ndarray:
             logits = w.model.head(h_t[-1])
         else:
             init = (h_t, states[t][1]) if states[t][1] is not None else h_t
-            rest, _ = rnn(w.x[:, t + 1:], init)
+            rest, _ = rnn(w.x[:, t + 1 :], init)
             logits = w.model.head(rest[:, -1])
         loss = w.task.loss(logits, w.y)
         (g,) = torch.autograd.grad(loss, h_t)
@@ -79,7 +89,8 @@ def test_unrolled_parameter_gradients_match_fused_module(model, layers, bidirect
         torch.testing.assert_close(unrolled[name], p.grad, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(flow.grad_x, x.grad.norm(dim=(0, 2)).numpy(), rtol=1e-9)
     assert flow.total_norm == pytest.approx(
-        torch.stack([p.grad.norm() for p in w.model.parameters()]).norm().item(), rel=1e-9)
+        torch.stack([p.grad.norm() for p in w.model.parameters()]).norm().item(), rel=1e-9
+    )
 
 
 def test_summary_fits_a_known_geometric_decay():

@@ -21,12 +21,19 @@ def test_tiny_study_writes_the_table_and_the_summary(tmp_path, monkeypatch):
     assert (table["measured_peak_bytes"] > 0).all()
     # the ratio is estimate / measured, and the estimate is the one the memory family records
     assert table["est_over_measured_ratio"].tolist() == pytest.approx(
-        (table["estimate_peak_bytes"] / table["measured_peak_bytes"]).tolist())
+        (table["estimate_peak_bytes"] / table["measured_peak_bytes"]).tolist()
+    )
     for row in table.itertuples():
-        cell = CellConfig(family="memory", model=row.model, task="mean-sign",
-                          seq_len=row.seq_len, batch_size=row.batch_size,
-                          hidden_size=row.hidden_size, input_size=1,
-                          num_layers=row.num_layers)
+        cell = CellConfig(
+            family="memory",
+            model=row.model,
+            task="mean-sign",
+            seq_len=row.seq_len,
+            batch_size=row.batch_size,
+            hidden_size=row.hidden_size,
+            input_size=1,
+            num_layers=row.num_layers,
+        )
         assert row.estimate_peak_bytes == peak_step_bytes(cell)
     assert set(table["sample"]) == {"out"}  # no tiny point is the fit point
     summary = (tmp_path / "summary.md").read_text()
@@ -53,6 +60,7 @@ def test_fit_point_is_in_sample_and_repeated_through_the_run():
 
 def test_skips_a_point_over_the_estimate_cap():
     point = memory_model.GridPoint(5000, 100, 50, 1, "T")
-    row = memory_model.probe_row("lstm", point, 0, 1, max_estimate_bytes=10**6,
-                                 probe_limit_bytes=None)
+    row = memory_model.probe_row(
+        "lstm", point, 0, 1, max_estimate_bytes=10**6, probe_limit_bytes=None
+    )
     assert row["status"] == "skipped" and "measured_peak_bytes" not in row

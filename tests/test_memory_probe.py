@@ -13,8 +13,15 @@ PARENT_BALLAST = 300 * 10**6  # bytes the test process holds while a child is me
 
 
 def measure(**extra) -> dict:
-    c = CellConfig(family="memory", model="gru", task="mean-sign", seq_len=50, batch_size=16,
-                   hidden_size=32, extra=extra)
+    c = CellConfig(
+        family="memory",
+        model="gru",
+        task="mean-sign",
+        seq_len=50,
+        batch_size=16,
+        hidden_size=32,
+        extra=extra,
+    )
     probe = MemoryProbe(c)
     probe.start()
     probe.run_step()
@@ -24,8 +31,9 @@ def measure(**extra) -> dict:
 def test_probe_sees_an_extra_200_mb():
     plain = measure()
     heavier = measure(inject_alloc_bytes=EXTRA)
-    delta = (heavier["peak_bytes"] - heavier["baseline_bytes"]) - \
-        (plain["peak_bytes"] - plain["baseline_bytes"])
+    delta = (heavier["peak_bytes"] - heavier["baseline_bytes"]) - (
+        plain["peak_bytes"] - plain["baseline_bytes"]
+    )
     assert delta == pytest.approx(EXTRA, rel=0.05)
     assert heavier["hwm_reset"] is True
     assert heavier["step_time_s"] > 0
@@ -42,16 +50,21 @@ def test_process_peak_is_the_childs_own_not_the_parents():
     heavy = measure()
     del ballast
     assert heavy["process_peak_bytes"] < parent_peak - PARENT_BALLAST // 2
-    assert heavy["process_peak_bytes"] == pytest.approx(plain["process_peak_bytes"],
-                                                        abs=30 * 10**6)
+    assert heavy["process_peak_bytes"] == pytest.approx(plain["process_peak_bytes"], abs=30 * 10**6)
     # the step's own peak above baseline does not move with the parent either
     step_peak = [r["peak_bytes"] - r["baseline_bytes"] for r in (plain, heavy)]
     assert step_peak[1] == pytest.approx(step_peak[0], abs=5 * 10**6)
 
 
 def test_probe_reports_a_child_over_its_memory_limit():
-    c = CellConfig(family="memory", model="lstm", task="mean-sign", seq_len=20000,
-                   batch_size=100, hidden_size=50)
+    c = CellConfig(
+        family="memory",
+        model="lstm",
+        task="mean-sign",
+        seq_len=20000,
+        batch_size=100,
+        hidden_size=50,
+    )
     probe = MemoryProbe(c, max_mem_bytes=3 * 2**30)  # the step needs about 7 GiB
     with pytest.raises(MemoryProbeFailed) as info:
         probe.start()

@@ -16,8 +16,9 @@ def test_smoke_covers_every_model_task_and_family():
     assert {c.model for c in cells} == set(MODELS)
     assert {c.task for c in cells} == set(TASKS)
     assert {(c.family, c.model) for c in cells} == {(f, m) for f in FAMILIES for m in MODELS}
-    assert {(c.task, c.model) for c in cells if c.family == "convergence"} == \
-        {(t, m) for t in TASKS for m in MODELS}
+    assert {(c.task, c.model) for c in cells if c.family == "convergence"} == {
+        (t, m) for t in TASKS for m in MODELS
+    }
     assert all(c.seq_len <= 16 for c in cells)
     assert {c.batch_size for c in cells if c.family == "latency"} == {1}
 
@@ -39,10 +40,12 @@ def test_quick_has_the_article_sizes_up_to_20000():
 def test_quick_has_b1_latency_at_three_lengths():
     cells = [c for c in build_cells("quick") if c.family == "latency"]
     assert len(cells) == 9
-    assert {(c.model, c.seq_len) for c in cells} == \
-        {(m, T) for m in MODELS for T in (10, 100, 1000)}
-    assert {(c.task, c.batch_size, c.input_size, c.hidden_size) for c in cells} == \
-        {("mean-sign", 1, 1, 50)}
+    assert {(c.model, c.seq_len) for c in cells} == {
+        (m, T) for m in MODELS for T in (10, 100, 1000)
+    }
+    assert {(c.task, c.batch_size, c.input_size, c.hidden_size) for c in cells} == {
+        ("mean-sign", 1, 1, 50)
+    }
     assert all(c.rounds >= 30 and c.warmup_rounds >= 1 for c in cells)
     # The block's cost: under 70k timed and warm-up tokens per model. The slowest B=1 pass
     # (GRU) takes about 80 µs per step on 2 busy cores, so the block stays under ~20 s.
@@ -55,20 +58,44 @@ def test_seed_has_the_article_experiments():
     cells = build_cells("seed")
     headline = [c for c in cells if c.family == "convergence" and c.task == "mean-sign"]
     assert len(headline) == 9
-    assert {(c.model, c.seq_len, c.batch_size, c.input_size, c.hidden_size, c.train_steps,
-             c.train_size, c.heldout_size, c.eval_every, c.clip_grad_norm, c.lr)
-            for c in headline} == {(m, 20000, 100, 1, 50, 100, 100, 100, 10, None, 1e-3)
-                                   for m in MODELS}
+    assert {
+        (
+            c.model,
+            c.seq_len,
+            c.batch_size,
+            c.input_size,
+            c.hidden_size,
+            c.train_steps,
+            c.train_size,
+            c.heldout_size,
+            c.eval_every,
+            c.clip_grad_norm,
+            c.lr,
+        )
+        for c in headline
+    } == {(m, 20000, 100, 1, 50, 100, 100, 100, 10, None, 1e-3) for m in MODELS}
     # Seed-major: every model at seed 0 first, so a partial run still compares the models.
-    assert [(c.seed, c.model) for c in headline] == \
-        [(s, m) for s in (0, 1, 2) for m in ("rnn", "lstm", "gru")]
+    assert [(c.seed, c.model) for c in headline] == [
+        (s, m) for s in (0, 1, 2) for m in ("rnn", "lstm", "gru")
+    ]
     # Experiment 3 as the article wrote it: loss = output.sum(), one sequence, 100 epochs.
     out_sum = [c for c in cells if c.task == "output-sum"]
     assert len(out_sum) == 9 and {c.family for c in out_sum} == {"convergence"}
     assert {(c.model, c.seed) for c in out_sum} == {(m, s) for m in MODELS for s in (0, 1, 2)}
-    assert {(c.seq_len, c.batch_size, c.input_size, c.hidden_size, c.train_size,
-             c.train_steps, c.eval_every, c.clip_grad_norm, c.lr) for c in out_sum} == \
-        {(10000, 1, 10, 20, 1, 100, 10, None, 1e-3)}
+    assert {
+        (
+            c.seq_len,
+            c.batch_size,
+            c.input_size,
+            c.hidden_size,
+            c.train_size,
+            c.train_steps,
+            c.eval_every,
+            c.clip_grad_norm,
+            c.lr,
+        )
+        for c in out_sum
+    } == {(10000, 1, 10, 20, 1, 100, 10, None, 1e-3)}
     assert all(c.heldout_size <= 8 for c in out_sum)
     # A run cut short holds both experiments at its first seeds.
     conv = [c for c in cells if c.family == "convergence"]
@@ -80,21 +107,26 @@ def test_seed_has_the_article_experiments():
 
 
 def test_overrides_filter_and_replace():
-    cells = build_cells("quick", Overrides(models=("gru",), seq_lens=(64,),
-                                           families=("throughput",), threads=1))
-    assert {(c.model, c.seq_len, c.family, c.threads) for c in cells} == \
-        {("gru", 64, "throughput", 1)}
+    cells = build_cells(
+        "quick", Overrides(models=("gru",), seq_lens=(64,), families=("throughput",), threads=1)
+    )
+    assert {(c.model, c.seq_len, c.family, c.threads) for c in cells} == {
+        ("gru", 64, "throughput", 1)
+    }
 
 
-@pytest.mark.parametrize("overrides,message", [
-    (Overrides(models=("transformer",)), "unknown model 'transformer'"),
-    (Overrides(tasks=("parity",)), "unknown task 'parity'"),
-    (Overrides(seq_lens=(0,)), "sequence length must be a positive integer"),
-    (Overrides(seq_lens=(-5,)), "sequence length must be a positive integer"),
-    (Overrides(device="tpu"), "unknown device 'tpu'"),
-    (Overrides(lr=-1.0), "learning rate must be > 0"),
-    (Overrides(threads=0), "threads must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (Overrides(models=("transformer",)), "unknown model 'transformer'"),
+        (Overrides(tasks=("parity",)), "unknown task 'parity'"),
+        (Overrides(seq_lens=(0,)), "sequence length must be a positive integer"),
+        (Overrides(seq_lens=(-5,)), "sequence length must be a positive integer"),
+        (Overrides(device="tpu"), "unknown device 'tpu'"),
+        (Overrides(lr=-1.0), "learning rate must be > 0"),
+        (Overrides(threads=0), "threads must be a positive integer"),
+    ],
+)
 def test_bad_overrides_name_the_value(overrides, message):
     with pytest.raises(SeqbenchError, match=message):
         build_cells("smoke", overrides)
@@ -106,17 +138,20 @@ def test_unknown_profile():
     assert set(PROFILES) == {"smoke", "quick", "seed", "long"}
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("dropout", 1.0, r"dropout must be in \[0, 1\)"),
-    ("dropout", -0.1, r"dropout must be in \[0, 1\)"),
-    ("lr", 0.0, "lr must be > 0"),
-    ("seq_len", 0, "seq_len must be a positive integer"),
-    ("batch_size", -1, "batch_size must be a positive integer"),
-    ("hidden_size", 0, "hidden_size must be a positive integer"),
-    ("num_layers", 0, "num_layers must be a positive integer"),
-    ("input_size", 3, "task 'adding' needs input_size 2"),
-    ("family", "latency", "the latency family measures batch size 1, got batch_size 100"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("dropout", 1.0, r"dropout must be in \[0, 1\)"),
+        ("dropout", -0.1, r"dropout must be in \[0, 1\)"),
+        ("lr", 0.0, "lr must be > 0"),
+        ("seq_len", 0, "seq_len must be a positive integer"),
+        ("batch_size", -1, "batch_size must be a positive integer"),
+        ("hidden_size", 0, "hidden_size must be a positive integer"),
+        ("num_layers", 0, "num_layers must be a positive integer"),
+        ("input_size", 3, "task 'adding' needs input_size 2"),
+        ("family", "latency", "the latency family measures batch size 1, got batch_size 100"),
+    ],
+)
 def test_cell_config_validation(field, value, message):
     base = dict(family="throughput", model="rnn", task="adding", seq_len=5)
     with pytest.raises(SeqbenchError, match=message):

@@ -38,16 +38,31 @@ def _table(report, name: str) -> pd.DataFrame:
 
 def test_every_table_is_written(report):
     names = {p.stem for p in report.tables}
-    assert {"metrics_long", "metric_summary", "timing_summary", "model_costs", "final_losses",
-            "status", "loss_curves", "gradient_flow", "claims", "claims_evidence",
-            "characteristics"} <= names
+    assert {
+        "metrics_long",
+        "metric_summary",
+        "timing_summary",
+        "model_costs",
+        "final_losses",
+        "status",
+        "loss_curves",
+        "gradient_flow",
+        "claims",
+        "claims_evidence",
+        "characteristics",
+    } <= names
     assert all(p.stat().st_size > 0 for p in report.tables)
 
 
 def test_long_table_has_one_row_per_cell_and_metric(report, raw):
     long = _table(report, "metrics_long")
-    expected = sum(1 for b in raw["benchmarks"] if b["extra_info"].get("config", {}).get("model")
-                   for v in b["extra_info"]["metrics"].values() if v is not None)
+    expected = sum(
+        1
+        for b in raw["benchmarks"]
+        if b["extra_info"].get("config", {}).get("model")
+        for v in b["extra_info"]["metrics"].values()
+        if v is not None
+    )
     assert len(long) == expected
     assert long["unit"].notna().all()
     assert set(long.loc[long["metric"] == "tokens_per_s", "unit"]) == {"tokens/s"}
@@ -58,9 +73,14 @@ def test_model_costs_match_the_cost_formulas(report):
     costs = _table(report, "model_costs")
     assert len(costs) == 6  # 3 models × T ∈ {8, 32}
     for row in costs.itertuples():
-        cell = CellConfig(family="throughput", model=row.model, task="mean-sign",
-                          seq_len=int(row.seq_len), batch_size=int(row.batch_size),
-                          hidden_size=int(row.hidden_size))
+        cell = CellConfig(
+            family="throughput",
+            model=row.model,
+            task="mean-sign",
+            seq_len=int(row.seq_len),
+            batch_size=int(row.batch_size),
+            hidden_size=int(row.hidden_size),
+        )
         assert row.param_count == param_count(cell)
         assert row.train_step_flop == train_step_flops(cell)
         assert row.peak_mem_bytes > 0
@@ -73,8 +93,12 @@ def test_timing_summary_counts_processes_not_rounds(report, raw):
         if extra.get("measurement") != "train_step":
             continue
         cfg = extra["config"]
-        row = timing[(timing["measurement"] == "train_step") & (timing["model"] == cfg["model"])
-                     & (timing["seq_len"] == cfg["seq_len"]) & (timing["metric"] == "time_s")]
+        row = timing[
+            (timing["measurement"] == "train_step")
+            & (timing["model"] == cfg["model"])
+            & (timing["seq_len"] == cfg["seq_len"])
+            & (timing["metric"] == "time_s")
+        ]
         assert len(row) == 1
         # One process: its value is pytest-benchmark's own median of its rounds, and it is
         # one sample (rounds inside a process do not stand for another run), so no interval.
@@ -90,8 +114,11 @@ def test_final_losses_hold_every_convergence_cell(report, raw):
     assert len(losses) == len(conv) == 18  # 3 models × 3 tasks × 2 lengths
     for bench in conv:
         cfg, metrics = bench["extra_info"]["config"], bench["extra_info"]["metrics"]
-        row = losses[(losses["model"] == cfg["model"]) & (losses["task"] == cfg["task"])
-                     & (losses["seq_len"] == cfg["seq_len"])]
+        row = losses[
+            (losses["model"] == cfg["model"])
+            & (losses["task"] == cfg["task"])
+            & (losses["seq_len"] == cfg["seq_len"])
+        ]
         assert row["final_heldout_loss"].item() == pytest.approx(metrics["final_heldout_loss"])
         assert row["baseline_loss"].item() == pytest.approx(metrics["baseline_loss"])
 
@@ -109,8 +136,14 @@ def test_report_md_holds_the_claims_and_characteristics_tables(report):
     for claim in CLAIMS:
         assert f"| {claim.id} |" in md
     assert "## The article's characteristics table, re-measured" in md
-    for prop in ("parameter count", "training speed", "memory usage", "gradient vanishing",
-                 "long-term dependency", "computational complexity"):
+    for prop in (
+        "parameter count",
+        "training speed",
+        "memory usage",
+        "gradient vanishing",
+        "long-term dependency",
+        "computational complexity",
+    ):
         assert f"| {prop} |" in md
     assert "## Environment" in md and "torch_version" in md
     for drawn in report.figures:
@@ -133,12 +166,14 @@ def _chromium() -> str:
     if os.environ.get("SEQBENCH_NO_BROWSER_INSTALL"):
         pytest.skip("no Chromium, and SEQBENCH_NO_BROWSER_INSTALL forbids installing it")
     if not shutil.which("apt-get") or os.geteuid() != 0:
-        pytest.skip("no Chromium, and no root apt-get to install it (apt-get install -y "
-                    "chromium)")
+        pytest.skip("no Chromium, and no root apt-get to install it (apt-get install -y chromium)")
     env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
     log = ""
-    for cmd in (["apt-get", "install", "-y", "-q", "chromium"],
-                ["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
+    for cmd in (
+        ["apt-get", "install", "-y", "-q", "chromium"],
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", "chromium"],
+    ):
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
         except subprocess.TimeoutExpired:

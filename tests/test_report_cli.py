@@ -26,13 +26,19 @@ def _bad_inputs(tmp: Path) -> dict[str, Path]:
         bench["extra_info"]["schema_version"] = 99
     future.pop("seqbench")
     (tmp / "future.json").write_text(json.dumps(future))
-    return {"missing path": tmp / "does-not-exist", "empty folder": tmp / "empty",
-            "invalid JSON": tmp / "not-json.json", "not a result file": tmp / "other.json",
-            "unknown schema version": tmp / "future.json"}
+    return {
+        "missing path": tmp / "does-not-exist",
+        "empty folder": tmp / "empty",
+        "invalid JSON": tmp / "not-json.json",
+        "not a result file": tmp / "other.json",
+        "unknown schema version": tmp / "future.json",
+    }
 
 
-@pytest.mark.parametrize("case", ["missing path", "empty folder", "invalid JSON",
-                                  "not a result file", "unknown schema version"])
+@pytest.mark.parametrize(
+    "case",
+    ["missing path", "empty folder", "invalid JSON", "not a result file", "unknown schema version"],
+)
 def test_bad_input_is_one_line_and_exit_2(case, tmp_path, capsys):
     path = _bad_inputs(tmp_path)[case]
     code = main(["report", str(path), "--out", str(tmp_path / "out")])
@@ -48,8 +54,9 @@ def test_bad_input_is_one_line_and_exit_2(case, tmp_path, capsys):
 
 def test_report_of_partial_results_says_what_is_missing(tmp_path, cli):
     data = _fixture()
-    data["benchmarks"] = [b for b in data["benchmarks"]
-                          if b["extra_info"].get("family") == "gradients"]
+    data["benchmarks"] = [
+        b for b in data["benchmarks"] if b["extra_info"].get("family") == "gradients"
+    ]
     results = tmp_path / "results"
     results.mkdir()
     (results / "benchmarks.json").write_text(json.dumps(data))

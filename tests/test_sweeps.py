@@ -24,16 +24,33 @@ def statuses(out) -> Counter:
 
 def test_sigkill_halfway_then_resume_gives_each_cell_once(cli, tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "seqbench", "run", "--profile", "smoke",
-                             "--families", "convergence,throughput", "--out", str(out)],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=os.environ | {"SEQBENCH_PROGRESS": "0"})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seqbench",
+            "run",
+            "--profile",
+            "smoke",
+            "--families",
+            "convergence,throughput",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ | {"SEQBENCH_PROGRESS": "0"},
+    )
     deadline = time.time() + 120
     while len(finished_nodeids(out / "cells")) < 4 and time.time() < deadline:
         time.sleep(0.1)
     # Kill the supervisor and the pytest it started, as a power cut would.
-    running = json.loads((out / "cells" / "running.json").read_text()) \
-        if (out / "cells" / "running.json").exists() else None
+    running = (
+        json.loads((out / "cells" / "running.json").read_text())
+        if (out / "cells" / "running.json").exists()
+        else None
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     if running:
@@ -54,9 +71,25 @@ def test_sigkill_halfway_then_resume_gives_each_cell_once(cli, tmp_path):
 def test_timeout_is_recorded_and_the_sweep_goes_on(cli, tmp_path):
     out = tmp_path / "run"
     # A 200-step convergence run at T=1000 takes about 15 s; a gradient cell under 1 s.
-    proc = cli("run", "--profile", "quick", "--families", "convergence,gradients",
-               "--models", "lstm", "--tasks", "copy,mean-sign", "--seq-lens", "1000",
-               "--seeds", "0", "--timeout", "6", "--out", str(out))
+    proc = cli(
+        "run",
+        "--profile",
+        "quick",
+        "--families",
+        "convergence,gradients",
+        "--models",
+        "lstm",
+        "--tasks",
+        "copy,mean-sign",
+        "--seq-lens",
+        "1000",
+        "--seeds",
+        "0",
+        "--timeout",
+        "6",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 1  # some cell did not finish
     st = statuses(out)
     assert st["timeout"] == 2 and st["ok"] == 2  # copy, mean-sign; gradients, calibration
@@ -65,8 +98,21 @@ def test_timeout_is_recorded_and_the_sweep_goes_on(cli, tmp_path):
 
 def test_child_over_its_memory_limit_is_recorded_crashed(cli, tmp_path):
     out = tmp_path / "run"
-    proc = cli("run", "--profile", "quick", "--families", "memory", "--models", "lstm",
-               "--seq-lens", "10,20000", "--cell-mem-limit", "3G", "--out", str(out))
+    proc = cli(
+        "run",
+        "--profile",
+        "quick",
+        "--families",
+        "memory",
+        "--models",
+        "lstm",
+        "--seq-lens",
+        "10,20000",
+        "--cell-mem-limit",
+        "3G",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 1
     results = load_results([out])
     by_len = {int(r.seq_len): r for r in results.entries.itertuples() if r.family == "memory"}
@@ -77,11 +123,31 @@ def test_child_over_its_memory_limit_is_recorded_crashed(cli, tmp_path):
 def test_pytest_killed_mid_cell_is_recorded_crashed(tmp_path):
     out = tmp_path / "run"
     # Two smoke convergence cells made long enough (T=3000) to be killed while they run.
-    proc = subprocess.Popen([sys.executable, "-m", "seqbench", "run", "--profile", "smoke",
-                             "--families", "convergence", "--models", "gru",
-                             "--tasks", "copy,adding", "--seq-lens", "3000", "--out", str(out)],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env=os.environ | {"SEQBENCH_PROGRESS": "0"})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seqbench",
+            "run",
+            "--profile",
+            "smoke",
+            "--families",
+            "convergence",
+            "--models",
+            "gru",
+            "--tasks",
+            "copy,adding",
+            "--seq-lens",
+            "3000",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"SEQBENCH_PROGRESS": "0"},
+    )
     running_path = out / "cells" / "running.json"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -101,8 +167,21 @@ def test_pytest_killed_mid_cell_is_recorded_crashed(tmp_path):
 
 def test_diverging_cell_is_recorded_as_diverged(cli, tmp_path):
     out = tmp_path / "run"
-    proc = cli("run", "--profile", "smoke", "--families", "convergence", "--tasks", "adding",
-               "--models", "rnn", "--lr", "1e30", "--out", str(out))
+    proc = cli(
+        "run",
+        "--profile",
+        "smoke",
+        "--families",
+        "convergence",
+        "--tasks",
+        "adding",
+        "--models",
+        "rnn",
+        "--lr",
+        "1e30",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0
     entry = load_results([out]).entries.query("family == 'convergence'").iloc[0]
     assert entry.status == "diverged"
@@ -111,8 +190,21 @@ def test_diverging_cell_is_recorded_as_diverged(cli, tmp_path):
 
 def test_preflight_skips_cells_over_the_budget(cli, tmp_path):
     out = tmp_path / "run"
-    proc = cli("run", "--profile", "quick", "--families", "memory", "--models", "gru",
-               "--seq-lens", "10,20000", "--max-mem", "1G", "--out", str(out))
+    proc = cli(
+        "run",
+        "--profile",
+        "quick",
+        "--families",
+        "memory",
+        "--models",
+        "gru",
+        "--seq-lens",
+        "10,20000",
+        "--max-mem",
+        "1G",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0
     entries = load_results([out]).entries
     skipped = entries[entries.status == "skipped"]
@@ -123,8 +215,10 @@ def test_preflight_skips_cells_over_the_budget(cli, tmp_path):
 
 def test_resume_of_a_finished_run_runs_nothing(cli, tmp_path):
     out = tmp_path / "run"
-    assert cli("run", "--profile", "smoke", "--families", "gradients", "--out",
-               str(out)).returncode == 0
+    assert (
+        cli("run", "--profile", "smoke", "--families", "gradients", "--out", str(out)).returncode
+        == 0
+    )
     before = sorted(p.name for p in (out / "cells").iterdir())
     again = cli("run", "--resume", str(out))
     assert again.returncode == 0
@@ -156,12 +250,33 @@ def _processes_mentioning(text: str) -> list[int]:
 def test_sigterm_stops_every_child_records_the_cell_and_resume_reruns_it(cli, tmp_path):
     out = tmp_path / "run"
     # One 200-step convergence cell at T=500: seconds on any machine, so SIGTERM lands in it.
-    proc = subprocess.Popen([sys.executable, "-m", "seqbench", "run", "--profile", "quick",
-                             "--families", "convergence", "--models", "lstm", "--tasks",
-                             "mean-sign", "--seq-lens", "500", "--seeds", "0", "--out",
-                             str(out)], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True,
-                            env=os.environ | {"SEQBENCH_PROGRESS": "0"})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seqbench",
+            "run",
+            "--profile",
+            "quick",
+            "--families",
+            "convergence",
+            "--models",
+            "lstm",
+            "--tasks",
+            "mean-sign",
+            "--seq-lens",
+            "500",
+            "--seeds",
+            "0",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"SEQBENCH_PROGRESS": "0"},
+    )
     marker = out / "cells" / "running.json"
     deadline = time.time() + 120
     while not marker.exists() and time.time() < deadline:

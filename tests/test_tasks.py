@@ -29,8 +29,14 @@ def test_generation_is_deterministic_by_seed(name):
 
 
 def test_heldout_split_differs_from_training_data():
-    c = CellConfig(family="convergence", model="rnn", task="mean-sign", seq_len=20,
-                   batch_size=16, heldout_size=16)
+    c = CellConfig(
+        family="convergence",
+        model="rnn",
+        task="mean-sign",
+        seq_len=20,
+        batch_size=16,
+        heldout_size=16,
+    )
     w = Workload.build(c)
     hx, _ = w.heldout()
     assert not torch.equal(w.x, hx)
@@ -50,8 +56,9 @@ def test_adding_marks_two_positions_and_sums_them():
     assert torch.allclose((x[..., 0] * x[..., 1]).sum(1, keepdim=True), y)
 
 
-@pytest.mark.parametrize("T,published", [(100, 0.1733), (200, 0.0945), (500, 0.0400),
-                                         (1000, 0.0204)])
+@pytest.mark.parametrize(
+    "T,published", [(100, 0.1733), (200, 0.0945), (500, 0.0400), (1000, 0.0204)]
+)
 def test_copy_baseline_formula_and_published_values(T, published):
     assert TASKS["copy"].baseline_loss(T) == pytest.approx(10 * math.log(8) / (T + 20))
     assert TASKS["copy"].baseline_loss(T) == pytest.approx(published, abs=5e-5)
@@ -100,8 +107,9 @@ def test_output_sum_loss_is_the_sum_over_the_batch():
     loss = task.loss(out, torch.zeros(4))
     assert loss.item() == pytest.approx(out.sum().item())
     # A sum, not a mean: the batch's loss is the sum of its sequences' losses.
-    assert loss.item() == pytest.approx(sum(task.loss(out[i:i + 1], None).item()
-                                            for i in range(4)))
+    assert loss.item() == pytest.approx(
+        sum(task.loss(out[i : i + 1], None).item() for i in range(4))
+    )
     loss.backward()
     assert torch.equal(out.grad, torch.ones(4, 2))  # ∂L/∂output = 1 everywhere
 
@@ -118,15 +126,30 @@ def test_output_sum_training_records_none_where_a_baseline_is_needed():
     from seqbench.scenarios.convergence import train
     from seqbench.schema import make_record
 
-    cell = CellConfig(family="convergence", model="gru", task="output-sum", seq_len=12,
-                      batch_size=1, input_size=10, hidden_size=6, train_size=1,
-                      train_steps=6, heldout_size=1, eval_every=3)
+    cell = CellConfig(
+        family="convergence",
+        model="gru",
+        task="output-sum",
+        seq_len=12,
+        batch_size=1,
+        input_size=10,
+        hidden_size=6,
+        train_size=1,
+        train_steps=6,
+        heldout_size=1,
+        eval_every=3,
+    )
     run = train(cell)
     assert run.diverged_at_step is None and run.steps_run == 6
     rec = make_record(cell.to_dict(), cell.family, "training_run", run.metrics(), run.series())
     m = rec["metrics"]
-    for name in ("baseline_loss", "final_heldout_over_baseline_ratio", "final_heldout_accuracy",
-                 "train_steps_to_half_baseline_step", "heldout_steps_to_half_baseline_step"):
+    for name in (
+        "baseline_loss",
+        "final_heldout_over_baseline_ratio",
+        "final_heldout_accuracy",
+        "train_steps_to_half_baseline_step",
+        "heldout_steps_to_half_baseline_step",
+    ):
         assert m[name] is None, name
     assert m["solved_count"] == 0 and m["final_heldout_loss"] is not None
     # The head's bias alone gets ∂L/∂b = 1 per output: the total norm is at least √2 at B=1.

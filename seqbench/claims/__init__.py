@@ -29,5 +29,16 @@ def evaluate(measured: Measured, claims: list[Claim] | None = None) -> list[Judg
     return [Judged(c, c.evaluate(measured)) for c in (claims or CLAIMS)]
 
 
-__all__ = ["CHARACTERISTICS", "CLAIMS", "CONTRADICTED", "INCONCLUSIVE", "SUPPORTED", "Claim",
-           "Evidence", "Judged", "Outcome", "Verdict", "evaluate"]
+__all__ = [
+    "CHARACTERISTICS",
+    "CLAIMS",
+    "CONTRADICTED",
+    "INCONCLUSIVE",
+    "SUPPORTED",
+    "Claim",
+    "Evidence",
+    "Judged",
+    "Outcome",
+    "Verdict",
+    "evaluate",
+]

@@ -50,14 +50,18 @@ class Sampling:
         """How a comparison of this metric is decided, for reasons and the Method section."""
         if self.by_construction:
             return "values by construction (formula), so the ratio decides without a test"
-        text = (f"a difference needs a two-sided Mann–Whitney U test over ≥ "
-                f"{self.count(self.min_samples)} per model, Holm-corrected across the "
-                f"claim's comparisons (α = {ALPHA:.0%}), and a ratio of medians beyond "
-                f"1 ± {self.tolerance:.0%}")
+        text = (
+            f"a difference needs a two-sided Mann–Whitney U test over ≥ "
+            f"{self.count(self.min_samples)} per model, Holm-corrected across the "
+            f"claim's comparisons (α = {ALPHA:.0%}), and a ratio of medians beyond "
+            f"1 ± {self.tolerance:.0%}"
+        )
         if self.single_sample_factor:
-            text += (f"; with one {self.unit} per model, a ratio beyond "
-                     f"{self.single_sample_factor:g}× (the largest run-to-run spread "
-                     "measured on this machine kind), else 'within run-to-run spread'")
+            text += (
+                f"; with one {self.unit} per model, a ratio beyond "
+                f"{self.single_sample_factor:g}× (the largest run-to-run spread "
+                "measured on this machine kind), else 'within run-to-run spread'"
+            )
         return text
 
 
@@ -77,13 +81,18 @@ SEEDS = Sampling("metric", 4, 0.05, "seed")
 # Gradients at initialisation: one sample per seed whatever the number of lengths.
 SEEDS_SHARED_WEIGHTS = replace(SEEDS, collapse_lengths=True)
 
-Relation = Literal["lower", "higher", "within noise", "within run-to-run spread",
-                   "too few samples"]
+Relation = Literal["lower", "higher", "within noise", "within run-to-run spread", "too few samples"]
 
 
-def samples(m: Measured, metric: str, sampling: Sampling, family: str | None = None,
-            measurement: str | None = None, tasks: tuple[str, ...] = (),
-            lengths: tuple[int | None, int | None] = (None, None)) -> pd.DataFrame:
+def samples(
+    m: Measured,
+    metric: str,
+    sampling: Sampling,
+    family: str | None = None,
+    measurement: str | None = None,
+    tasks: tuple[str, ...] = (),
+    lengths: tuple[int | None, int | None] = (None, None),
+) -> pd.DataFrame:
     """Rows (GROUP_COLUMNS..., model, value): the metric's samples for each model and
     configuration, optionally only tasks in `tasks` and T within `lengths` (inclusive
     bounds, None for open). A process sample is the median of one cell's timed rounds."""
@@ -96,8 +105,12 @@ def samples(m: Measured, metric: str, sampling: Sampling, family: str | None = N
         if measurement is not None:
             frame = frame[frame["measurement"] == measurement]
         keys = ["run", "cell_key", *GROUP_COLUMNS, "model", "seed"]
-        frame = (frame.groupby(keys, dropna=False, sort=False)[metric].median()
-                 .rename("value").reset_index())
+        frame = (
+            frame.groupby(keys, dropna=False, sort=False)[metric]
+            .median()
+            .rename("value")
+            .reset_index()
+        )
     else:
         frame = m.metric(metric, family, measurement)
     if tasks:
@@ -112,8 +125,13 @@ def samples(m: Measured, metric: str, sampling: Sampling, family: str | None = N
         # One sample per seed: the cell at the seed's longest T, whose fit spans most steps.
         keys = [c for c in GROUP_COLUMNS if c != "seq_len"] + ["model", "seed"]
         frame = setup_key(frame, keys).to_frame("_k").join(frame)
-        frame = (frame.sort_values("seq_len").groupby("_k", sort=False).tail(1)
-                 .drop(columns="_k").assign(seq_len=math.nan))
+        frame = (
+            frame.sort_values("seq_len")
+            .groupby("_k", sort=False)
+            .tail(1)
+            .drop(columns="_k")
+            .assign(seq_len=math.nan)
+        )
     return frame[[*GROUP_COLUMNS, "model", "value"]].reset_index(drop=True)
 
 
@@ -143,8 +161,10 @@ def setup_key(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 
 def per_model(group: pd.DataFrame) -> dict[str, list[float]]:
-    return {model: group.loc[group["model"] == model, "value"].tolist()
-            for model in model_order(group["model"])}
+    return {
+        model: group.loc[group["model"] == model, "value"].tolist()
+        for model in model_order(group["model"])
+    }
 
 
 @dataclass(frozen=True)
@@ -159,13 +179,19 @@ class Comparison:
     p_holm: float = math.nan  # Holm-adjusted p-value within the claim (rank tests only)
 
 
-def provisional(a: str, b: str, values_a: list[float], values_b: list[float],
-                 sampling: Sampling) -> Comparison:
+def provisional(
+    a: str, b: str, values_a: list[float], values_b: list[float], sampling: Sampling
+) -> Comparison:
     t = rank_test(values_a, values_b)
     r = t.ratio
     if sampling.by_construction:
-        relation: Relation = ("lower" if r < 1 - sampling.tolerance else
-                              "higher" if r > 1 + sampling.tolerance else "within noise")
+        relation: Relation = (
+            "lower"
+            if r < 1 - sampling.tolerance
+            else "higher"
+            if r > 1 + sampling.tolerance
+            else "within noise"
+        )
         return Comparison(a, b, relation, t, "construction")
     enough = min(t.n_a, t.n_b) >= sampling.min_samples
     if enough:
@@ -173,8 +199,9 @@ def provisional(a: str, b: str, values_a: list[float], values_b: list[float],
         return Comparison(a, b, "within noise", t, "rank test")
     factor = sampling.single_sample_factor
     if factor is not None and min(t.n_a, t.n_b) >= 1 and math.isfinite(r):
-        relation = ("lower" if r < 1 / factor else "higher" if r > factor
-                    else "within run-to-run spread")
+        relation = (
+            "lower" if r < 1 / factor else "higher" if r > factor else "within run-to-run spread"
+        )
         return Comparison(a, b, relation, t, "single sample")
     return Comparison(a, b, "too few samples", t, "rank test")
 
@@ -182,8 +209,11 @@ def provisional(a: str, b: str, values_a: list[float], values_b: list[float],
 def decide(comparisons: list[Comparison], sampling: Sampling) -> list[Comparison]:
     """Holm-correct the rank tests among a claim's comparisons and settle their relations:
     a difference needs adjusted p ≤ ALPHA and a ratio of medians beyond 1 ± tolerance."""
-    tested = [i for i, c in enumerate(comparisons)
-              if c.route == "rank test" and c.relation != "too few samples"]
+    tested = [
+        i
+        for i, c in enumerate(comparisons)
+        if c.route == "rank test" and c.relation != "too few samples"
+    ]
     adjusted = holm([comparisons[i].test.p_value for i in tested])
     out = list(comparisons)
     for i, p in zip(tested, adjusted, strict=True):
@@ -199,8 +229,9 @@ def decide(comparisons: list[Comparison], sampling: Sampling) -> list[Comparison
     return out
 
 
-def compare(values_a: list[float], values_b: list[float], a: str, b: str,
-            sampling: Sampling) -> Comparison:
+def compare(
+    values_a: list[float], values_b: list[float], a: str, b: str, sampling: Sampling
+) -> Comparison:
     """One comparison on its own (a family of one for Holm)."""
     return decide([provisional(a, b, values_a, values_b, sampling)], sampling)[0]
 
@@ -214,12 +245,15 @@ def describe_ratio(c: Comparison) -> str:
         return text + f" (Mann–Whitney p = {r.p_value:.2g}, Holm {c.p_holm:.2g}; {c.relation})"
     if c.route == "single sample":
         return text + f" (1 sample per model; {c.relation})"
-    return text + f" ({c.relation}: n = {r.n_a}, {r.n_b}; a rank test can reach at best " \
-                  f"p = {min_p_value(r.n_a, r.n_b):.2g})"
+    return (
+        text + f" ({c.relation}: n = {r.n_a}, {r.n_b}; a rank test can reach at best "
+        f"p = {min_p_value(r.n_a, r.n_b):.2g})"
+    )
 
 
-def describe_models(values: dict[str, list[float]], metric: str, task: str | None,
-                    sampling: Sampling) -> str:
+def describe_models(
+    values: dict[str, list[float]], metric: str, task: str | None, sampling: Sampling
+) -> str:
     """``rnn 1.2 ms, range [1.1 ms, 1.3 ms] (3 seeds); lstm ...``"""
     unit = unit_of(metric, task)
     parts = []

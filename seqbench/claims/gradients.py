@@ -43,10 +43,14 @@ def _context(m: Measured, spec: VanishingSpec) -> tuple[Evidence, ...]:
     """Per model: the decay factor's range over every cell, the longest T's log10 ratio, and
     the article's total gradient at the shortest and longest T."""
     lines = []
-    for metric, what in ((spec.metric, "per-step decay factor ρ"),
-                         (spec.ratio_metric, "log10 ‖∂L/∂h_1‖/‖∂L/∂h_T‖ at the longest T"),
-                         (spec.article_metric, "total parameter gradient (the article's "
-                                               "measure), shortest → longest T")):
+    for metric, what in (
+        (spec.metric, "per-step decay factor ρ"),
+        (spec.ratio_metric, "log10 ‖∂L/∂h_1‖/‖∂L/∂h_T‖ at the longest T"),
+        (
+            spec.article_metric,
+            "total parameter gradient (the article's measure), shortest → longest T",
+        ),
+    ):
         frame = m.metric(metric, "gradients")
         if frame.empty:
             continue
@@ -55,17 +59,21 @@ def _context(m: Measured, spec: VanishingSpec) -> tuple[Evidence, ...]:
             f = frame[frame["model"] == model]
             if metric == spec.metric:
                 s = summarize(f["value"])
-                parts.append(f"{model} {s.median:.3g} (range {s.low:.3g}–{s.high:.3g}, "
-                             f"{s.n} cells)")
+                parts.append(
+                    f"{model} {s.median:.3g} (range {s.low:.3g}–{s.high:.3g}, {s.n} cells)"
+                )
             elif metric == spec.ratio_metric:
                 longest = f[f["seq_len"] == f["seq_len"].max()]
-                parts.append(f"{model} {summarize(longest['value']).median:.3g} at "
-                             f"T={int(longest['seq_len'].iloc[0])}")
+                parts.append(
+                    f"{model} {summarize(longest['value']).median:.3g} at "
+                    f"T={int(longest['seq_len'].iloc[0])}"
+                )
             else:
                 short = f[f["seq_len"] == f["seq_len"].min()]["value"]
                 long = f[f["seq_len"] == f["seq_len"].max()]["value"]
-                parts.append(f"{model} {summarize(short).median:.3g} → "
-                             f"{summarize(long).median:.3g}")
+                parts.append(
+                    f"{model} {summarize(short).median:.3g} → {summarize(long).median:.3g}"
+                )
         lines.append(Evidence(f"all gradients cells, {what}", "; ".join(parts)))
     return tuple(lines)
 
@@ -76,8 +84,13 @@ def check_vanishing(claim: Claim, m: Measured) -> Outcome:
     decays = m.metric(spec.metric, "gradients")["value"]
     note = ""
     if not decays.empty and (decays < 1).all():
-        note = (f" Every model's gradient decays geometrically (ρ < 1 in all {len(decays)} "
-                "cells); the claim is judged on which decays faster.")
-    return Outcome(outcome.verdict, outcome.reason + note, _context(m, spec) + outcome.evidence,
-                   outcome.measured)
-
+        note = (
+            f" Every model's gradient decays geometrically (ρ < 1 in all {len(decays)} "
+            "cells); the claim is judged on which decays faster."
+        )
+    return Outcome(
+        outcome.verdict,
+        outcome.reason + note,
+        _context(m, spec) + outcome.evidence,
+        outcome.measured,
+    )

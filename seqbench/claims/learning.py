@@ -58,8 +58,12 @@ def learnable_only(m: Measured, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]
     if frame.empty:
         return frame, ""
     # A task with no chance level (output-sum: loss unbounded below) cannot be learned or not.
-    chance = frame.apply(lambda r: TASKS[r["task"]].baseline_loss(int(r["seq_len"]))
-                         if r["task"] in TASKS else math.nan, axis=1)
+    chance = frame.apply(
+        lambda r: (
+            TASKS[r["task"]].baseline_loss(int(r["seq_len"])) if r["task"] in TASKS else math.nan
+        ),
+        axis=1,
+    )
     frame = frame[chance.map(math.isfinite)]
     cells = conv_cells(m)
     cells = cells.assign(_k=setup_key(cells, GROUP_COLUMNS))
@@ -70,8 +74,10 @@ def learnable_only(m: Measured, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]
     note = ""
     if not left.empty:
         names = ", ".join(where(r) for r in left.to_dict("records"))
-        note = (f"Left out, {NO_MODEL_LEARNED} (no run solved it and no model's median "
-                f"held-out loss reached {LEARNED_BELOW_CHANCE:.0%} of chance): {names}.")
+        note = (
+            f"Left out, {NO_MODEL_LEARNED} (no run solved it and no model's median "
+            f"held-out loss reached {LEARNED_BELOW_CHANCE:.0%} of chance): {names}."
+        )
     return frame.loc[keep].drop(columns="_k"), note
 
 
@@ -104,8 +110,9 @@ class Survival:
         lo, hi = solved_ci(self.k, self.n)
         med = self.median_steps()
         when = f"median {med:.0f} steps" if math.isfinite(med) else "median not reached"
-        return (f"{self.model} (lr {self.lr:g}) solved {self.k}/{self.n} "
-                f"[{lo:.0%}, {hi:.0%}], {when}")
+        return (
+            f"{self.model} (lr {self.lr:g}) solved {self.k}/{self.n} [{lo:.0%}, {hi:.0%}], {when}"
+        )
 
 
 def solved_ci(k: int, n: int) -> tuple[float, float]:
@@ -117,8 +124,9 @@ def solved_ci(k: int, n: int) -> tuple[float, float]:
 
 def survival_of(cells: pd.DataFrame, model: str, lr: float) -> Survival:
     """The survival data of some runs (rows of conv_cells)."""
-    return Survival(model, lr, cells["step"].to_numpy(dtype=float),
-                    cells["solved"].to_numpy(dtype=bool))
+    return Survival(
+        model, lr, cells["step"].to_numpy(dtype=float), cells["solved"].to_numpy(dtype=bool)
+    )
 
 
 def survivals(cells: pd.DataFrame) -> dict[str, Survival]:
@@ -167,8 +175,10 @@ def check_long_range(claim: Claim, m: Measured) -> Outcome:
     setup = [c for c in GROUP_COLUMNS if c != "lr"]
     cells = cells.assign(_k=setup_key(cells, setup))
     tests, skipped, evidence = [], [], []
-    for _, group in sorted(cells.groupby("_k"), key=lambda kv: (
-            str(kv[1]["task"].iloc[0]), float(kv[1]["seq_len"].iloc[0]))):
+    for _, group in sorted(
+        cells.groupby("_k"),
+        key=lambda kv: (str(kv[1]["task"].iloc[0]), float(kv[1]["seq_len"].iloc[0])),
+    ):
         config = group.iloc[0].to_dict()
         surv = survivals(group)
         line = "; ".join(s.describe() for s in surv.values())
@@ -186,26 +196,31 @@ def check_long_range(claim: Claim, m: Measured) -> Outcome:
     for (config, a, b, sa, sb, p), p_adj in zip(tests, adjusted, strict=True):
         label = f"{where(config)}: {a} vs {b}"
         if not math.isfinite(p):
-            undecided.append(f"{label} (too few runs: {min(sa.n, sb.n)}, needs "
-                             f"≥ {spec.sampling.min_samples})")
+            undecided.append(
+                f"{label} (too few runs: {min(sa.n, sb.n)}, needs ≥ {spec.sampling.min_samples})"
+            )
         elif p_adj <= ALPHA and _better(sa, sb):
             held.append(f"{label} (log-rank p = {p:.2g}, Holm {p_adj:.2g})")
         elif p_adj <= ALPHA:
-            reversed_.append(f"{label}: {b} learned better (log-rank p = {p:.2g}, Holm "
-                             f"{p_adj:.2g})")
+            reversed_.append(
+                f"{label}: {b} learned better (log-rank p = {p:.2g}, Holm {p_adj:.2g})"
+            )
         else:
             undecided.append(f"{label} (log-rank p = {p:.2g}, Holm {p_adj:.2g})")
-    rule = ("rule: per configuration, each model at its best learning rate; steps-to-solve "
-            "compared by the log-rank test, Holm-corrected across the claim's comparisons "
-            f"(α = {ALPHA:.0%})")
+    rule = (
+        "rule: per configuration, each model at its best learning rate; steps-to-solve "
+        "compared by the log-rank test, Holm-corrected across the claim's comparisons "
+        f"(α = {ALPHA:.0%})"
+    )
     tail = f" ({rule})."
     if skipped:
         tail += f" Left out, {NO_MODEL_LEARNED} (no run solved it): {', '.join(skipped)}."
     ev = tuple(evidence)
     measured = "; ".join(f"{e.where}: {e.numbers}" for e in evidence)
     if not tests:
-        return Outcome(INCONCLUSIVE, f"{NO_MODEL_LEARNED} at any configuration" + tail, ev,
-                       measured)
+        return Outcome(
+            INCONCLUSIVE, f"{NO_MODEL_LEARNED} at any configuration" + tail, ev, measured
+        )
     if reversed_:
         text = "reversed at " + "; ".join(reversed_)
         if held:
@@ -216,5 +231,6 @@ def check_long_range(claim: Claim, m: Measured) -> Outcome:
         if undecided:
             text += "; undecided at " + "; ".join(undecided)
         return Outcome(SUPPORTED, text + tail, ev, measured)
-    return Outcome(INCONCLUSIVE, "no difference decided: " + "; ".join(undecided) + tail, ev,
-                   measured)
+    return Outcome(
+        INCONCLUSIVE, "no difference decided: " + "; ".join(undecided) + tail, ev, measured
+    )

@@ -59,20 +59,26 @@ class ConfigResult:
         return INCONCLUSIVE
 
 
-def judge_frame(frame: pd.DataFrame, pairs: tuple[tuple[str, str], ...],
-                sampling: Sampling) -> list[ConfigResult]:
+def judge_frame(
+    frame: pd.DataFrame, pairs: tuple[tuple[str, str], ...], sampling: Sampling
+) -> list[ConfigResult]:
     """Compare the claimed pairs at each configuration of a samples frame; rank tests are
     Holm-corrected across every configuration and pair of the claim."""
     found = []
     for config, group in configs(frame):
         values = per_model(group)
-        comps = [provisional(a, b, values[a], values[b], sampling)
-                 for a, b in pairs if a in values and b in values]
+        comps = [
+            provisional(a, b, values[a], values[b], sampling)
+            for a, b in pairs
+            if a in values and b in values
+        ]
         if comps:
             found.append((config, values, comps))
     settled = iter(decide([c for _, _, comps in found for c in comps], sampling))
-    return [ConfigResult(config, [next(settled) for _ in comps], values)
-            for config, values, comps in found]
+    return [
+        ConfigResult(config, [next(settled) for _ in comps], values)
+        for config, values, comps in found
+    ]
 
 
 def _reversed(r: ConfigResult) -> str:
@@ -80,34 +86,50 @@ def _reversed(r: ConfigResult) -> str:
     return f"{where(r.config)} ({flipped})"
 
 
-def outcome_of(results: list[ConfigResult], metric: str, sampling: Sampling,
-               higher_first: bool = False, show_task: bool = True,
-               extra: tuple[Evidence, ...] = (), skipped: str = "") -> Outcome:
+def outcome_of(
+    results: list[ConfigResult],
+    metric: str,
+    sampling: Sampling,
+    higher_first: bool = False,
+    show_task: bool = True,
+    extra: tuple[Evidence, ...] = (),
+    skipped: str = "",
+) -> Outcome:
     """Verdict over configurations: contradicted if any configuration reverses a pair
     (after Holm); supported if at least one holds every pair and none reverses; otherwise
     inconclusive, saying whether samples were too few or differences small. `skipped` names
     configurations left out because they cannot separate the models."""
     evidence = extra + tuple(
-        Evidence(where(r.config), describe_models(r.values, metric, r.config.get("task"),
-                                                  sampling)
-                 + " · " + "; ".join(describe_ratio(c) for c in r.comparisons))
-        for r in results)
-    measured = "; ".join(f"{where(r.config, with_task=show_task)}: "
-                         f"{ranking(r.values, higher_first)}" for r in results)
+        Evidence(
+            where(r.config),
+            describe_models(r.values, metric, r.config.get("task"), sampling)
+            + " · "
+            + "; ".join(describe_ratio(c) for c in r.comparisons),
+        )
+        for r in results
+    )
+    measured = "; ".join(
+        f"{where(r.config, with_task=show_task)}: {ranking(r.values, higher_first)}"
+        for r in results
+    )
     bad = [r for r in results if r.verdict == CONTRADICTED]
     good = [r for r in results if r.verdict == SUPPORTED]
     rest = [r for r in results if r.verdict == INCONCLUSIVE]
     n = len(results)
     tail = f" (rule: {sampling.rule()})." + (f" {skipped}" if skipped else "")
     if bad:
-        reason = (f"reversed at {len(bad)} of {n} configurations: "
-                  + "; ".join(_reversed(r) for r in bad) + ".")
+        reason = (
+            f"reversed at {len(bad)} of {n} configurations: "
+            + "; ".join(_reversed(r) for r in bad)
+            + "."
+        )
         if good:
             reason += f" It holds at {len(good)}: {', '.join(where(r.config) for r in good)}."
         return Outcome(CONTRADICTED, reason + tail, evidence, measured)
     if good:
         reason = f"holds at {len(good)} of {n} configurations: " + ", ".join(
-            where(r.config) for r in good)
+            where(r.config) for r in good
+        )
         if rest:
             reason += f"; undecided at {', '.join(where(r.config) for r in rest)}"
         return Outcome(SUPPORTED, reason + tail, evidence, measured)
@@ -131,8 +153,9 @@ def check_ranking(claim: Claim, m: Measured) -> Outcome:
 
 
 def check_ranking_spec(spec: RankingSpec, m: Measured) -> Outcome:
-    frame = samples(m, spec.metric, spec.sampling, spec.family, spec.measurement, spec.tasks,
-                    spec.lengths)
+    frame = samples(
+        m, spec.metric, spec.sampling, spec.family, spec.measurement, spec.tasks, spec.lengths
+    )
     skipped = ""
     if spec.learned_only:
         had_data = not frame.empty
@@ -142,8 +165,14 @@ def check_ranking_spec(spec: RankingSpec, m: Measured) -> Outcome:
     results = judge_frame(frame, spec.pairs, spec.sampling)
     if not results:
         return no_data(m, spec.family, _scope(spec))
-    return outcome_of(results, spec.metric, spec.sampling, spec.higher_first,
-                      show_task=len(spec.tasks) != 1, skipped=skipped)
+    return outcome_of(
+        results,
+        spec.metric,
+        spec.sampling,
+        spec.higher_first,
+        show_task=len(spec.tasks) != 1,
+        skipped=skipped,
+    )
 
 
 def _scope(spec: RankingSpec) -> str:

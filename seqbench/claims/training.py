@@ -58,23 +58,28 @@ def _step_after_epochs(config: dict, epochs: int) -> int:
     return epochs * per_epoch + 1
 
 
-def _magnitude(model: str, values: list[float], claimed: float, spec: HeadlineSpec,
-               unit: str) -> tuple[str, str]:
+def _magnitude(
+    model: str, values: list[float], claimed: float, spec: HeadlineSpec, unit: str
+) -> tuple[str, str]:
     """(verdict, reason) of one model's claimed loss against its seeds."""
     s = summarize(values)
     seeds = spec.sampling.count(s.n)
-    measured = (f"{model}: measured {fmt(s.median, unit)} (range {fmt(s.low, unit)}–"
-                f"{fmt(s.high, unit)}, {seeds}) vs claimed {fmt(claimed, unit)}, "
-                f"{s.median / claimed:.2g}×")
+    measured = (
+        f"{model}: measured {fmt(s.median, unit)} (range {fmt(s.low, unit)}–"
+        f"{fmt(s.high, unit)}, {seeds}) vs claimed {fmt(claimed, unit)}, "
+        f"{s.median / claimed:.2g}×"
+    )
     if s.n < spec.min_seeds:
         return INCONCLUSIVE, f"{measured}; {seeds}, needs ≥ {spec.min_seeds}"
     if s.low <= claimed <= s.high:
         return SUPPORTED, f"{measured}; the claim lies within the seeds' range"
     far = max(s.median / claimed, claimed / s.median) >= spec.magnitude_factor
     if far:
-        return CONTRADICTED, (f"{measured}; outside the range of {seeds} (which covers the "
-                              f"median with {range_coverage(s.n):.0%}) and ≥ "
-                              f"{spec.magnitude_factor:g}× away")
+        return CONTRADICTED, (
+            f"{measured}; outside the range of {seeds} (which covers the "
+            f"median with {range_coverage(s.n):.0%}) and ≥ "
+            f"{spec.magnitude_factor:g}× away"
+        )
     return INCONCLUSIVE, f"{measured}; outside the range but within {spec.magnitude_factor:g}×"
 
 
@@ -88,9 +93,12 @@ def check_headline(claim: Claim, m: Measured) -> Outcome:
         size = pd.to_numeric(c["train_size"], errors="coerce")
         c = c[size.notna() & (size <= c["batch_size"])]
         if c.empty:
-            return Outcome(INCONCLUSIVE, f"no {spec.task} convergence run in the article's "
-                                         "full-batch regime (a fixed training set trained "
-                                         "whole at every step, as the seed profile runs it).")
+            return Outcome(
+                INCONCLUSIVE,
+                f"no {spec.task} convergence run in the article's "
+                "full-batch regime (a fixed training set trained "
+                "whole at every step, as the seed profile runs it).",
+            )
     rows = []
     longest = int(c["step"].max())
     for config, group in configs(c.rename(columns={"loss": "value"})):
@@ -98,15 +106,21 @@ def check_headline(claim: Claim, m: Measured) -> Outcome:
         rows.append(group[group["step"] == step])
     frame = pd.concat(rows) if rows else c.iloc[0:0]
     if frame.empty:
-        return Outcome(INCONCLUSIVE, f"no {spec.task} convergence run reached epoch "
-                                     f"{spec.epoch} (the longest ran {longest} steps).")
+        return Outcome(
+            INCONCLUSIVE,
+            f"no {spec.task} convergence run reached epoch "
+            f"{spec.epoch} (the longest ran {longest} steps).",
+        )
     unit = unit_of("loss", spec.task)
     claimed = "; ".join(f"{k} {fmt(v, unit)}" for k, v in spec.claimed.items())
     extra = (Evidence(f"article, epoch {spec.epoch} (training loss)", claimed),)
     results = judge_frame(frame, spec.pairs, spec.sampling)
     if not results:
-        return Outcome(INCONCLUSIVE, "the runs that reached the epoch lack the models the "
-                                     "claim compares.", extra)
+        return Outcome(
+            INCONCLUSIVE,
+            "the runs that reached the epoch lack the models the claim compares.",
+            extra,
+        )
     order = outcome_of(results, "final_train_loss", spec.sampling, extra=extra)
     verdicts, reasons = [], []
     for r in results:
@@ -116,17 +130,24 @@ def check_headline(claim: Claim, m: Measured) -> Outcome:
                 verdicts.append(v)
                 reasons.append(why)
     regime = where(results[0].config)
-    magnitude = (CONTRADICTED if CONTRADICTED in verdicts else
-                 SUPPORTED if verdicts and all(v == SUPPORTED for v in verdicts) else
-                 INCONCLUSIVE)
+    magnitude = (
+        CONTRADICTED
+        if CONTRADICTED in verdicts
+        else SUPPORTED
+        if verdicts and all(v == SUPPORTED for v in verdicts)
+        else INCONCLUSIVE
+    )
     if CONTRADICTED in (magnitude, order.verdict):
         verdict = CONTRADICTED
     elif magnitude == SUPPORTED and order.verdict == SUPPORTED:
         verdict = SUPPORTED
     else:
         verdict = INCONCLUSIVE
-    reason = (f"{regime}, epoch {spec.epoch}. Magnitudes: {magnitude} ("
-              + "; ".join(reasons) + f"). Order: {order.verdict}, {order.reason}")
+    reason = (
+        f"{regime}, epoch {spec.epoch}. Magnitudes: {magnitude} ("
+        + "; ".join(reasons)
+        + f"). Order: {order.verdict}, {order.reason}"
+    )
     return Outcome(verdict, reason, order.evidence, order.measured)
 
 
@@ -160,8 +181,9 @@ def check_not_worse(claim: Claim, m: Measured) -> Outcome:
         if spec.model not in values or not rivals:
             continue
         best = min(rivals, key=lambda k: summarize(rivals[k]).median)
-        base = chance[(chance["task"] == config["task"])
-                      & (chance["seq_len"] == config["seq_len"])]["value"]
+        base = chance[
+            (chance["task"] == config["task"]) & (chance["seq_len"] == config["seq_len"])
+        ]["value"]
         margin = spec.margin_of_chance * float(base.median()) if not base.empty else math.nan
         comp = provisional(spec.model, best, values[spec.model], rivals[best], spec.sampling)
         found.append((config, values, best, margin, comp))
@@ -172,29 +194,40 @@ def check_not_worse(claim: Claim, m: Measured) -> Outcome:
         unit = unit_of(spec.metric, config.get("task"))
         gap = mine.median - theirs.median
         worst = mine.high - theirs.low  # the least favourable pairing of seeds
-        evidence.append(Evidence(where(config), (
-            f"{spec.model} {fmt(mine.median, unit)} vs best rival {best} "
-            f"{fmt(theirs.median, unit)}: gap {fmt(gap, unit)}, worst pairing "
-            f"{fmt(worst, unit)}, margin {fmt(margin, unit)} · {describe_ratio(comp)}")))
+        evidence.append(
+            Evidence(
+                where(config),
+                (
+                    f"{spec.model} {fmt(mine.median, unit)} vs best rival {best} "
+                    f"{fmt(theirs.median, unit)}: gap {fmt(gap, unit)}, worst pairing "
+                    f"{fmt(worst, unit)}, margin {fmt(margin, unit)} · {describe_ratio(comp)}"
+                ),
+            )
+        )
         if comp.relation == "higher" and gap > margin:
             verdicts.append(CONTRADICTED)
-            reasons.append(f"{where(config)}: {spec.model} worse than {best} by "
-                           f"{fmt(gap, unit)} > {fmt(margin, unit)}")
+            reasons.append(
+                f"{where(config)}: {spec.model} worse than {best} by "
+                f"{fmt(gap, unit)} > {fmt(margin, unit)}"
+            )
         elif min(mine.n, theirs.n) >= spec.sampling.min_samples and worst <= margin:
             verdicts.append(SUPPORTED)
         else:
             verdicts.append(INCONCLUSIVE)
-            reasons.append(f"{where(config)}: undecided ({mine.n} and {theirs.n} seeds; worst "
-                           f"pairing {fmt(worst, unit)} vs margin {fmt(margin, unit)})")
+            reasons.append(
+                f"{where(config)}: undecided ({mine.n} and {theirs.n} seeds; worst "
+                f"pairing {fmt(worst, unit)} vs margin {fmt(margin, unit)})"
+            )
     if not verdicts:
         low, high = spec.lengths
         span = f"{low if low is not None else 1} ≤ T ≤ {high if high is not None else '∞'}"
-        return no_data(m, spec.family, f"with {spec.metric} for {spec.model} and a rival at "
-                                       f"{span}")
-    tail = (f" (rule: only configurations where some model learned; not worse = every pairing "
-            f"of seeds within {spec.margin_of_chance:.0%} of the chance loss, over ≥ "
-            f"{spec.sampling.count(spec.sampling.min_samples)}; worse = a Holm-corrected "
-            f"Mann–Whitney difference larger than that margin).")
+        return no_data(m, spec.family, f"with {spec.metric} for {spec.model} and a rival at {span}")
+    tail = (
+        f" (rule: only configurations where some model learned; not worse = every pairing "
+        f"of seeds within {spec.margin_of_chance:.0%} of the chance loss, over ≥ "
+        f"{spec.sampling.count(spec.sampling.min_samples)}; worse = a Holm-corrected "
+        f"Mann–Whitney difference larger than that margin)."
+    )
     tail += f" {skipped}" if skipped else ""
     n = len(verdicts)
     if CONTRADICTED in verdicts:
@@ -226,21 +259,32 @@ def check_clipping(claim: Claim, m: Measured) -> Outcome:
     paired = conv.groupby("_key")["clipped"].nunique()
     pairs = conv[conv["_key"].isin(paired[paired == 2].index)]
     if pairs.empty:
-        return Outcome(INCONCLUSIVE, "no pair of convergence runs differs only in gradient "
-                                     "clipping, so its effect cannot be isolated.")
+        return Outcome(
+            INCONCLUSIVE,
+            "no pair of convergence runs differs only in gradient "
+            "clipping, so its effect cannot be isolated.",
+        )
     stats = pairs.groupby("clipped")["diverged"].agg(["sum", "count"])
     div_clip = int(stats.loc[True, "sum"]) if True in stats.index else 0
     div_free = int(stats.loc[False, "sum"]) if False in stats.index else 0
     n = int(stats["count"].min())
-    ev = (Evidence(f"{n} paired runs", f"diverged without clipping: {div_free} runs; with "
-                                       f"clipping: {div_clip} runs"),)
+    ev = (
+        Evidence(
+            f"{n} paired runs",
+            f"diverged without clipping: {div_free} runs; with clipping: {div_clip} runs",
+        ),
+    )
     if div_clip > 0:
         return Outcome(CONTRADICTED, f"{div_clip} clipped runs diverged.", ev)
     if div_free == 0:
-        return Outcome(INCONCLUSIVE, "no run diverged even without clipping: there was no "
-                                     "explosion to prevent.", ev)
-    return Outcome(SUPPORTED, f"{div_free} runs diverged without clipping; their clipped "
-                              "twins did not.", ev)
+        return Outcome(
+            INCONCLUSIVE,
+            "no run diverged even without clipping: there was no explosion to prevent.",
+            ev,
+        )
+    return Outcome(
+        SUPPORTED, f"{div_free} runs diverged without clipping; their clipped twins did not.", ev
+    )
 
 
 @dataclass(frozen=True)
@@ -258,23 +302,35 @@ class SmallGradSpec:
 def check_small_grad(claim: Claim, m: Measured) -> Outcome:
     spec: SmallGradSpec = claim.spec
     e = m.results.entries
-    conv = e[(e["family"] == "convergence") & (e["task"] == spec.task)
-             & (e["seq_len"] >= spec.min_length)]
+    conv = e[
+        (e["family"] == "convergence")
+        & (e["task"] == spec.task)
+        & (e["seq_len"] >= spec.min_length)
+    ]
     if conv.empty:
-        return no_data(m, "convergence", f"of the article's experiment 3 (task {spec.task}, "
-                                         f"T ≥ {spec.min_length})")
+        return no_data(
+            m,
+            "convergence",
+            f"of the article's experiment 3 (task {spec.task}, T ≥ {spec.min_length})",
+        )
     verdicts, evidence = {}, []
     for rec in conv.to_dict("records"):
         norms = [v for v in (rec.get("series") or {}).get("grad_norm", []) if v is not None]
         s = summarize(norms)
-        evidence.append(Evidence(f"{rec['model']} {where(rec)} s{rec['seed']}",
-                                 f"median total gradient norm over {s.n} steps "
-                                 f"{fmt(s.median, 'L2 norm')} (range {s.low:.3g}–{s.high:.3g})"))
+        evidence.append(
+            Evidence(
+                f"{rec['model']} {where(rec)} s{rec['seed']}",
+                f"median total gradient norm over {s.n} steps "
+                f"{fmt(s.median, 'L2 norm')} (range {s.low:.3g}–{s.high:.3g})",
+            )
+        )
         if s.n >= spec.min_steps:
             verdicts.setdefault(rec["model"], []).append(s.median < spec.small_below)
-    rule = (f"very small = a run's median total gradient norm below {spec.small_below:g}, over "
-            f"≥ {spec.min_steps} steps; a verdict needs ≥ {spec.min_runs} runs per model, all "
-            "on one side")
+    rule = (
+        f"very small = a run's median total gradient norm below {spec.small_below:g}, over "
+        f"≥ {spec.min_steps} steps; a verdict needs ≥ {spec.min_runs} runs per model, all "
+        "on one side"
+    )
     ev = tuple(evidence)
     few = {k: len(v) for k, v in verdicts.items() if len(v) < spec.min_runs}
     if not verdicts or few:
@@ -282,8 +338,11 @@ def check_small_grad(claim: Claim, m: Measured) -> Outcome:
     large = [k for k, v in verdicts.items() if not any(v)]
     small = [k for k, v in verdicts.items() if all(v)]
     if large:
-        return Outcome(CONTRADICTED, f"every run of {', '.join(large)} had a larger median "
-                                     f"gradient norm ({rule}).", ev)
+        return Outcome(
+            CONTRADICTED,
+            f"every run of {', '.join(large)} had a larger median gradient norm ({rule}).",
+            ev,
+        )
     if len(small) == len(verdicts):
         return Outcome(SUPPORTED, f"every run of every model ({rule}).", ev)
     return Outcome(INCONCLUSIVE, f"runs on both sides of the threshold ({rule}).", ev)

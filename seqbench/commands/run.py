@@ -28,12 +28,18 @@ def _ints(text: str | None, option: str) -> tuple[int, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default=None,
-                        help=f"one of {', '.join(PROFILES)} (default {DEFAULT_PROFILE})")
-    parser.add_argument("--out", default=None,
-                        help="results folder (default: a new results/<profile>-<time>/)")
-    parser.add_argument("--resume", metavar="DIR", default=None,
-                        help="finish an interrupted run: only cells without a record run")
+    parser.add_argument(
+        "--profile", default=None, help=f"one of {', '.join(PROFILES)} (default {DEFAULT_PROFILE})"
+    )
+    parser.add_argument(
+        "--out", default=None, help="results folder (default: a new results/<profile>-<time>/)"
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="DIR",
+        default=None,
+        help="finish an interrupted run: only cells without a record run",
+    )
     parser.add_argument("--models", help="comma-separated models to keep (rnn,lstm,gru)")
     parser.add_argument("--tasks", help="comma-separated tasks to keep")
     parser.add_argument("--families", help="comma-separated families to keep")
@@ -42,21 +48,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=None, help="cpu or cuda for every cell")
     parser.add_argument("--threads", type=int, help="torch threads for every cell")
     parser.add_argument("--lr", type=float, help="Adam learning rate for every cell")
-    parser.add_argument("--max-mem", default=None,
-                        help="memory budget (e.g. 16G); cells estimated above it are skipped "
-                             "(default: 80%% of available memory)")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds one cell may run before it is stopped as `timeout`")
-    parser.add_argument("--cell-mem-limit", default=None,
-                        help="address-space limit for each memory probe process (e.g. 2G)")
+    parser.add_argument(
+        "--max-mem",
+        default=None,
+        help="memory budget (e.g. 16G); cells estimated above it are skipped "
+        "(default: 80%% of available memory)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds one cell may run before it is stopped as `timeout`",
+    )
+    parser.add_argument(
+        "--cell-mem-limit",
+        default=None,
+        help="address-space limit for each memory probe process (e.g. 2G)",
+    )
 
 
 def _overrides(args: argparse.Namespace) -> Overrides:
-    return Overrides(models=split_csv(args.models), tasks=split_csv(args.tasks),
-                     families=split_csv(args.families),
-                     seq_lens=_ints(args.seq_lens, "--seq-lens"),
-                     seeds=_ints(args.seeds, "--seeds"),
-                     device=args.device, threads=args.threads, lr=args.lr)
+    return Overrides(
+        models=split_csv(args.models),
+        tasks=split_csv(args.tasks),
+        families=split_csv(args.families),
+        seq_lens=_ints(args.seq_lens, "--seq-lens"),
+        seeds=_ints(args.seeds, "--seeds"),
+        device=args.device,
+        threads=args.threads,
+        lr=args.lr,
+    )
 
 
 def _writable_dir(path: Path) -> Path:
@@ -66,8 +87,9 @@ def _writable_dir(path: Path) -> Path:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise SeqbenchError(f"cannot write to output folder {path}: "
-                            f"{exc.strerror or exc}") from None
+        raise SeqbenchError(
+            f"cannot write to output folder {path}: {exc.strerror or exc}"
+        ) from None
     return path
 
 
@@ -78,10 +100,19 @@ def _default_out(profile: str) -> Path:
 
 def _pytest_args(manifest: dict) -> list[str]:
     o = manifest["overrides"]
-    args = ["--seqbench-profile", manifest["profile"], "--seqbench-max-mem",
-            str(manifest["max_mem_bytes"])]
-    for key, flag in (("models", "models"), ("tasks", "tasks"), ("families", "families"),
-                      ("seq_lens", "seq-lens"), ("seeds", "seeds")):
+    args = [
+        "--seqbench-profile",
+        manifest["profile"],
+        "--seqbench-max-mem",
+        str(manifest["max_mem_bytes"]),
+    ]
+    for key, flag in (
+        ("models", "models"),
+        ("tasks", "tasks"),
+        ("families", "families"),
+        ("seq_lens", "seq-lens"),
+        ("seeds", "seeds"),
+    ):
         if o.get(key):
             args += [f"--seqbench-{flag}", ",".join(map(str, o[key]))]
     for key in ("device", "threads", "lr"):
@@ -107,42 +138,56 @@ def run(args: argparse.Namespace) -> int:
         manifest = _load_manifest(out)
         _writable_dir(out)
         if args.profile and args.profile != manifest["profile"]:
-            raise SeqbenchError(f"{out} holds a {manifest['profile']!r} run; cannot resume it "
-                                f"as {args.profile!r}")
+            raise SeqbenchError(
+                f"{out} holds a {manifest['profile']!r} run; cannot resume it as {args.profile!r}"
+            )
         for nodeid in records.forget_interrupted(out / "cells"):
-            print(f"seqbench: {nodeid} was interrupted by a signal: running it again",
-                  file=sys.stderr)
+            print(
+                f"seqbench: {nodeid} was interrupted by a signal: running it again", file=sys.stderr
+            )
     else:
         profile = args.profile or DEFAULT_PROFILE
         if args.timeout is not None and not args.timeout > 0:
-            raise SeqbenchError(f"--timeout must be a positive number of seconds, "
-                                f"got {args.timeout:g}")
+            raise SeqbenchError(
+                f"--timeout must be a positive number of seconds, got {args.timeout:g}"
+            )
         overrides = _overrides(args)
         cells = build_cells(profile, overrides)  # validates every value before any work
         budget = parse_size(args.max_mem) if args.max_mem else default_budget()
         out = _writable_dir(Path(args.out) if args.out else _default_out(profile))
         if (out / MANIFEST).exists():
-            raise SeqbenchError(f"{out} already holds a run: use --resume {out}, or another "
-                                "--out")
-        manifest = {"profile": profile, "overrides": overrides.__dict__ | {"extra": {}},
-                    "max_mem_bytes": budget,
-                    "cell_mem_limit_bytes": parse_size(args.cell_mem_limit)
-                    if args.cell_mem_limit else None,
-                    "timeout_s": args.timeout, "cells_count": len(cells),
-                    "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv[1:]}
+            raise SeqbenchError(f"{out} already holds a run: use --resume {out}, or another --out")
+        manifest = {
+            "profile": profile,
+            "overrides": overrides.__dict__ | {"extra": {}},
+            "max_mem_bytes": budget,
+            "cell_mem_limit_bytes": parse_size(args.cell_mem_limit)
+            if args.cell_mem_limit
+            else None,
+            "timeout_s": args.timeout,
+            "cells_count": len(cells),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "argv": sys.argv[1:],
+        }
         records.write_atomic(out / MANIFEST, manifest)
     if manifest["overrides"].get("device") == "cuda":
         Overrides(device="cuda").validate()  # CUDA must really be present
-    print(f"seqbench: profile {manifest['profile']!r}, {manifest['cells_count']} cells, "
-          f"results in {out}", file=sys.stderr)
+    print(
+        f"seqbench: profile {manifest['profile']!r}, {manifest['cells_count']} cells, "
+        f"results in {out}",
+        file=sys.stderr,
+    )
     supervisor = Supervisor(out, _pytest_args(manifest), cell_timeout_s=manifest["timeout_s"])
     try:
         supervisor.run()
     except (KeyboardInterrupt, Terminated) as exc:
         done = records.finished_nodeids(out / "cells")
         why = f"stopped by {exc}" if isinstance(exc, Terminated) else "interrupted"
-        print(f"\nseqbench: {why}; {len(done)} finished cells are kept in {out}.\n"
-              f"Resume with: seqbench run --resume {out}", file=sys.stderr)
+        print(
+            f"\nseqbench: {why}; {len(done)} finished cells are kept in {out}.\n"
+            f"Resume with: seqbench run --resume {out}",
+            file=sys.stderr,
+        )
         return 128 + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
     statuses = Counter(records.finished_nodeids(out / "cells").values())
     summary = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))

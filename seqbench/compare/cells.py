@@ -25,8 +25,11 @@ CALIBRATION_FAMILY = "calibration"
 def cell_config(row: dict[str, Any]) -> dict[str, Any]:
     """The identity of an entry: family, measurement and its configuration."""
     # A field added to the config after a record was written takes the value its absence meant.
-    config = {k: v for k, v in (CONFIG_FIELDS_ADDED | (row.get("config") or {})).items()
-              if k not in VOLATILE_FIELDS}
+    config = {
+        k: v
+        for k, v in (CONFIG_FIELDS_ADDED | (row.get("config") or {})).items()
+        if k not in VOLATILE_FIELDS
+    }
     return {"family": row.get("family"), "measurement": row.get("measurement"), **config}
 
 
@@ -84,8 +87,9 @@ def _metric_value(rec: dict[str, Any], spec: MetricSpec) -> float | None:
     return float(value)
 
 
-def _samples(rec: dict[str, Any], spec: MetricSpec, value: float
-             ) -> tuple[np.ndarray | None, tuple[float, float, int] | None]:
+def _samples(
+    rec: dict[str, Any], spec: MetricSpec, value: float
+) -> tuple[np.ndarray | None, tuple[float, float, int] | None]:
     """The rounds behind a timing metric, in the metric's own unit. A rate (tokens/s) is
     work / round time, the work being value × median time."""
     if not spec.from_rounds:
@@ -101,8 +105,9 @@ def _samples(rec: dict[str, Any], spec: MetricSpec, value: float
     return rounds, rng
 
 
-def long_table(results: ResultSet, specs: tuple[MetricSpec, ...], normalize: bool,
-               side: str) -> pd.DataFrame:
+def long_table(
+    results: ResultSet, specs: tuple[MetricSpec, ...], normalize: bool, side: str
+) -> pd.DataFrame:
     """One row per (entry, metric) with the value, its rounds, and the cell's keys. With
     normalize, timings are in units of the same run's calibration time."""
     scale = calibrations(results) if normalize else {}
@@ -118,20 +123,44 @@ def long_table(results: ResultSet, specs: tuple[MetricSpec, ...], normalize: boo
             if normalize and spec.kind == "time" and value is not None:
                 cal = scale.get(_scope(rec), scale.get(rec["run"]))
                 if cal is None:
-                    raise SeqbenchError(f"--normalize: {side} {rec['file']} has no "
-                                        "calibration entry (benchmarks/test_calibration.py)")
+                    raise SeqbenchError(
+                        f"--normalize: {side} {rec['file']} has no "
+                        "calibration entry (benchmarks/test_calibration.py)"
+                    )
                 # A time in calibration units is time / cal; a rate per calibration is × cal.
                 factor = 1 / cal if spec.better == "lower" else cal
                 value *= factor
                 samples = samples * factor if samples is not None else None
                 rng = (rng[0] * factor, rng[1] * factor, rng[2]) if rng else None
-            rows.append({"key": _key(config), "seed_group": seed_group, "name": rec["name"],
-                         "config": config, "status": rec.get("status", "ok"),
-                         "metric": spec.name, "value": value, "samples": samples,
-                         "range": rng,
-                         "chance_loss": (rec.get("metrics") or {}).get("baseline_loss")})
-    frame = pd.DataFrame(rows, columns=["key", "seed_group", "name", "config", "status",
-                                        "metric", "value", "samples", "range", "chance_loss"])
+            rows.append(
+                {
+                    "key": _key(config),
+                    "seed_group": seed_group,
+                    "name": rec["name"],
+                    "config": config,
+                    "status": rec.get("status", "ok"),
+                    "metric": spec.name,
+                    "value": value,
+                    "samples": samples,
+                    "range": rng,
+                    "chance_loss": (rec.get("metrics") or {}).get("baseline_loss"),
+                }
+            )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "key",
+            "seed_group",
+            "name",
+            "config",
+            "status",
+            "metric",
+            "value",
+            "samples",
+            "range",
+            "chance_loss",
+        ],
+    )
     for column in ("value", "chance_loss"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")  # None -> NaN
     return frame
@@ -153,8 +182,9 @@ def _spread(values: pd.Series) -> float:
     return float(finite.max() / finite.min() - 1) if len(finite) > 1 else 0.0
 
 
-def pooled(table: pd.DataFrame, specs: tuple[MetricSpec, ...] = (), pool: str = "median"
-           ) -> pd.DataFrame:
+def pooled(
+    table: pd.DataFrame, specs: tuple[MetricSpec, ...] = (), pool: str = "median"
+) -> pd.DataFrame:
     """One row per (cell, metric): repeated entries of a cell (several runs in one folder)
     pool their rounds; the value is the best or the median of the entries' values (pool)."""
     by_name = {s.name: s for s in specs}
@@ -165,17 +195,28 @@ def pooled(table: pd.DataFrame, specs: tuple[MetricSpec, ...] = (), pool: str = 
         ranges = [r for r in group["range"] if isinstance(r, tuple)]
         bad = [s for s in group["status"] if s != "ok"]
         spec = by_name.get(metric)
-        rows.append({
-            "key": key, "metric": metric, "seed_group": first["seed_group"],
-            "name": first["name"], "config": first["config"],
-            "value": (_pooled_value(group["value"], spec, pool) if spec
-                      else group["value"].median()),
-            "entries": len(group),
-            "spread": _spread(group["value"]),
-            "samples": np.concatenate(samples) if samples else None,
-            "range": (min(r[0] for r in ranges), max(r[1] for r in ranges),
-                      sum(r[2] for r in ranges)) if ranges else None,
-            "chance_loss": group["chance_loss"].dropna().median(),
-            "status": bad[0] if bad else "ok",
-        })
+        rows.append(
+            {
+                "key": key,
+                "metric": metric,
+                "seed_group": first["seed_group"],
+                "name": first["name"],
+                "config": first["config"],
+                "value": (
+                    _pooled_value(group["value"], spec, pool) if spec else group["value"].median()
+                ),
+                "entries": len(group),
+                "spread": _spread(group["value"]),
+                "samples": np.concatenate(samples) if samples else None,
+                "range": (
+                    min(r[0] for r in ranges),
+                    max(r[1] for r in ranges),
+                    sum(r[2] for r in ranges),
+                )
+                if ranges
+                else None,
+                "chance_loss": group["chance_loss"].dropna().median(),
+                "status": bad[0] if bad else "ok",
+            }
+        )
     return pd.DataFrame(rows)

@@ -41,8 +41,9 @@ def _seed_sd(group: pd.DataFrame, chance: float, opt: CompareOptions) -> tuple[f
     return opt.seed_sd_prior * chance, "assumed seed SD (1 seed)"
 
 
-def judge_group(base: pd.DataFrame, cur: pd.DataFrame, spec: MetricSpec,
-                opt: CompareOptions) -> dict | None:
+def judge_group(
+    base: pd.DataFrame, cur: pd.DataFrame, spec: MetricSpec, opt: CompareOptions
+) -> dict | None:
     """One row for one configuration: `base` holds all its baseline seeds, `cur` the current
     values of the seeds the two sides share (indexed like base's shared rows)."""
     shared = base[base["key"].isin(cur.index)]
@@ -52,14 +53,26 @@ def judge_group(base: pd.DataFrame, cur: pd.DataFrame, spec: MetricSpec,
     if not (np.isfinite(b).any() or np.isfinite(c).any()):
         return None  # the metric does not apply to this configuration
     chance = shared["chance_loss"].median()
-    b_mean, c_mean = (float(b[both].mean()), float(c[both].mean())) if both.any() \
-        else (float(np.nanmean(b)) if np.isfinite(b).any() else np.nan,
-              float(np.nanmean(c)) if np.isfinite(c).any() else np.nan)
-    row = {"name": group_name(list(shared["name"])),
-           "measurement": shared["config"].iloc[0].get("measurement"), "metric": spec.name,
-           "unit": spec.unit, "baseline": b_mean, "current": c_mean,
-           "change": c_mean / b_mean - 1 if b_mean else np.nan, "p_value": np.nan,
-           "test": "", "tolerance": np.nan}
+    b_mean, c_mean = (
+        (float(b[both].mean()), float(c[both].mean()))
+        if both.any()
+        else (
+            float(np.nanmean(b)) if np.isfinite(b).any() else np.nan,
+            float(np.nanmean(c)) if np.isfinite(c).any() else np.nan,
+        )
+    )
+    row = {
+        "name": group_name(list(shared["name"])),
+        "measurement": shared["config"].iloc[0].get("measurement"),
+        "metric": spec.name,
+        "unit": spec.unit,
+        "baseline": b_mean,
+        "current": c_mean,
+        "change": c_mean / b_mean - 1 if b_mean else np.nan,
+        "p_value": np.nan,
+        "test": "",
+        "tolerance": np.nan,
+    }
     if not both.any():
         return row | {"verdict": "missing"}
     scale = chance if np.isfinite(chance) else abs(b_mean)
@@ -68,14 +81,29 @@ def judge_group(base: pd.DataFrame, cur: pd.DataFrame, spec: MetricSpec,
     floor = opt.loss_tolerance * scale
     tol = max(floor, opt.loss_sigmas * sd * np.sqrt(2 / n))
     worse = (c_mean - b_mean) if spec.better == "lower" else (b_mean - c_mean)
-    verdict = ("regression" if worse > tol else "improvement" if -worse > tol
-               else "changed" if abs(worse) > floor else "unchanged")
-    return row | {"verdict": verdict, "tolerance": tol,
-                  "test": f"mean of {n} seed{'s' if n > 1 else ''}; {source}"}
+    verdict = (
+        "regression"
+        if worse > tol
+        else "improvement"
+        if -worse > tol
+        else "changed"
+        if abs(worse) > floor
+        else "unchanged"
+    )
+    return row | {
+        "verdict": verdict,
+        "tolerance": tol,
+        "test": f"mean of {n} seed{'s' if n > 1 else ''}; {source}",
+    }
 
 
-def judge_losses(base: pd.DataFrame, cur: pd.DataFrame, common: set[str],
-                 specs: tuple[MetricSpec, ...], opt: CompareOptions) -> list[dict]:
+def judge_losses(
+    base: pd.DataFrame,
+    cur: pd.DataFrame,
+    common: set[str],
+    specs: tuple[MetricSpec, ...],
+    opt: CompareOptions,
+) -> list[dict]:
     """Rows for every loss metric and every configuration with a seed on both sides."""
     rows = []
     for spec in (s for s in specs if s.kind == "loss"):

@@ -48,8 +48,10 @@ from seqbench.compare.study_eval import (
 )
 from seqbench.errors import SeqbenchError
 
-DEFAULT_PYTEST_ARGS = ("--seqbench-profile quick --seqbench-families throughput "
-                       "--seqbench-threads 1 -k 'T100- or calibration'")
+DEFAULT_PYTEST_ARGS = (
+    "--seqbench-profile quick --seqbench-families throughput "
+    "--seqbench-threads 1 -k 'T100- or calibration'"
+)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -59,9 +61,22 @@ def run_once(out: Path, pytest_args: str, slowdown: float, log: Path) -> float:
     env = {k: v for k, v in os.environ.items() if k != "SEQBENCH_INJECT_SLOWDOWN"}
     if slowdown:
         env["SEQBENCH_INJECT_SLOWDOWN"] = f"{slowdown:g}"
-    cmd = [sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-q", "--benchmark-only",
-           "-p", "no:cacheprovider", "--rootdir", str(REPO), "-c", str(REPO / "pyproject.toml"),
-           f"--benchmark-json={partial}", *shlex.split(pytest_args)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(REPO / "benchmarks"),
+        "-q",
+        "--benchmark-only",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        str(REPO),
+        "-c",
+        str(REPO / "pyproject.toml"),
+        f"--benchmark-json={partial}",
+        *shlex.split(pytest_args),
+    ]
     start = time.perf_counter()
     with log.open("w") as f:
         done = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, check=False)
@@ -91,13 +106,21 @@ def timing_lock(path: Path | None):
         signal.signal(signal.SIGTERM, previous)
 
 
-def collect(runs: Path, pairs: int, baseline_runs: int, current_runs: int,
-            slowdowns: list[float], pytest_args: str, seed: int) -> None:
+def collect(
+    runs: Path,
+    pairs: int,
+    baseline_runs: int,
+    current_runs: int,
+    slowdowns: list[float],
+    pytest_args: str,
+    seed: int,
+) -> None:
     runs.mkdir(parents=True, exist_ok=True)
-    kinds = ([("base", 0.0, r) for r in range(1, baseline_runs + 1)]
-             + [(kind, s, r) for kind, s in
-                [("clean", 0.0)] + [(f"slow{round(s * 100):02d}", s) for s in slowdowns]
-                for r in range(1, current_runs + 1)])
+    kinds = [("base", 0.0, r) for r in range(1, baseline_runs + 1)] + [
+        (kind, s, r)
+        for kind, s in [("clean", 0.0)] + [(f"slow{round(s * 100):02d}", s) for s in slowdowns]
+        for r in range(1, current_runs + 1)
+    ]
     rng = random.Random(seed)
     started = time.perf_counter()
     for pair in range(1, pairs + 1):
@@ -108,23 +131,39 @@ def collect(runs: Path, pairs: int, baseline_runs: int, current_runs: int,
             if out.exists():
                 continue  # resumable: an interrupted study keeps its finished runs
             wall = run_once(out, pytest_args, slowdown, out.with_suffix(".log"))
-            print(f"pair {pair}/{pairs} {kind} r{rep}: {wall:.1f} s "
-                  f"(study so far {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+            print(
+                f"pair {pair}/{pairs} {kind} r{rep}: {wall:.1f} s "
+                f"(study so far {time.perf_counter() - started:.0f} s)",
+                file=sys.stderr,
+            )
 
 
 def _md(frame: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v)
-                                       for v in row) + " |")
+        lines.append(
+            "| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row) + " |"
+        )
     return "\n".join(lines)
 
 
-def summarize(out: Path, thresholds: tuple[float, ...], baseline_runs: int,
-              current_runs: int = 1, recipe_only: bool = False) -> str:
-    grid = (recipe_grid(thresholds, baseline_runs, current_runs) if recipe_only else
-            default_grid(thresholds, baseline_runs=tuple(sorted({1, baseline_runs})),
-                         current_runs=tuple(sorted({1, current_runs})), pools=POOLS))
+def summarize(
+    out: Path,
+    thresholds: tuple[float, ...],
+    baseline_runs: int,
+    current_runs: int = 1,
+    recipe_only: bool = False,
+) -> str:
+    grid = (
+        recipe_grid(thresholds, baseline_runs, current_runs)
+        if recipe_only
+        else default_grid(
+            thresholds,
+            baseline_runs=tuple(sorted({1, baseline_runs})),
+            current_runs=tuple(sorted({1, current_runs})),
+            pools=POOLS,
+        )
+    )
     comparisons, cells = evaluate(out / "runs", grid)
     comparisons.to_csv(out / "comparisons.csv", index=False)
     cells.to_csv(out / "cells.csv", index=False)
@@ -137,108 +176,200 @@ def summarize(out: Path, thresholds: tuple[float, ...], baseline_runs: int,
     health.to_csv(out / "runs.csv", index=False)
     disturbed = health[health["disturbed"]]
     slow = health[health["slow"] & ~health["disturbed"]]
-    caution = (f"**Caution: {len(disturbed)} of {len(health)} runs were disturbed by other "
-               f"load** (calibration more than {CALIBRATION_WARN_RATIO:g}× the fastest "
-               "run's): " + ", ".join(disturbed["run"]) + "." if len(disturbed) else
-               f"All {len(health)} runs have calibration times within "
-               f"{CALIBRATION_WARN_RATIO:g}× of the fastest run's.")
+    caution = (
+        f"**Caution: {len(disturbed)} of {len(health)} runs were disturbed by other "
+        f"load** (calibration more than {CALIBRATION_WARN_RATIO:g}× the fastest "
+        "run's): " + ", ".join(disturbed["run"]) + "."
+        if len(disturbed)
+        else f"All {len(health)} runs have calibration times within "
+        f"{CALIBRATION_WARN_RATIO:g}× of the fastest run's."
+    )
     if len(slow):
-        caution += (f" Slow runs (timed rounds over {SLOW_RUN_RATIO:g}× the median run of "
-                    "their kind; load that began after the calibration looks like this): "
-                    + ", ".join(slow["run"]) + ".")
-    text = "\n".join([
-        "# seqbench detector study", "",
-        f"{comparisons['pair'].nunique()} pairs. A comparison is flagged when `seqbench "
-        "compare` would exit 1. Rate on `clean` = false-alarm rate; on `slowPP` = detection "
-        "rate of a PP% slowdown injected into the training step (SEQBENCH_INJECT_SLOWDOWN).",
-        "", caution, "", "## Rates (fraction of comparisons flagged)", "", _md(wide), "",
-        "## With 95% Wilson intervals", "", _md(table), "",
-        "## Run-to-run noise of the unchanged tree",
-        "",
-        "Per timed cell, current/baseline ratio of median times of two runs of the unchanged "
-        "tree: RMS of its log, and quantiles of |ratio - 1| (fractions: 0.05 = 5%).",
-        "", _md(spread), ""])
+        caution += (
+            f" Slow runs (timed rounds over {SLOW_RUN_RATIO:g}× the median run of "
+            "their kind; load that began after the calibration looks like this): "
+            + ", ".join(slow["run"])
+            + "."
+        )
+    text = "\n".join(
+        [
+            "# seqbench detector study",
+            "",
+            f"{comparisons['pair'].nunique()} pairs. A comparison is flagged when `seqbench "
+            "compare` would exit 1. Rate on `clean` = false-alarm rate; on `slowPP` = detection "
+            "rate of a PP% slowdown injected into the training step (SEQBENCH_INJECT_SLOWDOWN).",
+            "",
+            caution,
+            "",
+            "## Rates (fraction of comparisons flagged)",
+            "",
+            _md(wide),
+            "",
+            "## With 95% Wilson intervals",
+            "",
+            _md(table),
+            "",
+            "## Run-to-run noise of the unchanged tree",
+            "",
+            "Per timed cell, current/baseline ratio of median times of two runs of the unchanged "
+            "tree: RMS of its log, and quantiles of |ratio - 1| (fractions: 0.05 = 5%).",
+            "",
+            _md(spread),
+            "",
+        ]
+    )
     (out / "summary.md").write_text(text)
     return text
 
 
-def summarize_splits(out: Path, run_dirs: list[Path], thresholds: tuple[float, ...],
-                     baseline_runs: int, current_runs: int, gate: str = "",
-                     recipe_only: bool = False) -> str:
+def summarize_splits(
+    out: Path,
+    run_dirs: list[Path],
+    thresholds: tuple[float, ...],
+    baseline_runs: int,
+    current_runs: int,
+    gate: str = "",
+    recipe_only: bool = False,
+) -> str:
     """False alarms of whole runs of the unchanged tree: every split of run_dirs into a
     baseline and a current side (study_eval.split_evaluate); with `gate`, each setting also
     with only the matching cells failing (with `recipe_only`, only gated)."""
-    grid = (recipe_grid(thresholds, baseline_runs, current_runs, gate) if recipe_only else
-            default_grid(thresholds, alphas=(CompareOptions().alpha,),
-                         baseline_runs=(baseline_runs,),
-                         current_runs=tuple(sorted({1, current_runs})), pools=POOLS,
-                         gates=("", gate) if gate else ("",)))
+    grid = (
+        recipe_grid(thresholds, baseline_runs, current_runs, gate)
+        if recipe_only
+        else default_grid(
+            thresholds,
+            alphas=(CompareOptions().alpha,),
+            baseline_runs=(baseline_runs,),
+            current_runs=tuple(sorted({1, current_runs})),
+            pools=POOLS,
+            gates=("", gate) if gate else ("",),
+        )
+    )
     comparisons, flagged = split_evaluate(run_dirs, baseline_runs, grid)
     out.mkdir(parents=True, exist_ok=True)
     comparisons.to_csv(out / "splits.csv", index=False)
     flagged.to_csv(out / "splits_flagged.csv", index=False)
-    table = comparisons.groupby("setting", sort=False).agg(
-        flagged=("flagged", "sum"), splits=("flagged", "size"),
-        regressed_rows=("regressed_rows", "sum")).reset_index()
+    table = (
+        comparisons.groupby("setting", sort=False)
+        .agg(
+            flagged=("flagged", "sum"),
+            splits=("flagged", "size"),
+            regressed_rows=("regressed_rows", "sum"),
+        )
+        .reset_index()
+    )
     # Which rows raise the alarms, under the CI recipe's setting (normalised, every current
     # run) pooled either way: one column per pool, the count of splits flagging the row.
-    recipe = comparisons.loc[comparisons["setting"].str.contains("normalised")
-                             & comparisons["setting"].str.contains(
-                                 f"current {current_runs} run")
-                             & (recipe_only
-                                | ~comparisons["setting"].str.contains("gate")),
-                             "setting"].unique()
+    recipe = comparisons.loc[
+        comparisons["setting"].str.contains("normalised")
+        & comparisons["setting"].str.contains(f"current {current_runs} run")
+        & (recipe_only | ~comparisons["setting"].str.contains("gate")),
+        "setting",
+    ].unique()
     in_recipe = flagged[flagged["setting"].isin(recipe)] if len(flagged) else flagged
-    often = pd.DataFrame() if in_recipe.empty else (
-        in_recipe.assign(pool=lambda f: f["setting"].str.extract(r"pool (.+)$")[0])
-        .pivot_table(index=["cell", "metric"], columns="pool", values="change",
-                     aggfunc="size", fill_value=0).reset_index())
-    text = "\n".join([
-        "# seqbench false alarms over whole runs", "",
-        f"{len(run_dirs)} runs of the unchanged tree: " + ", ".join(str(p) for p in run_dirs)
-        + f". Every choice of {baseline_runs} as the baseline is compared with the others "
-        "as the current side (the first of them, or the first and its rerun).", "",
-        "## Splits flagged (false alarms)", "", _md(table), "",
-        f"## Rows flagged under `--normalize` with {current_runs} current run(s), in how "
-        "many splits, per --pool", "", _md(often) if len(often) else "none",
-        ""])
+    often = (
+        pd.DataFrame()
+        if in_recipe.empty
+        else (
+            in_recipe.assign(pool=lambda f: f["setting"].str.extract(r"pool (.+)$")[0])
+            .pivot_table(
+                index=["cell", "metric"],
+                columns="pool",
+                values="change",
+                aggfunc="size",
+                fill_value=0,
+            )
+            .reset_index()
+        )
+    )
+    text = "\n".join(
+        [
+            "# seqbench false alarms over whole runs",
+            "",
+            f"{len(run_dirs)} runs of the unchanged tree: "
+            + ", ".join(str(p) for p in run_dirs)
+            + f". Every choice of {baseline_runs} as the baseline is compared with the others "
+            "as the current side (the first of them, or the first and its rerun).",
+            "",
+            "## Splits flagged (false alarms)",
+            "",
+            _md(table),
+            "",
+            f"## Rows flagged under `--normalize` with {current_runs} current run(s), in how "
+            "many splits, per --pool",
+            "",
+            _md(often) if len(often) else "none",
+            "",
+        ]
+    )
     (out / "splits.md").write_text(text)
     return text
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seqbench.compare.detector_study",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m seqbench.compare.detector_study", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--pairs", type=int, default=10, help="pairs of runs (default 10)")
     parser.add_argument("--out", type=Path, required=True, help="study folder")
-    parser.add_argument("--baseline-runs", type=int, default=3,
-                        help="runs of the unchanged tree pooled into each pair's baseline "
-                             "(default %(default)s)")
-    parser.add_argument("--current-runs", type=int, default=2,
-                        help="runs of each current kind (clean, slowPP): the second is the "
-                             "rerun that confirms a flag (default %(default)s)")
-    parser.add_argument("--slowdowns", default="10%,25%",
-                        help="injected slowdowns (default %(default)s)")
-    parser.add_argument("--thresholds", default="10%",
-                        help="timing thresholds to evaluate (default %(default)s)")
-    parser.add_argument("--pytest-args", default=DEFAULT_PYTEST_ARGS,
-                        help="the benchmark subset (default: %(default)s)")
+    parser.add_argument(
+        "--baseline-runs",
+        type=int,
+        default=3,
+        help="runs of the unchanged tree pooled into each pair's baseline (default %(default)s)",
+    )
+    parser.add_argument(
+        "--current-runs",
+        type=int,
+        default=2,
+        help="runs of each current kind (clean, slowPP): the second is the "
+        "rerun that confirms a flag (default %(default)s)",
+    )
+    parser.add_argument(
+        "--slowdowns", default="10%,25%", help="injected slowdowns (default %(default)s)"
+    )
+    parser.add_argument(
+        "--thresholds", default="10%", help="timing thresholds to evaluate (default %(default)s)"
+    )
+    parser.add_argument(
+        "--pytest-args",
+        default=DEFAULT_PYTEST_ARGS,
+        help="the benchmark subset (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the run order")
-    parser.add_argument("--lock-file", type=Path, default=None,
-                        help="hold this file while timing; wait while it exists")
-    parser.add_argument("--evaluate-only", action="store_true",
-                        help="re-evaluate the runs already in --out/runs")
-    parser.add_argument("--gate", default="", metavar="REGEX",
-                        help="--splits: also evaluate every setting with `seqbench compare "
-                             "--gate REGEX` (only matching cells fail)")
-    parser.add_argument("--splits", nargs="+", type=Path, metavar="RUN",
-                        help="instead of a study: results folders of whole runs of the "
-                             "unchanged tree (any profile); report the false alarms of every "
-                             "split into --baseline-runs baseline runs and the rest")
-    parser.add_argument("--recipe-only", action="store_true",
-                        help="evaluate only the CI recipe (--normalize, --pool best, "
-                             "--baseline-runs and --current-runs as given, with --gate) at "
-                             "each of --thresholds, widened and not: a quick threshold scan")
+    parser.add_argument(
+        "--lock-file",
+        type=Path,
+        default=None,
+        help="hold this file while timing; wait while it exists",
+    )
+    parser.add_argument(
+        "--evaluate-only", action="store_true", help="re-evaluate the runs already in --out/runs"
+    )
+    parser.add_argument(
+        "--gate",
+        default="",
+        metavar="REGEX",
+        help="--splits: also evaluate every setting with `seqbench compare "
+        "--gate REGEX` (only matching cells fail)",
+    )
+    parser.add_argument(
+        "--splits",
+        nargs="+",
+        type=Path,
+        metavar="RUN",
+        help="instead of a study: results folders of whole runs of the "
+        "unchanged tree (any profile); report the false alarms of every "
+        "split into --baseline-runs baseline runs and the rest",
+    )
+    parser.add_argument(
+        "--recipe-only",
+        action="store_true",
+        help="evaluate only the CI recipe (--normalize, --pool best, "
+        "--baseline-runs and --current-runs as given, with --gate) at "
+        "each of --thresholds, widened and not: a quick threshold scan",
+    )
     args = parser.parse_args(argv)
     try:
         if min(args.pairs, args.baseline_runs, args.current_runs) < 1:
@@ -246,15 +377,32 @@ def main(argv: list[str] | None = None) -> int:
         slowdowns = [parse_fraction(s) for s in args.slowdowns.split(",")]
         thresholds = tuple(parse_fraction(s) for s in args.thresholds.split(","))
         if args.splits:
-            print(summarize_splits(args.out, args.splits, thresholds, args.baseline_runs,
-                                   args.current_runs, args.gate, args.recipe_only))
+            print(
+                summarize_splits(
+                    args.out,
+                    args.splits,
+                    thresholds,
+                    args.baseline_runs,
+                    args.current_runs,
+                    args.gate,
+                    args.recipe_only,
+                )
+            )
             return 0
         if not args.evaluate_only:
             with timing_lock(args.lock_file):
-                collect(args.out / "runs", args.pairs, args.baseline_runs, args.current_runs,
-                        slowdowns, args.pytest_args, args.seed)
-        print(summarize(args.out, thresholds, args.baseline_runs, args.current_runs,
-                        args.recipe_only))
+                collect(
+                    args.out / "runs",
+                    args.pairs,
+                    args.baseline_runs,
+                    args.current_runs,
+                    slowdowns,
+                    args.pytest_args,
+                    args.seed,
+                )
+        print(
+            summarize(args.out, thresholds, args.baseline_runs, args.current_runs, args.recipe_only)
+        )
     except SeqbenchError as exc:
         print(f"detector_study: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -31,8 +31,19 @@ from seqbench.results.load import ResultSet
 # can slow the calibration's parallel GEMMs by 10-100×, far more than the cells.
 CALIBRATION_WARN_RATIO = 1.25
 VERDICTS = ("regression", "improvement", "changed", "untested", "missing", "unchanged")
-ROW_COLUMNS = ["name", "measurement", "metric", "unit", "baseline", "current", "change",
-               "p_value", "test", "tolerance", "verdict"]  # then "gates" (CompareOptions.gate)
+ROW_COLUMNS = [
+    "name",
+    "measurement",
+    "metric",
+    "unit",
+    "baseline",
+    "current",
+    "change",
+    "p_value",
+    "test",
+    "tolerance",
+    "verdict",
+]  # then "gates" (CompareOptions.gate)
 
 
 @dataclass
@@ -73,8 +84,9 @@ def _tolerance(threshold: float, base: pd.Series, opt: CompareOptions) -> float:
     return max(threshold, base["spread"]) if opt.widen_by_spread else threshold
 
 
-def _judge_time(base: pd.Series, cur: pd.Series, spec: MetricSpec, opt: CompareOptions
-                ) -> tuple[str, float | None, str]:
+def _judge_time(
+    base: pd.Series, cur: pd.Series, spec: MetricSpec, opt: CompareOptions
+) -> tuple[str, float | None, str]:
     cost = cur["value"] / base["value"] if spec.better == "lower" else base["value"] / cur["value"]
     sig = rounds_differ(base["samples"], cur["samples"], opt.alpha, base["range"], cur["range"])
     threshold = _tolerance(opt.threshold, base, opt)
@@ -97,36 +109,60 @@ def _judge_memory(base: float, cur: float, threshold: float, opt: CompareOptions
     return "unchanged"
 
 
-def _judge_row(base: pd.Series, cur: pd.Series, spec: MetricSpec, opt: CompareOptions
-               ) -> dict:
+def _judge_row(base: pd.Series, cur: pd.Series, spec: MetricSpec, opt: CompareOptions) -> dict:
     b, c = base["value"], cur["value"]
-    row = {"name": base["name"], "measurement": base["config"].get("measurement"),
-           "metric": spec.name, "unit": _unit(spec, opt.normalize), "baseline": b,
-           "current": c, "change": c / b - 1 if b else np.nan, "p_value": np.nan, "test": "",
-           "tolerance": np.nan}
+    row = {
+        "name": base["name"],
+        "measurement": base["config"].get("measurement"),
+        "metric": spec.name,
+        "unit": _unit(spec, opt.normalize),
+        "baseline": b,
+        "current": c,
+        "change": c / b - 1 if b else np.nan,
+        "p_value": np.nan,
+        "test": "",
+        "tolerance": np.nan,
+    }
     if not (np.isfinite(b) and np.isfinite(c)):
         return row | {"verdict": "missing"}
     if spec.kind == "time":
         verdict, p, test = _judge_time(base, cur, spec, opt)
-        return row | {"verdict": verdict, "p_value": p if p is not None else np.nan,
-                      "test": test, "tolerance": _tolerance(opt.threshold, base, opt)}
+        return row | {
+            "verdict": verdict,
+            "p_value": p if p is not None else np.nan,
+            "test": test,
+            "tolerance": _tolerance(opt.threshold, base, opt),
+        }
     if spec.kind == "memory":
         tolerance = _tolerance(opt.mem_threshold, base, opt)
         return row | {"verdict": _judge_memory(b, c, tolerance, opt), "tolerance": tolerance}
     moved = abs(c / b - 1) > opt.grad_tolerance if b else c != 0
-    return row | {"verdict": "changed" if moved else "unchanged",
-                  "tolerance": opt.grad_tolerance}
+    return row | {"verdict": "changed" if moved else "unchanged", "tolerance": opt.grad_tolerance}
 
 
 def _status_row(base: pd.Series, cur: pd.Series) -> dict | None:
     if base["status"] == cur["status"]:
         return None
-    verdict = ("regression" if base["status"] == "ok" else
-               "improvement" if cur["status"] == "ok" else "changed")
-    return {"name": base["name"], "measurement": base["config"].get("measurement"),
-            "metric": "status", "unit": "", "baseline": base["status"],
-            "current": cur["status"], "change": np.nan, "p_value": np.nan, "test": "",
-            "tolerance": np.nan, "verdict": verdict}
+    verdict = (
+        "regression"
+        if base["status"] == "ok"
+        else "improvement"
+        if cur["status"] == "ok"
+        else "changed"
+    )
+    return {
+        "name": base["name"],
+        "measurement": base["config"].get("measurement"),
+        "metric": "status",
+        "unit": "",
+        "baseline": base["status"],
+        "current": cur["status"],
+        "change": np.nan,
+        "p_value": np.nan,
+        "test": "",
+        "tolerance": np.nan,
+        "verdict": verdict,
+    }
 
 
 def _describe_only(name: str, config: dict, other: dict[str, dict]) -> str:
@@ -134,19 +170,28 @@ def _describe_only(name: str, config: dict, other: dict[str, dict]) -> str:
     twin = other.get(name)
     if twin is None:
         return name
-    diffs = [f"{k} {config.get(k)!r} vs {twin.get(k)!r}"
-             for k in sorted(set(config) | set(twin)) if config.get(k) != twin.get(k)]
+    diffs = [
+        f"{k} {config.get(k)!r} vs {twin.get(k)!r}"
+        for k in sorted(set(config) | set(twin))
+        if config.get(k) != twin.get(k)
+    ]
     return f"{name} ({'; '.join(diffs)})" if diffs else name
 
 
 def _no_common_cells(base: pd.DataFrame, cur: pd.DataFrame) -> SeqbenchError:
     fields = sorted({k for cfgs in (base["config"], cur["config"]) for c in cfgs for k in c})
-    differing = [k for k in fields
-                 if {str(c.get(k)) for c in base["config"]}
-                 .isdisjoint({str(c.get(k)) for c in cur["config"]})]
+    differing = [
+        k
+        for k in fields
+        if {str(c.get(k)) for c in base["config"]}.isdisjoint(
+            {str(c.get(k)) for c in cur["config"]}
+        )
+    ]
     hint = f"; they differ in {', '.join(differing)}" if differing else ""
-    return SeqbenchError(f"no cells in common between baseline ({base['key'].nunique()} cells) "
-                         f"and current ({cur['key'].nunique()} cells){hint}")
+    return SeqbenchError(
+        f"no cells in common between baseline ({base['key'].nunique()} cells) "
+        f"and current ({cur['key'].nunique()} cells){hint}"
+    )
 
 
 def _calibration_ratio(baseline: ResultSet, current: ResultSet) -> float | None:
@@ -155,8 +200,13 @@ def _calibration_ratio(baseline: ResultSet, current: ResultSet) -> float | None:
     return float(np.median(c) / np.median(b)) if b and c else None
 
 
-def _judge_all(base: pd.DataFrame, cur: pd.DataFrame, common: set[str],
-               specs: tuple[MetricSpec, ...], opt: CompareOptions) -> pd.DataFrame:
+def _judge_all(
+    base: pd.DataFrame,
+    cur: pd.DataFrame,
+    common: set[str],
+    specs: tuple[MetricSpec, ...],
+    opt: CompareOptions,
+) -> pd.DataFrame:
     """One verdict row per common cell and metric (plus a status row where it changed),
     regressions first."""
     by_spec = {s.name: s for s in specs}
@@ -177,30 +227,42 @@ def _judge_all(base: pd.DataFrame, cur: pd.DataFrame, common: set[str],
     rows += judge_losses(base, cur, common, specs, opt)
     frame = pd.DataFrame(rows, columns=ROW_COLUMNS)
     order = {v: i for i, v in enumerate(VERDICTS)}
-    return frame.sort_values(["verdict", "name", "metric"],
-                             key=lambda s: s.map(order) if s.name == "verdict" else s,
-                             kind="stable").reset_index(drop=True)
+    return frame.sort_values(
+        ["verdict", "name", "metric"],
+        key=lambda s: s.map(order) if s.name == "verdict" else s,
+        kind="stable",
+    ).reset_index(drop=True)
 
 
 def _one_sided(side: pd.DataFrame, other: pd.DataFrame, common: set[str]) -> list[str]:
     """The cells of `side` that `other` lacks, each named once."""
     twins = dict(zip(other["name"], other["config"], strict=True))
-    return sorted({_describe_only(n, cfg, twins) for k, n, cfg in
-                   zip(side["key"], side["name"], side["config"], strict=True)
-                   if k not in common})
+    return sorted(
+        {
+            _describe_only(n, cfg, twins)
+            for k, n, cfg in zip(side["key"], side["name"], side["config"], strict=True)
+            if k not in common
+        }
+    )
 
 
 def _calibration_warning(ratio: float | None, normalize: bool) -> list[str]:
     if ratio is None or 1 / CALIBRATION_WARN_RATIO <= ratio <= CALIBRATION_WARN_RATIO:
         return []
-    advice = ("normalised timings assume a uniform difference" if normalize
-              else "consider --normalize, or rerun on a quiet machine")
-    return [f"calibration time differs {ratio:.2f}× (current/baseline): the machines differ "
-            f"in speed or one was busy with other work; {advice}"]
+    advice = (
+        "normalised timings assume a uniform difference"
+        if normalize
+        else "consider --normalize, or rerun on a quiet machine"
+    )
+    return [
+        f"calibration time differs {ratio:.2f}× (current/baseline): the machines differ "
+        f"in speed or one was busy with other work; {advice}"
+    ]
 
 
-def _uniform_shift_warning(rows: pd.DataFrame, ratio: float | None,
-                           opt: CompareOptions) -> list[str]:
+def _uniform_shift_warning(
+    rows: pd.DataFrame, ratio: float | None, opt: CompareOptions
+) -> list[str]:
     """Every timed cell slower by about the same factor while the calibration is not: either
     a change that slows everything (a new torch) or a machine that got busy after the
     calibration ran at the start of the run. Only a rerun tells them apart."""
@@ -210,9 +272,11 @@ def _uniform_shift_warning(rows: pd.DataFrame, ratio: float | None,
     if ratio is not None and ratio - 1 > change.median() / 2:
         return []  # the calibration slowed too: the calibration warning covers it
     calib = f"{ratio:.2f}×" if ratio is not None else "not recorded"
-    return [f"all {len(change)} timed cells are slower (median {change.median():+.0%}) while "
-            f"the calibration ratio is {calib}: a change that slows everything, or a machine "
-            "that became busy after the calibration ran; rerun the current side to tell"]
+    return [
+        f"all {len(change)} timed cells are slower (median {change.median():+.0%}) while "
+        f"the calibration ratio is {calib}: a change that slows everything, or a machine "
+        "that became busy after the calibration ran; rerun the current side to tell"
+    ]
 
 
 def _gates(rows: pd.DataFrame, specs: tuple[MetricSpec, ...], gate: str) -> pd.Series:
@@ -226,20 +290,24 @@ def _gates(rows: pd.DataFrame, specs: tuple[MetricSpec, ...], gate: str) -> pd.S
     return (~noisy | rows["name"].map(lambda name: pattern.search(name) is not None)).astype(bool)
 
 
-def compare_results(baseline: ResultSet, current: ResultSet,
-                    options: CompareOptions | None = None) -> Comparison:
+def compare_results(
+    baseline: ResultSet, current: ResultSet, options: CompareOptions | None = None
+) -> Comparison:
     """Compare two loaded result sets; raise SeqbenchError when they cannot be compared."""
     opt = options or CompareOptions()
     specs = select(opt.metrics)
-    base = cells.pooled(cells.long_table(baseline, specs, opt.normalize, "baseline"), specs,
-                        opt.pool)
-    cur = cells.pooled(cells.long_table(current, specs, opt.normalize, "current"), specs,
-                       opt.pool)
+    base = cells.pooled(
+        cells.long_table(baseline, specs, opt.normalize, "baseline"), specs, opt.pool
+    )
+    cur = cells.pooled(cells.long_table(current, specs, opt.normalize, "current"), specs, opt.pool)
     if base.empty or cur.empty:
         raise SeqbenchError("nothing to compare: a side holds only calibration entries")
     for spec in specs:
-        if opt.metrics and base.loc[base["metric"] == spec.name, "value"].isna().all() \
-                and cur.loc[cur["metric"] == spec.name, "value"].isna().all():
+        if (
+            opt.metrics
+            and base.loc[base["metric"] == spec.name, "value"].isna().all()
+            and cur.loc[cur["metric"] == spec.name, "value"].isna().all()
+        ):
             raise SeqbenchError(f"metric {spec.name!r} is in neither result set")
     common = set(base["key"]) & set(cur["key"])
     if not common:
@@ -247,8 +315,12 @@ def compare_results(baseline: ResultSet, current: ResultSet,
     ratio = _calibration_ratio(baseline, current)
     rows = _judge_all(base, cur, common, specs, opt)
     rows["gates"] = _gates(rows, specs, opt.gate)
-    warnings = (environment_warnings(baseline, current) + cell_set_warning(baseline, current)
-                + _calibration_warning(ratio, opt.normalize)
-                + _uniform_shift_warning(rows, ratio, opt))
-    return Comparison(rows, _one_sided(base, cur, common), _one_sided(cur, base, common),
-                      warnings, ratio, opt)
+    warnings = (
+        environment_warnings(baseline, current)
+        + cell_set_warning(baseline, current)
+        + _calibration_warning(ratio, opt.normalize)
+        + _uniform_shift_warning(rows, ratio, opt)
+    )
+    return Comparison(
+        rows, _one_sided(base, cur, common), _one_sided(cur, base, common), warnings, ratio, opt
+    )

@@ -28,10 +28,10 @@ class MetricSpec:
 # gradient summaries. Phase times (fwd_time_s, ...) are recorded as medians only, so they are
 # not here: without their rounds no significance test is possible.
 DEFAULT_METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("time_median_s", "time", "lower", "s", from_rounds=True,
-               families=TIMING_FAMILIES),
-    MetricSpec("tokens_per_s", "time", "higher", "tokens/s", from_rounds=True,
-               families=TIMING_FAMILIES),
+    MetricSpec("time_median_s", "time", "lower", "s", from_rounds=True, families=TIMING_FAMILIES),
+    MetricSpec(
+        "tokens_per_s", "time", "higher", "tokens/s", from_rounds=True, families=TIMING_FAMILIES
+    ),
     MetricSpec("peak_mem_bytes", "memory", "lower", "B"),
     MetricSpec("final_heldout_loss", "loss", "lower", "loss"),
     MetricSpec("grad_total_norm", "change", "none", "1"),
@@ -54,12 +54,13 @@ def infer_spec(name: str) -> MetricSpec:
     if name.endswith("_loss"):
         return MetricSpec(name, "loss", "lower", "loss")
     # _log10_ratio and _log10_per_step end in _ratio and _step, so they land here too.
-    if name.endswith(("_norm", "_ratio", "_fraction", "_count", "_accuracy", "_step",
-                      "_flop")):
+    if name.endswith(("_norm", "_ratio", "_fraction", "_count", "_accuracy", "_step", "_flop")):
         # No direction is "worse" for these in general: report changes, never fail on them.
         return MetricSpec(name, "change", "none", "1")
-    raise SeqbenchError(f"metric {name!r} has no unit suffix seqbench knows "
-                        "(_s, _per_s, _bytes, _loss, _norm, _ratio, _fraction, ...)")
+    raise SeqbenchError(
+        f"metric {name!r} has no unit suffix seqbench knows "
+        "(_s, _per_s, _bytes, _loss, _norm, _ratio, _fraction, ...)"
+    )
 
 
 def select(names: tuple[str, ...]) -> tuple[MetricSpec, ...]:

@@ -47,8 +47,7 @@ class CompareOptions:
         try:
             re.compile(self.gate)
         except re.error as err:
-            raise SeqbenchError(f"gate {self.gate!r} is not a regular expression: {err}"
-                                ) from None
+            raise SeqbenchError(f"gate {self.gate!r} is not a regular expression: {err}") from None
         if min(self.loss_sigmas, self.seed_sd_prior, self.mem_floor_bytes) < 0:
             raise SeqbenchError("loss_sigmas, seed_sd_prior and mem_floor_bytes must be >= 0")
 
@@ -61,9 +60,9 @@ def parse_fraction(text: str) -> float:
             return float(raw[:-1]) / 100
         value = float(raw)
     except ValueError:
-        raise SeqbenchError(f"cannot read {text!r} as a percentage (write e.g. 10% or 0.10)"
-                            ) from None
+        raise SeqbenchError(
+            f"cannot read {text!r} as a percentage (write e.g. 10% or 0.10)"
+        ) from None
     if value >= 1:
-        raise SeqbenchError(f"ambiguous threshold {text!r}: write {value:g}% or "
-                            f"{value / 100:g}")
+        raise SeqbenchError(f"ambiguous threshold {text!r}: write {value:g}% or {value / 100:g}")
     return value

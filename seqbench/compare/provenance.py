@@ -8,8 +8,16 @@ from typing import Any
 from seqbench.results.load import ResultSet
 
 # Fields of the environment record (seqbench/env.py) that change timings by themselves.
-CHECKED_FIELDS = ("torch_version", "cpu_model", "cuda_device", "cuda_version", "torch_threads",
-                  "cpu_affinity_count", "python_version", "numpy_version")
+CHECKED_FIELDS = (
+    "torch_version",
+    "cpu_model",
+    "cuda_device",
+    "cuda_version",
+    "torch_threads",
+    "cpu_affinity_count",
+    "python_version",
+    "numpy_version",
+)
 
 
 def _env(machine_info: dict[str, Any]) -> dict[str, Any]:
@@ -21,8 +29,9 @@ def _env(machine_info: dict[str, Any]) -> dict[str, Any]:
 
 
 def _values(results: ResultSet, field: str) -> set[str]:
-    return {str(v) for info in results.machines.values()
-            if (v := _env(info).get(field)) is not None}
+    return {
+        str(v) for info in results.machines.values() if (v := _env(info).get(field)) is not None
+    }
 
 
 def environment_warnings(baseline: ResultSet, current: ResultSet) -> list[str]:
@@ -31,8 +40,10 @@ def environment_warnings(baseline: ResultSet, current: ResultSet) -> list[str]:
     for field in CHECKED_FIELDS:
         base, cur = _values(baseline, field), _values(current, field)
         if base and cur and base != cur:
-            warnings.append(f"{field} differs: baseline {', '.join(sorted(base))}; "
-                            f"current {', '.join(sorted(cur))}")
+            warnings.append(
+                f"{field} differs: baseline {', '.join(sorted(base))}; "
+                f"current {', '.join(sorted(cur))}"
+            )
     return warnings
 
 
@@ -60,6 +71,8 @@ def cell_set_warning(baseline: ResultSet, current: ResultSet) -> list[str]:
     def sizes(sets: dict[str, frozenset[str]]) -> str:
         return "/".join(str(n) for n in sorted({len(cells) for cells in sets.values()}))
 
-    return [f"the two sides ran different sets of cells (baseline runs: {sizes(base)} cells, "
-            f"current runs: {sizes(cur)}): a cell's timing depends on what ran before it in "
-            "its process, so compare runs made by the same command"]
+    return [
+        f"the two sides ran different sets of cells (baseline runs: {sizes(base)} cells, "
+        f"current runs: {sizes(cur)}): a cell's timing depends on what ran before it in "
+        "its process, so compare runs made by the same command"
+    ]

@@ -32,24 +32,35 @@ class Significance:
 def smallest_p(n_a: int, n_b: int) -> float:
     """The smallest two-sided p-value the test can return for these sample sizes: the p of
     two completely separated samples, computed by scipy the way the real test is."""
-    return float(mannwhitneyu(np.arange(n_a), np.arange(n_a, n_a + n_b),
-                              alternative="two-sided").pvalue)
+    return float(
+        mannwhitneyu(np.arange(n_a), np.arange(n_a, n_a + n_b), alternative="two-sided").pvalue
+    )
 
 
-def _range(samples: Sequence[float] | None, fallback: tuple[float, float, int] | None
-           ) -> tuple[float, float, int] | None:
+def _range(
+    samples: Sequence[float] | None, fallback: tuple[float, float, int] | None
+) -> tuple[float, float, int] | None:
     if samples is not None and len(samples) > 0:
         return float(np.min(samples)), float(np.max(samples)), len(samples)
     return fallback
 
 
-def rounds_differ(a: Sequence[float] | None, b: Sequence[float] | None, alpha: float,
-                range_a: tuple[float, float, int] | None = None,
-                range_b: tuple[float, float, int] | None = None) -> Significance:
+def rounds_differ(
+    a: Sequence[float] | None,
+    b: Sequence[float] | None,
+    alpha: float,
+    range_a: tuple[float, float, int] | None = None,
+    range_b: tuple[float, float, int] | None = None,
+) -> Significance:
     """Do rounds `a` and `b` differ at level alpha? range_a/range_b are (min, max, rounds)
     from pytest-benchmark's stats, used when the raw rounds were not saved."""
-    if a is not None and b is not None and len(a) > 0 and len(b) > 0 \
-            and smallest_p(len(a), len(b)) < alpha:
+    if (
+        a is not None
+        and b is not None
+        and len(a) > 0
+        and len(b) > 0
+        and smallest_p(len(a), len(b)) < alpha
+    ):
         p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
         return Significance(p < alpha, p, "mann-whitney")
     ra, rb = _range(a, range_a), _range(b, range_b)

@@ -43,46 +43,76 @@ class Setting:
     gate: str = ""  # only cells matching this regex fail a comparison (CompareOptions.gate)
 
     def options(self) -> CompareOptions:
-        return CompareOptions(threshold=self.threshold, alpha=self.alpha,
-                              normalize=self.normalize, pool=self.pool,
-                              widen_by_spread=self.widen, gate=self.gate)
+        return CompareOptions(
+            threshold=self.threshold,
+            alpha=self.alpha,
+            normalize=self.normalize,
+            pool=self.pool,
+            widen_by_spread=self.widen,
+            gate=self.gate,
+        )
 
     @property
     def label(self) -> str:
         def runs(n: int) -> str:
             return f"{n} run{'s' if n > 1 else ''}"
-        return (f"threshold {self.threshold * 100:g}%, alpha {self.alpha:g}, "
-                f"{'normalised' if self.normalize else 'raw'}, "
-                f"baseline {runs(self.baseline_runs)}, current {runs(self.current_runs)}, "
-                f"pool {self.pool}{', widened' if self.widen else ''}"
-                f"{f', gate {self.gate}' if self.gate else ''}")
+
+        return (
+            f"threshold {self.threshold * 100:g}%, alpha {self.alpha:g}, "
+            f"{'normalised' if self.normalize else 'raw'}, "
+            f"baseline {runs(self.baseline_runs)}, current {runs(self.current_runs)}, "
+            f"pool {self.pool}{', widened' if self.widen else ''}"
+            f"{f', gate {self.gate}' if self.gate else ''}"
+        )
 
 
-def default_grid(thresholds: tuple[float, ...] = (0.10,),
-                 alphas: tuple[float, ...] = (0.05, 0.01, 0.002),
-                 baseline_runs: tuple[int, ...] = (1,), current_runs: tuple[int, ...] = (1,),
-                 pools: tuple[str, ...] = ("best",), widen: tuple[bool, ...] = (False, True),
-                 gates: tuple[str, ...] = ("",)) -> list[Setting]:
-    return [Setting(t, a, n, k, m, p, w, g) for k in baseline_runs for m in current_runs
-            for p in pools for w in widen for g in gates for t in thresholds for a in alphas
-            for n in (False, True) if w <= (k > 1)]  # widening needs several baseline runs
+def default_grid(
+    thresholds: tuple[float, ...] = (0.10,),
+    alphas: tuple[float, ...] = (0.05, 0.01, 0.002),
+    baseline_runs: tuple[int, ...] = (1,),
+    current_runs: tuple[int, ...] = (1,),
+    pools: tuple[str, ...] = ("best",),
+    widen: tuple[bool, ...] = (False, True),
+    gates: tuple[str, ...] = ("",),
+) -> list[Setting]:
+    return [
+        Setting(t, a, n, k, m, p, w, g)
+        for k in baseline_runs
+        for m in current_runs
+        for p in pools
+        for w in widen
+        for g in gates
+        for t in thresholds
+        for a in alphas
+        for n in (False, True)
+        if w <= (k > 1)
+    ]  # widening needs several baseline runs
 
 
-def recipe_grid(thresholds: tuple[float, ...], baseline_runs: int, current_runs: int,
-                gate: str = "") -> list[Setting]:
+def recipe_grid(
+    thresholds: tuple[float, ...], baseline_runs: int, current_runs: int, gate: str = ""
+) -> list[Setting]:
     """Only the CI recipe (normalised, pooled by the fastest run) at each threshold, with
     and without widening: a short grid for weighing thresholds against each other. The
     settings are default_grid's, ordered by threshold."""
-    grid = default_grid(thresholds, alphas=(CompareOptions().alpha,),
-                        baseline_runs=(baseline_runs,), current_runs=(current_runs,),
-                        pools=("best",), gates=(gate,))
+    grid = default_grid(
+        thresholds,
+        alphas=(CompareOptions().alpha,),
+        baseline_runs=(baseline_runs,),
+        current_runs=(current_runs,),
+        pools=("best",),
+        gates=(gate,),
+    )
     return sorted((s for s in grid if s.normalize), key=lambda s: s.threshold)
 
 
 def find_runs(folder: Path) -> pd.DataFrame:
     """The runs in a study folder: columns pair, kind, rep, path."""
-    rows = [{"pair": int(m["pair"]), "kind": m["kind"], "rep": int(m["rep"]), "path": p}
-            for p in sorted(folder.glob("pair*.json")) if (m := RUN_NAME.search(p.name))]
+    rows = [
+        {"pair": int(m["pair"]), "kind": m["kind"], "rep": int(m["rep"]), "path": p}
+        for p in sorted(folder.glob("pair*.json"))
+        if (m := RUN_NAME.search(p.name))
+    ]
     if not rows:
         raise SeqbenchError(f"{folder} holds no study runs (pairNN-KIND-rR.json)")
     return pd.DataFrame(rows).sort_values(["pair", "kind", "rep"], ignore_index=True)
@@ -90,12 +120,22 @@ def find_runs(folder: Path) -> pd.DataFrame:
 
 def _cells(pair: int, kind: str, setting: Setting, rows: pd.DataFrame) -> list[dict]:
     timed = rows[rows["metric"] == "time_median_s"]
-    return [{"pair": pair, "kind": kind, "setting": setting.label,
-             "normalize": setting.normalize, "pool": setting.pool,
-             "baseline_runs": setting.baseline_runs, "current_runs": setting.current_runs,
-             "cell": r.name,
-             "ratio": r.current / r.baseline, "p_value": r.p_value, "verdict": r.verdict}
-            for r in timed.itertuples(index=False)]
+    return [
+        {
+            "pair": pair,
+            "kind": kind,
+            "setting": setting.label,
+            "normalize": setting.normalize,
+            "pool": setting.pool,
+            "baseline_runs": setting.baseline_runs,
+            "current_runs": setting.current_runs,
+            "cell": r.name,
+            "ratio": r.current / r.baseline,
+            "p_value": r.p_value,
+            "verdict": r.verdict,
+        }
+        for r in timed.itertuples(index=False)
+    ]
 
 
 def _cached_loader() -> Callable[[list[Path]], ResultSet]:
@@ -108,6 +148,7 @@ def _cached_loader() -> Callable[[list[Path]], ResultSet]:
         if key not in loaded:
             loaded[key] = load_results(list(paths))
         return loaded[key]
+
     return load
 
 
@@ -121,20 +162,29 @@ def evaluate(folder: Path, grid: list[Setting]) -> tuple[pd.DataFrame, pd.DataFr
         for kind, other in group[group["kind"] != "base"].groupby("kind", sort=False):
             cur_paths = list(other["path"])
             for setting in grid:
-                if setting.baseline_runs > len(base_paths) or \
-                        setting.current_runs > len(cur_paths):
+                if setting.baseline_runs > len(base_paths) or setting.current_runs > len(cur_paths):
                     continue  # this pair has fewer runs than the setting pools
-                result = compare_results(load(base_paths[:setting.baseline_runs]),
-                                         load(cur_paths[:setting.current_runs]),
-                                         setting.options())
-                comparisons.append({"pair": pair, "kind": kind, "setting": setting.label,
-                                    "threshold": setting.threshold, "alpha": setting.alpha,
-                                    "normalize": setting.normalize, "pool": setting.pool,
-                                    "baseline_runs": setting.baseline_runs,
-                                    "current_runs": setting.current_runs,
-                                    "flagged": result.exit_code == 1,
-                                    "regressed_rows": result.count("regression"),
-                                    "calibration_ratio": result.calibration_ratio})
+                result = compare_results(
+                    load(base_paths[: setting.baseline_runs]),
+                    load(cur_paths[: setting.current_runs]),
+                    setting.options(),
+                )
+                comparisons.append(
+                    {
+                        "pair": pair,
+                        "kind": kind,
+                        "setting": setting.label,
+                        "threshold": setting.threshold,
+                        "alpha": setting.alpha,
+                        "normalize": setting.normalize,
+                        "pool": setting.pool,
+                        "baseline_runs": setting.baseline_runs,
+                        "current_runs": setting.current_runs,
+                        "flagged": result.exit_code == 1,
+                        "regressed_rows": result.count("regression"),
+                        "calibration_ratio": result.calibration_ratio,
+                    }
+                )
                 cells += _cells(pair, kind, setting, result.rows)
     return pd.DataFrame(comparisons), pd.DataFrame(cells)
 
@@ -146,8 +196,17 @@ def rates(comparisons: pd.DataFrame) -> pd.DataFrame:
     for (label, kind), g in comparisons.groupby(["setting", "kind"], sort=False):
         k, n = int(g["flagged"].sum()), len(g)
         ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-        rows.append({"setting": label, "kind": kind, "flagged": k, "comparisons": n,
-                     "rate": k / n, "ci95_low": ci.low, "ci95_high": ci.high})
+        rows.append(
+            {
+                "setting": label,
+                "kind": kind,
+                "flagged": k,
+                "comparisons": n,
+                "rate": k / n,
+                "ci95_low": ci.low,
+                "ci95_high": ci.high,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -161,7 +220,9 @@ def noise(cells: pd.DataFrame) -> pd.DataFrame:
         rms_log_ratio=("log_ratio", lambda s: float(np.sqrt(np.mean(np.square(s))))),
         median_abs_change=("abs_change", "median"),
         p95_abs_change=("abs_change", lambda s: float(s.quantile(0.95))),
-        max_abs_change=("abs_change", "max"), cells=("abs_change", "size"))
+        max_abs_change=("abs_change", "max"),
+        cells=("abs_change", "size"),
+    )
     return out.reset_index()
 
 
@@ -173,8 +234,9 @@ SLOW_RUN_RATIO = 1.25
 
 def _timed_total_s(results: ResultSet) -> float:
     frame = results.entries
-    return float(frame.loc[frame["family"] != "calibration", "time_mean_s"].mul(
-        frame["rounds_count"]).sum())
+    return float(
+        frame.loc[frame["family"] != "calibration", "time_mean_s"].mul(frame["rounds_count"]).sum()
+    )
 
 
 def run_health(folder: Path) -> pd.DataFrame:
@@ -189,26 +251,40 @@ def run_health(folder: Path) -> pd.DataFrame:
     kind = runs["kind"].where(runs["kind"].str.startswith("slow"), "unchanged")  # base, clean
     out = runs.assign(
         run=[p.name for p in runs["path"]],
-        calibration_s=[float(np.median(list(calibrations(r).values()) or [np.nan]))
-                       for r in loaded],
-        timed_total_s=[_timed_total_s(r) for r in loaded])
+        calibration_s=[
+            float(np.median(list(calibrations(r).values()) or [np.nan])) for r in loaded
+        ],
+        timed_total_s=[_timed_total_s(r) for r in loaded],
+    )
     out["calibration_vs_fastest"] = out["calibration_s"] / out["calibration_s"].min()
     out["total_vs_kind_median"] = out["timed_total_s"] / out.groupby(kind)[
-        "timed_total_s"].transform("median")
+        "timed_total_s"
+    ].transform("median")
     out["disturbed"] = out["calibration_vs_fastest"] > CALIBRATION_WARN_RATIO
     out["slow"] = out["total_vs_kind_median"] > SLOW_RUN_RATIO
-    return out[["run", "calibration_s", "calibration_vs_fastest", "timed_total_s",
-                "total_vs_kind_median", "disturbed", "slow"]]
+    return out[
+        [
+            "run",
+            "calibration_s",
+            "calibration_vs_fastest",
+            "timed_total_s",
+            "total_vs_kind_median",
+            "disturbed",
+            "slow",
+        ]
+    ]
 
 
-def split_evaluate(run_dirs: list[Path], baseline_runs: int, grid: list[Setting]
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_evaluate(
+    run_dirs: list[Path], baseline_runs: int, grid: list[Setting]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """False alarms of whole runs of the unchanged tree (any profile): every choice of
     `baseline_runs` of them as the baseline, against the others as the current side (the
     first `current_runs` of them, in order). Returns (comparisons, flagged rows)."""
     if len(run_dirs) <= baseline_runs:
-        raise SeqbenchError(f"--splits needs more than {baseline_runs} runs "
-                            f"(--baseline-runs), got {len(run_dirs)}")
+        raise SeqbenchError(
+            f"--splits needs more than {baseline_runs} runs (--baseline-runs), got {len(run_dirs)}"
+        )
     load = _cached_loader()
     comparisons, flagged = [], []
     for base in combinations(run_dirs, baseline_runs):
@@ -217,17 +293,30 @@ def split_evaluate(run_dirs: list[Path], baseline_runs: int, grid: list[Setting]
         for setting in grid:
             if setting.current_runs > len(rest):
                 continue
-            result = compare_results(load(list(base)), load(rest[:setting.current_runs]),
-                                     setting.options())
-            comparisons.append({"split": split, "setting": setting.label,
-                                "flagged": result.exit_code == 1,
-                                "regressed_rows": result.count("regression")})
+            result = compare_results(
+                load(list(base)), load(rest[: setting.current_runs]), setting.options()
+            )
+            comparisons.append(
+                {
+                    "split": split,
+                    "setting": setting.label,
+                    "flagged": result.exit_code == 1,
+                    "regressed_rows": result.count("regression"),
+                }
+            )
             bad = result.rows[result.rows["verdict"] == "regression"]
-            flagged += [{"split": split, "setting": setting.label, "cell": r.name,
-                         "metric": r.metric, "change": r.change, "tolerance": r.tolerance,
-                         "gates": r.gates}
-                        for r in bad.itertuples(index=False)]
+            flagged += [
+                {
+                    "split": split,
+                    "setting": setting.label,
+                    "cell": r.name,
+                    "metric": r.metric,
+                    "change": r.change,
+                    "tolerance": r.tolerance,
+                    "gates": r.gates,
+                }
+                for r in bad.itertuples(index=False)
+            ]
     return pd.DataFrame(comparisons), pd.DataFrame(
-        flagged, columns=["split", "setting", "cell", "metric", "change", "tolerance",
-                          "gates"])
-
+        flagged, columns=["split", "setting", "cell", "metric", "change", "tolerance", "gates"]
+    )

@@ -13,9 +13,22 @@ from seqbench.models.costs import peak_step_bytes
 # The default budget: this fraction of MemAvailable when the run starts, leaving room for
 # the supervisor, pytest itself and the estimate's own error (README, "--max-mem").
 DEFAULT_BUDGET_FRACTION = 0.8
-_UNITS = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "KIB": 2**10, "M": 2**20, "MB": 2**20,
-          "MIB": 2**20, "G": 2**30, "GB": 2**30, "GIB": 2**30, "T": 2**40, "TB": 2**40,
-          "TIB": 2**40}
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 2**10,
+    "KB": 2**10,
+    "KIB": 2**10,
+    "M": 2**20,
+    "MB": 2**20,
+    "MIB": 2**20,
+    "G": 2**30,
+    "GB": 2**30,
+    "GIB": 2**30,
+    "T": 2**40,
+    "TB": 2**40,
+    "TIB": 2**40,
+}
 
 
 def parse_size(text: str) -> int:
@@ -48,17 +61,26 @@ def estimate_cell_bytes(cell: CellConfig) -> int:
     return 2 * estimate if cell.family == "gradients" else estimate
 
 
-def skip_over_budget(cells: list[tuple[str, CellConfig]], budget: int,
-                     cells_dir: Path) -> list[str]:
+def skip_over_budget(
+    cells: list[tuple[str, CellConfig]], budget: int, cells_dir: Path
+) -> list[str]:
     """Write a `skipped` record for each (nodeid, cell) over budget; return their nodeids."""
     skipped = []
     for nodeid, cell in cells:
         estimate = estimate_cell_bytes(cell)
         if estimate <= budget:
             continue
-        message = (f"estimated peak {estimate / 2**30:.2f} GiB exceeds the memory budget "
-                   f"{budget / 2**30:.2f} GiB")
-        records.write_unmeasured(cells_dir, nodeid, cell.to_dict(), "skipped", message,
-                                 {"peak_mem_est_bytes": estimate, "mem_budget_bytes": budget})
+        message = (
+            f"estimated peak {estimate / 2**30:.2f} GiB exceeds the memory budget "
+            f"{budget / 2**30:.2f} GiB"
+        )
+        records.write_unmeasured(
+            cells_dir,
+            nodeid,
+            cell.to_dict(),
+            "skipped",
+            message,
+            {"peak_mem_est_bytes": estimate, "mem_budget_bytes": budget},
+        )
         skipped.append(nodeid)
     return skipped

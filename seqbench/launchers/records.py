@@ -42,25 +42,39 @@ def write_atomic(path: Path, data: Any) -> None:
         raise
 
 
-def write_cell(cells_dir: Path, nodeid: str, entry: dict[str, Any], status: str,
-               message: str | None = None) -> Path:
+def write_cell(
+    cells_dir: Path, nodeid: str, entry: dict[str, Any], status: str, message: str | None = None
+) -> Path:
     path = cells_dir / f"{cell_key(nodeid)}.json"
-    write_atomic(path, {"cell_record": entry, "status": status, "message": message,
-                        "finished_unix_s": time.time()})
+    write_atomic(
+        path,
+        {
+            "cell_record": entry,
+            "status": status,
+            "message": message,
+            "finished_unix_s": time.time(),
+        },
+    )
     return path
 
 
-def write_unmeasured(cells_dir: Path, nodeid: str, config: dict[str, Any], status: str,
-                     message: str, metrics: dict[str, Any] | None = None) -> Path:
+def write_unmeasured(
+    cells_dir: Path,
+    nodeid: str,
+    config: dict[str, Any],
+    status: str,
+    message: str,
+    metrics: dict[str, Any] | None = None,
+) -> Path:
     """Record a cell that produced no measurement (skipped, crashed, timed out), in the same
     shape as a measured one so the loader reads it alike."""
     from seqbench.schema import make_record
 
-    extra = make_record(config, config.get("family", "unknown"), "none", metrics or {},
-                        status=status)
+    extra = make_record(
+        config, config.get("family", "unknown"), "none", metrics or {}, status=status
+    )
     extra["message"] = message
-    entry = {"name": nodeid.split("::")[-1], "fullname": nodeid, "stats": None,
-             "extra_info": extra}
+    entry = {"name": nodeid.split("::")[-1], "fullname": nodeid, "stats": None, "extra_info": extra}
     return write_cell(cells_dir, nodeid, entry, status, message)
 
 
@@ -99,11 +113,19 @@ def finished_nodeids(cells_dir: Path) -> dict[str, str]:
     return done
 
 
-def mark_running(cells_dir: Path, nodeid: str, timeout_s: float | None,
-                 config: dict[str, Any]) -> None:
-    write_atomic(cells_dir / RUNNING, {"nodeid": nodeid, "started_unix_s": time.time(),
-                                       "timeout_s": timeout_s, "pid": os.getpid(),
-                                       "config": config})
+def mark_running(
+    cells_dir: Path, nodeid: str, timeout_s: float | None, config: dict[str, Any]
+) -> None:
+    write_atomic(
+        cells_dir / RUNNING,
+        {
+            "nodeid": nodeid,
+            "started_unix_s": time.time(),
+            "timeout_s": timeout_s,
+            "pid": os.getpid(),
+            "config": config,
+        },
+    )
 
 
 def read_running(cells_dir: Path) -> dict[str, Any] | None:

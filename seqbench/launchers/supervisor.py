@@ -57,8 +57,10 @@ class Supervisor:
         # benchmarks/ sits beside the package in a source checkout (pip install -e .).
         path = Path(__file__).resolve().parents[2] / "benchmarks"
         if not path.is_dir():
-            raise SeqbenchError(f"benchmark definitions not found at {path}: install seqbench "
-                                "from a source checkout (pip install -e .)")
+            raise SeqbenchError(
+                f"benchmark definitions not found at {path}: install seqbench "
+                "from a source checkout (pip install -e .)"
+            )
         return path
 
     def _next_json(self) -> Path:
@@ -71,12 +73,29 @@ class Supervisor:
     def command(self) -> list[str]:
         bench_dir = self.benchmarks_dir()
         json_path = self.json_path = self._next_json()
-        cmd = [sys.executable, "-m", "pytest", str(bench_dir), "--benchmark-only",
-               "--benchmark-json", str(json_path), "--seqbench-cells-dir", str(self.cells_dir),
-               "-p", "no:cacheprovider", "--rootdir", str(bench_dir.parent),
-               "-c", str(bench_dir.parent / "pyproject.toml"),
-               "-s", "-q", "--no-header", "--benchmark-columns", "median,iqr,rounds",
-               *self.pytest_args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(bench_dir),
+            "--benchmark-only",
+            "--benchmark-json",
+            str(json_path),
+            "--seqbench-cells-dir",
+            str(self.cells_dir),
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(bench_dir.parent),
+            "-c",
+            str(bench_dir.parent / "pyproject.toml"),
+            "-s",
+            "-q",
+            "--no-header",
+            "--benchmark-columns",
+            "median,iqr,rounds",
+            *self.pytest_args,
+        ]
         if self.cell_timeout_s:
             cmd += ["--seqbench-cell-timeout", str(self.cell_timeout_s)]
         return cmd
@@ -94,13 +113,18 @@ class Supervisor:
             finally:
                 # pytest-benchmark opens its JSON file at start-up and fills it at the end:
                 # an attempt that was killed, or ran no benchmark, leaves it empty.
-                if self.json_path and self.json_path.exists() and \
-                        self.json_path.stat().st_size == 0:
+                if (
+                    self.json_path
+                    and self.json_path.exists()
+                    and self.json_path.stat().st_size == 0
+                ):
                     self.json_path.unlink()
             if code in (3, 4):  # pytest's internal or usage error: a bug, not a cell's fault
                 records.clear_running(self.cells_dir)
-                raise SeqbenchError(f"pytest failed with exit code {code} (internal or usage "
-                                    "error); see its output above")
+                raise SeqbenchError(
+                    f"pytest failed with exit code {code} (internal or usage "
+                    "error); see its output above"
+                )
             fault = self._record_fault(code)
             after = len(records.finished_nodeids(self.cells_dir))
             if code in (0, 1, 5) and fault is None:
@@ -108,8 +132,9 @@ class Supervisor:
             if code == 2 and fault is None:
                 raise KeyboardInterrupt  # pytest was interrupted
             if after == before:
-                raise SeqbenchError(f"pytest exited with code {code} before running any cell; "
-                                    f"see the output above")
+                raise SeqbenchError(
+                    f"pytest exited with code {code} before running any cell; see the output above"
+                )
 
     def _launch_once(self) -> int:
         # A new session (process group) lets the supervisor kill pytest and everything it
@@ -121,8 +146,11 @@ class Supervisor:
             while proc.poll() is None:
                 time.sleep(POLL_S)
                 running = records.read_running(self.cells_dir)
-                if running and running.get("timeout_s") and \
-                        time.time() - running["started_unix_s"] > running["timeout_s"]:
+                if (
+                    running
+                    and running.get("timeout_s")
+                    and time.time() - running["started_unix_s"] > running["timeout_s"]
+                ):
                     self._timed_out = running
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
@@ -169,11 +197,16 @@ class Supervisor:
             message = f"exceeded its time limit of {running['timeout_s']:g} s"
         else:
             status = "crashed"
-            message = (f"{records.INTERRUPTED_BY}{signal.Signals(-code).name}" if interrupted
-                       else f"killed by {signal.Signals(-code).name}" if code < 0
-                       else f"pytest exited with code {code} during the cell")
-        records.write_unmeasured(self.cells_dir, nodeid, running.get("config") or {}, status,
-                                 message)
+            message = (
+                f"{records.INTERRUPTED_BY}{signal.Signals(-code).name}"
+                if interrupted
+                else f"killed by {signal.Signals(-code).name}"
+                if code < 0
+                else f"pytest exited with code {code} during the cell"
+            )
+        records.write_unmeasured(
+            self.cells_dir, nodeid, running.get("config") or {}, status, message
+        )
         records.clear_running(self.cells_dir)
         self.events.append(f"{status}: {nodeid} ({message})")
         if self.verbose:

@@ -38,16 +38,36 @@ class CellSpec:
 
 MODELS: dict[str, CellSpec] = {
     # Elman RNN, h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
-    "rnn": CellSpec(nn.RNN, nn.RNNCell, gates=1, kwargs={"nonlinearity": "tanh"},
-                    saved_units=1.0, backward_units=3.5, recommended_lrs=(1e-2, 1e-3)),
+    "rnn": CellSpec(
+        nn.RNN,
+        nn.RNNCell,
+        gates=1,
+        kwargs={"nonlinearity": "tanh"},
+        saved_units=1.0,
+        backward_units=3.5,
+        recommended_lrs=(1e-2, 1e-3),
+    ),
     # Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000. On CPU torch runs
     # it through oneDNN, whose workspace (gates and states of every step) is what it saves.
-    "lstm": CellSpec(nn.LSTM, nn.LSTMCell, gates=4, has_cell_state=True,
-                     saved_units=16.0, backward_units=1.4, recommended_lrs=(1e-3, 1e-4)),
+    "lstm": CellSpec(
+        nn.LSTM,
+        nn.LSTMCell,
+        gates=4,
+        has_cell_state=True,
+        saved_units=16.0,
+        backward_units=1.4,
+        recommended_lrs=(1e-3, 1e-4),
+    ),
     # Cho et al. 2014; torch applies r after the recurrent matmul: n = tanh(W_in x + r*(W_hn h)).
     # The aten cell saves r, z, n, (h - n) and W_hh h (3H): 7H per step.
-    "gru": CellSpec(nn.GRU, nn.GRUCell, gates=3, saved_units=7.0, backward_units=7.7,
-                    recommended_lrs=(1e-3, 1e-4)),
+    "gru": CellSpec(
+        nn.GRU,
+        nn.GRUCell,
+        gates=3,
+        saved_units=7.0,
+        backward_units=7.7,
+        recommended_lrs=(1e-3, 1e-4),
+    ),
 }
 
 from seqbench.models.recurrent import RecurrentModel, build_model  # noqa: E402

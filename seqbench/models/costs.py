@@ -61,17 +61,36 @@ class FitPoint:
 
     def matches(self, cfg: CellConfig) -> bool:
         """True when cfg is the fitted configuration itself (in sample, whatever its seed)."""
-        return (cfg.seq_len, cfg.batch_size, cfg.hidden_size, cfg.num_layers, cfg.task,
-                cfg.dtype, cfg.bidirectional) == (self.seq_len, self.batch_size,
-                                                   self.hidden_size, self.num_layers,
-                                                   self.task, self.dtype, False) \
-            and TASKS[cfg.task].input_size(cfg.input_size) == self.input_size
+        return (
+            cfg.seq_len,
+            cfg.batch_size,
+            cfg.hidden_size,
+            cfg.num_layers,
+            cfg.task,
+            cfg.dtype,
+            cfg.bidirectional,
+        ) == (
+            self.seq_len,
+            self.batch_size,
+            self.hidden_size,
+            self.num_layers,
+            self.task,
+            self.dtype,
+            False,
+        ) and TASKS[cfg.task].input_size(cfg.input_size) == self.input_size
 
 
 # The quick profile's memory cells at T=5000 (fresh processes, torch's default threads).
-BACKWARD_FIT = FitPoint(seq_len=5000, batch_size=100, hidden_size=50, input_size=1,
-                        num_layers=1, task="mean-sign", dtype="float32",
-                        torch_version="2.13.0+cpu")
+BACKWARD_FIT = FitPoint(
+    seq_len=5000,
+    batch_size=100,
+    hidden_size=50,
+    input_size=1,
+    num_layers=1,
+    task="mean-sign",
+    dtype="float32",
+    torch_version="2.13.0+cpu",
+)
 
 
 def _layer_inputs(cfg: CellConfig) -> list[int]:

@@ -14,18 +14,31 @@ from seqbench.tasks import TASKS
 
 
 class RecurrentModel(nn.Module):
-    def __init__(self, cell: str, input_size: int, hidden_size: int, output_size: int,
-                 num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0,
-                 many_to_one: bool = True) -> None:
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        many_to_one: bool = True,
+    ) -> None:
         super().__init__()
         from seqbench.models import MODELS
 
         self.spec = MODELS[cell]
         self.many_to_one = many_to_one
         self.rnn = self.spec.sequence_module(
-            input_size, hidden_size, num_layers=num_layers, batch_first=True,
-            bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0,
-            **self.spec.kwargs)
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+            **self.spec.kwargs,
+        )
         directions = 2 if bidirectional else 1
         self.head = nn.Linear(directions * hidden_size, output_size)
 
@@ -47,8 +60,14 @@ def build_model(cfg: CellConfig) -> RecurrentModel:
     """Build the model for a cell, seeded, on its device and dtype."""
     task = TASKS[cfg.task]
     torch.manual_seed(cfg.seed)
-    model = RecurrentModel(cfg.model, task.input_size(cfg.input_size), cfg.hidden_size,
-                           task.output_size, num_layers=cfg.num_layers,
-                           bidirectional=cfg.bidirectional, dropout=cfg.dropout,
-                           many_to_one=task.many_to_one)
+    model = RecurrentModel(
+        cfg.model,
+        task.input_size(cfg.input_size),
+        cfg.hidden_size,
+        task.output_size,
+        num_layers=cfg.num_layers,
+        bidirectional=cfg.bidirectional,
+        dropout=cfg.dropout,
+        many_to_one=task.many_to_one,
+    )
     return model.to(device=cfg.device, dtype=getattr(torch, cfg.dtype))

@@ -42,39 +42,61 @@ def _confidence(best: str, comps: list[Comparison]) -> str:
     loose = [c for c in comps if c.relation not in ("lower", "higher")]
     if not loose:
         routes = {c.route for c in comps}
-        how = ("one process per model, beyond the run-to-run spread" if "single sample" in routes
-               else "by construction" if routes == {"construction"} else "rank test, Holm")
+        how = (
+            "one process per model, beyond the run-to-run spread"
+            if "single sample" in routes
+            else "by construction"
+            if routes == {"construction"}
+            else "rank test, Holm"
+        )
         return f"decided ({how})"
     return "not separated from " + ", ".join(f"{c.b} ({c.relation})" for c in loose)
 
 
-def _best_of(values: dict[str, list[float]], sampling: Sampling, higher_is_better: bool,
-             ) -> tuple[str, list[Comparison]]:
+def _best_of(
+    values: dict[str, list[float]],
+    sampling: Sampling,
+    higher_is_better: bool,
+) -> tuple[str, list[Comparison]]:
     medians = {k: summarize(v).median for k, v in values.items()}
     best = (max if higher_is_better else min)(medians, key=medians.__getitem__)
-    comps = [provisional(best, other, values[best], values[other], sampling)
-             for other in values if other != best]
+    comps = [
+        provisional(best, other, values[best], values[other], sampling)
+        for other in values
+        if other != best
+    ]
     return best, decide(comps, sampling)
 
 
-def _metric_answers(m: Measured, metric: str, family: str, measurement: str,
-                    sampling: Sampling, higher_is_better: bool, claim: str,
-                    ) -> dict[int, list[str]]:
+def _metric_answers(
+    m: Measured,
+    metric: str,
+    family: str,
+    measurement: str,
+    sampling: Sampling,
+    higher_is_better: bool,
+    claim: str,
+) -> dict[int, list[str]]:
     """Per T: one answer line per setup measured there."""
     frame = samples(m, metric, sampling, family, measurement)
     out: dict[int, list[str]] = {}
-    for key, group in frame.groupby(["seq_len", "batch_size", "hidden_size", "device"],
-                                    dropna=False, sort=True):
+    for key, group in frame.groupby(
+        ["seq_len", "batch_size", "hidden_size", "device"], dropna=False, sort=True
+    ):
         values = per_model(group)
         if len(values) < 2:
             continue
         best, comps = _best_of(values, sampling, higher_is_better)
-        ratios = ", ".join(f"{(c.test.ratio if higher_is_better else 1 / c.test.ratio):.2g}× "
-                           f"{c.b}" for c in comps if math.isfinite(c.test.ratio))
+        ratios = ", ".join(
+            f"{(c.test.ratio if higher_is_better else 1 / c.test.ratio):.2g}× {c.b}"
+            for c in comps
+            if math.isfinite(c.test.ratio)
+        )
         config = group.iloc[0].to_dict()
         out.setdefault(int(key[0]), []).append(
             f"**{best}** ({ratios}); {_confidence(best, comps)}; {_regime(config)} "
-            f"[evidence](#{claim})")
+            f"[evidence](#{claim})"
+        )
     return out
 
 
@@ -82,8 +104,9 @@ def _learning_answers(m: Measured, task: str) -> dict[int, list[str]]:
     cells = conv_cells(m)
     cells = cells[cells["task"] == task]
     out: dict[int, list[str]] = {}
-    for key, group in cells.groupby(["seq_len", "batch_size", "hidden_size", "train_steps"],
-                                    sort=True):
+    for key, group in cells.groupby(
+        ["seq_len", "batch_size", "hidden_size", "train_steps"], sort=True
+    ):
         surv = survivals(group)
         if len(surv) < 2:
             continue
@@ -95,39 +118,60 @@ def _learning_answers(m: Measured, task: str) -> dict[int, list[str]]:
             best = max(surv.values(), key=lambda s: (s.k / s.n, -s.median_steps()))
             others = [s for s in surv.values() if s.model != best.model]
             adjusted = holm([logrank_p(best, s) for s in others])
-            loose = [f"{s.model} (log-rank Holm p = {p:.2g})"
-                     for s, p in zip(others, adjusted, strict=True) if not p <= ALPHA]
-            how = ("decided (log-rank, Holm)" if not loose
-                   else "not separated from " + ", ".join(loose))
+            loose = [
+                f"{s.model} (log-rank Holm p = {p:.2g})"
+                for s, p in zip(others, adjusted, strict=True)
+                if not p <= ALPHA
+            ]
+            how = (
+                "decided (log-rank, Holm)"
+                if not loose
+                else "not separated from " + ", ".join(loose)
+            )
             solved = ", ".join(f"{s.model} {s.k}/{s.n}" for s in surv.values())
             text = f"**{best.model}** (solved {solved}); {how}"
         out.setdefault(int(key[0]), []).append(
-            f"{text}; {regime} [evidence](#char-long-term-dependency)")
+            f"{text}; {regime} [evidence](#char-long-term-dependency)"
+        )
     return out
 
 
 def answer(m: Measured) -> list[Block]:
     columns = {
         "fastest training step": _metric_answers(
-            m, "tokens_per_s", "throughput", "train_step", TIMING, True, "char-training-speed"),
+            m, "tokens_per_s", "throughput", "train_step", TIMING, True, "char-training-speed"
+        ),
         "least memory (one step)": _metric_answers(
-            m, "peak_mem_bytes", "memory", "memory_step", MEMORY, False, "char-memory-usage"),
+            m, "peak_mem_bytes", "memory", "memory_step", MEMORY, False, "char-memory-usage"
+        ),
         **{f"learns {task}": _learning_answers(m, task) for task in LONG_RANGE_TASKS},
     }
     lengths = sorted({T for answers in columns.values() for T in answers})
     blocks: list[Block] = [
         Heading("The answer: which model, at which sequence length"),
-        Paragraph("Per sequence length T: the model that trains fastest, the one whose "
-                  "training step uses the least memory, and the one that learns each "
-                  "long-range task (most runs solved, then fewest steps), with how sure each "
-                  "answer is and the regime it was measured in. 'decided' means the winner "
-                  "beats every other model by the claims' rules (see Method); 'not "
-                  "separated' names the rivals the data cannot tell apart from it. Blank: "
-                  "not measured at that T.")]
+        Paragraph(
+            "Per sequence length T: the model that trains fastest, the one whose "
+            "training step uses the least memory, and the one that learns each "
+            "long-range task (most runs solved, then fewest steps), with how sure each "
+            "answer is and the regime it was measured in. 'decided' means the winner "
+            "beats every other model by the claims' rules (see Method); 'not "
+            "separated' names the rivals the data cannot tell apart from it. Blank: "
+            "not measured at that T."
+        ),
+    ]
     if not lengths:
-        return [*blocks, Paragraph("These results hold no throughput, memory or long-range "
-                                   "convergence cells to answer from.")]
-    rows = [{"T (steps)": str(T), **{name: " / ".join(answers.get(T, []))
-                                     for name, answers in columns.items()}}
-            for T in lengths]
+        return [
+            *blocks,
+            Paragraph(
+                "These results hold no throughput, memory or long-range "
+                "convergence cells to answer from."
+            ),
+        ]
+    rows = [
+        {
+            "T (steps)": str(T),
+            **{name: " / ".join(answers.get(T, [])) for name, answers in columns.items()},
+        }
+        for T in lengths
+    ]
     return [*blocks, Table(pd.DataFrame(rows))]

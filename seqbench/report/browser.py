@@ -22,14 +22,24 @@ from pathlib import Path
 from typing import Any
 
 # Flags that let Chromium run as root in a container without a display, GPU or network.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--remote-debugging-pipe",
+]
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # Debian's /usr/bin/chromium is a shell wrapper; the binary behind it starts faster.
 DEBIAN_BINARY = Path("/usr/lib/chromium/chromium")
-IMAGES_JS = ("JSON.stringify(Array.from(document.images).map("
-             "i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth})))")
+IMAGES_JS = (
+    "JSON.stringify(Array.from(document.images).map("
+    "i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth})))"
+)
 
 
 def find_chromium() -> str | None:
@@ -77,11 +87,11 @@ class _Pipe:
         message, _, self.buffer = self.buffer.partition(b"\0")
         return json.loads(message)
 
-    def call(self, method: str, params: dict | None = None,
-             session: str | None = None) -> dict[str, Any]:
+    def call(
+        self, method: str, params: dict | None = None, session: str | None = None
+    ) -> dict[str, Any]:
         self.next_id += 1
-        message: dict[str, Any] = {"id": self.next_id, "method": method,
-                                   "params": params or {}}
+        message: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
         os.write(self.write_fd, json.dumps(message).encode() + b"\0")
@@ -101,14 +111,19 @@ class _Pipe:
         out = []
         for e in self.events:
             method, params = e.get("method"), e.get("params", {})
-            if method == "Runtime.consoleAPICalled" and params.get("type") in ("error",
-                                                                                "assert"):
-                out.append("console: " + " ".join(str(a.get("value", a.get("description")))
-                                                  for a in params.get("args", [])))
+            if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                out.append(
+                    "console: "
+                    + " ".join(
+                        str(a.get("value", a.get("description"))) for a in params.get("args", [])
+                    )
+                )
             elif method == "Runtime.exceptionThrown":
                 details = params.get("exceptionDetails", {})
-                out.append("exception: " + str(details.get("exception", {})
-                                               .get("description", details.get("text"))))
+                out.append(
+                    "exception: "
+                    + str(details.get("exception", {}).get("description", details.get("text")))
+                )
             elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
                 out.append("log: " + str(params["entry"].get("text")))
         return out
@@ -129,22 +144,30 @@ def check_page(html: Path, chromium: str | None = None, timeout_s: float = 60.0)
         os.dup2(b, 4)
 
     with tempfile.TemporaryDirectory(prefix="seqbench-chromium-") as profile:
-        proc = subprocess.Popen([chromium, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                pass_fds=(3, 4), preexec_fn=map_fds,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [chromium, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            pass_fds=(3, 4),
+            preexec_fn=map_fds,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(to_child_r)
         os.close(from_child_w)
         pipe = _Pipe(to_child_w, from_child_r, time.monotonic() + timeout_s)
         try:
             target = pipe.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-            session = pipe.call("Target.attachToTarget",
-                                {"targetId": target, "flatten": True})["sessionId"]
+            session = pipe.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
+                "sessionId"
+            ]
             for domain in ("Runtime", "Log", "Page"):
                 pipe.call(f"{domain}.enable", session=session)
             pipe.call("Page.navigate", {"url": html.resolve().as_uri()}, session=session)
             pipe.wait_for("Page.loadEventFired")
-            result = pipe.call("Runtime.evaluate", {"expression": IMAGES_JS,
-                                                    "returnByValue": True}, session=session)
+            result = pipe.call(
+                "Runtime.evaluate",
+                {"expression": IMAGES_JS, "returnByValue": True},
+                session=session,
+            )
             check = PageCheck(json.loads(result["result"]["value"]), pipe.errors())
             pipe.call("Browser.close")
             return check

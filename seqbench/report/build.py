@@ -42,10 +42,18 @@ def build_report(paths: list[str | Path], out: str | Path) -> Report:
     table_paths = write_tables(tables, out / "tables")
     drawn = draw_all(m, out / "figures")
     # The user's question first; how it was measured and on what machine, last.
-    blocks = [*sections.overview(m, out), *answer(m), *sections.characteristics(judged),
-              *sections.claims_table(judged), *sections.model_summaries(m, tables),
-              *sections.figures(drawn, out), *sections.cells(tables), *sections.method(),
-              *sections.table_files(table_paths, out), *sections.environment(m)]
+    blocks = [
+        *sections.overview(m, out),
+        *answer(m),
+        *sections.characteristics(judged),
+        *sections.claims_table(judged),
+        *sections.model_summaries(m, tables),
+        *sections.figures(drawn, out),
+        *sections.cells(tables),
+        *sections.method(),
+        *sections.table_files(table_paths, out),
+        *sections.environment(m),
+    ]
     md = out / "report.md"
     md.write_text(render_markdown(blocks), encoding="utf-8")
     page = out / "report.html"

@@ -25,8 +25,11 @@ GROUP_COLUMNS = [c for c in CONFIG_COLUMNS if c not in ("model", "seed")]
 # Families a full report draws from (calibration is bookkeeping, not a report section).
 REPORT_FAMILIES = FAMILIES
 # Measurements timed per round whose rounds are processing a batch of tokens.
-TOKEN_MEASUREMENTS = {"forward": "forward_flop", "train_step": "train_step_flop",
-                      "forward_b1": "forward_flop"}
+TOKEN_MEASUREMENTS = {
+    "forward": "forward_flop",
+    "train_step": "train_step_flop",
+    "forward_b1": "forward_flop",
+}
 
 
 def model_order(models: list[str] | pd.Series) -> list[str]:
@@ -58,8 +61,9 @@ class Measured:
         present = set(self.families)
         return [f for f in REPORT_FAMILIES if f not in present]
 
-    def metric(self, name: str, family: str | None = None,
-               measurement: str | None = None) -> pd.DataFrame:
+    def metric(
+        self, name: str, family: str | None = None, measurement: str | None = None
+    ) -> pd.DataFrame:
         """Rows of one metric, optionally of one family and measurement."""
         m = self.metrics
         keep = m["metric"] == name
@@ -76,8 +80,11 @@ def _round_rows(entries: pd.DataFrame) -> pd.DataFrame:
     keep = ["run", "cell_key", *CONFIG_COLUMNS]
     for rec in entries.to_dict("records"):
         times = rec.get("round_times_s")
-        if (not isinstance(times, list) or rec.get("status") != "ok"
-                or not isinstance(rec.get("model"), str)):
+        if (
+            not isinstance(times, list)
+            or rec.get("status") != "ok"
+            or not isinstance(rec.get("model"), str)
+        ):
             continue
         metrics = rec.get("metrics") or {}
         base = {k: rec.get(k) for k in keep}
@@ -89,13 +96,24 @@ def _round_rows(entries: pd.DataFrame) -> pd.DataFrame:
         for i, t in enumerate(times):
             if t is None or not math.isfinite(t) or t <= 0:
                 continue
-            rows.append(base | {
-                "round": i, "time_s": t,
-                "tokens_per_s": tokens / t if tokens else None,
-                "achieved_flop_per_s": flop / t if flop else None,
-                "ceiling_fraction_ratio": flop / t / ceiling if flop and ceiling else None})
-    columns = [*keep, "round", "time_s", "tokens_per_s", "achieved_flop_per_s",
-               "ceiling_fraction_ratio"]
+            rows.append(
+                base
+                | {
+                    "round": i,
+                    "time_s": t,
+                    "tokens_per_s": tokens / t if tokens else None,
+                    "achieved_flop_per_s": flop / t if flop else None,
+                    "ceiling_fraction_ratio": flop / t / ceiling if flop and ceiling else None,
+                }
+            )
+    columns = [
+        *keep,
+        "round",
+        "time_s",
+        "tokens_per_s",
+        "achieved_flop_per_s",
+        "ceiling_fraction_ratio",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     for col in columns[-4:]:
         frame[col] = pd.to_numeric(frame[col], errors="coerce")
@@ -116,8 +134,9 @@ def _curve_rows(entries: pd.DataFrame) -> pd.DataFrame:
         steps = series.get("train_step") or range(1, len(losses) + 1)
         for step, loss in zip(steps, losses, strict=False):
             rows.append(base | {"split": "train", "step": step, "loss": loss})
-        for step, loss in zip(series.get("eval_step") or [], series.get("heldout_loss") or [],
-                              strict=False):
+        for step, loss in zip(
+            series.get("eval_step") or [], series.get("heldout_loss") or [], strict=False
+        ):
             rows.append(base | {"split": "held-out", "step": step, "loss": loss})
     columns = [*keep, "baseline_loss", "split", "step", "loss"]
     frame = pd.DataFrame(rows, columns=columns)
@@ -144,19 +163,29 @@ def measure(results: ResultSet) -> Measured:
     metrics = results.metrics()
     metrics = metrics[metrics["value"].notna() & metrics["model"].notna()]
     metrics = metrics[metrics["value"].map(math.isfinite)].reset_index(drop=True)
-    return Measured(results=results, metrics=metrics, rounds=_round_rows(results.entries),
-                    curves=_curve_rows(results.entries), profiles=_profiles(results))
+    return Measured(
+        results=results,
+        metrics=metrics,
+        rounds=_round_rows(results.entries),
+        curves=_curve_rows(results.entries),
+        profiles=_profiles(results),
+    )
 
 
 def config_label(row: dict[str, Any] | pd.Series, with_task: bool = True) -> str:
     """A short human label for a configuration: ``mean-sign T=100 B=100 H=50``."""
+
     def has(key: str) -> bool:
         v = row.get(key)
         return v is not None and not (isinstance(v, float) and math.isnan(v))
 
     parts = [str(row["task"])] if with_task and has("task") else []
-    for key, short in (("seq_len", "T"), ("batch_size", "B"), ("hidden_size", "H"),
-                       ("input_size", "I")):
+    for key, short in (
+        ("seq_len", "T"),
+        ("batch_size", "B"),
+        ("hidden_size", "H"),
+        ("input_size", "I"),
+    ):
         if has(key):
             parts.append(f"{short}={int(row[key])}")
     if has("num_layers") and int(row["num_layers"]) != 1:

@@ -53,8 +53,9 @@ def _md_cell(value: object) -> str:
 def _md_table(frame: pd.DataFrame) -> str:
     header = "| " + " | ".join(_md_cell(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = ["| " + " | ".join(_md_cell(v) for v in row) + " |"
-            for row in frame.itertuples(index=False)]
+    rows = [
+        "| " + " | ".join(_md_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
+    ]
     return "\n".join([header, rule, *rows])
 
 
@@ -101,9 +102,10 @@ def _inline(text: str) -> str:
 
 def _html_table(frame: pd.DataFrame) -> str:
     head = "".join(f"<th>{_inline(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{_inline('' if pd.isna(v) else str(v))}</td>"
-                                    for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_inline('' if pd.isna(v) else str(v))}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -112,9 +114,16 @@ def _data_uri(path: Path) -> str:
 
 
 def render_html(blocks: list[Block], title: str) -> str:
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>",
-           "<body>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+    ]
     for b in blocks:
         if isinstance(b, Heading):
             out.append(f'<h{b.level} id="{slug(b.text)}">{html.escape(b.text)}</h{b.level}>')
@@ -126,7 +135,8 @@ def render_html(blocks: list[Block], title: str) -> str:
         elif isinstance(b, Table):
             out.append(_html_table(b.frame))
         elif isinstance(b, Image):
-            out.append(f'<figure><img src="{_data_uri(b.path)}" alt="{html.escape(b.alt)}">'
-                       "</figure>")
+            out.append(
+                f'<figure><img src="{_data_uri(b.path)}" alt="{html.escape(b.alt)}"></figure>'
+            )
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"

@@ -55,13 +55,26 @@ ZERO_LABEL = "exact 0 (underflow)"
 ZERO_MARKER = "v"
 LR_STYLES = ("-", "--", ":", "-.")  # line style per learning rate of one model
 # Columns whose values tell two setups apart in a panel title (model, seed and lr are lines).
-LABEL_COLUMNS = ["task", "seq_len", "batch_size", "hidden_size", "input_size", "num_layers",
-                 "bidirectional", "device", "dtype", "train_size", "train_steps"]
+LABEL_COLUMNS = [
+    "task",
+    "seq_len",
+    "batch_size",
+    "hidden_size",
+    "input_size",
+    "num_layers",
+    "bidirectional",
+    "device",
+    "dtype",
+    "train_size",
+    "train_steps",
+]
 # Smallest positive value of each dtype (its smallest subnormal). bfloat16 shares float32's
 # exponent range and stops at 9.2e-41, so float32's floor lies below it too.
-_SMALLEST = {"float64": float(np.finfo(np.float64).smallest_subnormal),
-             "float32": float(np.finfo(np.float32).smallest_subnormal),
-             "float16": float(np.finfo(np.float16).smallest_subnormal)}
+_SMALLEST = {
+    "float64": float(np.finfo(np.float64).smallest_subnormal),
+    "float32": float(np.finfo(np.float32).smallest_subnormal),
+    "float16": float(np.finfo(np.float16).smallest_subnormal),
+}
 
 
 class NoData(Exception):
@@ -87,6 +100,7 @@ def _model_handles(order: list[str], palette: dict[str, tuple]) -> list[Line2D]:
 
 
 # --- labels and layout --------------------------------------------------------------------
+
 
 def lr_text(lr: float) -> str:
     """A learning rate as the article writes it: 0.001 → ``1e-3``, 0.00015 → ``1.5e-4``."""
@@ -128,18 +142,28 @@ def _with_setup(frame: pd.DataFrame, with_steps: bool = False) -> pd.DataFrame:
     return frame
 
 
-def _grid(rows: list[tuple[Hashable, list[Hashable]]], max_columns: int = MAX_COLUMNS,
-          size: tuple[float, float] = PANEL_SIZE
-          ) -> tuple[Figure, dict[tuple[Hashable, Hashable], plt.Axes]]:
+def _grid(
+    rows: list[tuple[Hashable, list[Hashable]]],
+    max_columns: int = MAX_COLUMNS,
+    size: tuple[float, float] = PANEL_SIZE,
+) -> tuple[Figure, dict[tuple[Hashable, Hashable], plt.Axes]]:
     """One figure row per (row key, its column keys), wrapped at max_columns; axes exist
     only for the keys given (the rest of a short row is removed, never left empty)."""
-    lines = [(key, cols[i:i + max_columns])
-             for key, cols in rows for i in range(0, len(cols), max_columns)]
+    lines = [
+        (key, cols[i : i + max_columns])
+        for key, cols in rows
+        for i in range(0, len(cols), max_columns)
+    ]
     if not lines:
         raise NoData("nothing to draw")
     ncols = max(len(cols) for _, cols in lines)
-    fig, axes = plt.subplots(len(lines), ncols, squeeze=False, layout="constrained",
-                             figsize=(size[0] * ncols, size[1] * len(lines)))
+    fig, axes = plt.subplots(
+        len(lines),
+        ncols,
+        squeeze=False,
+        layout="constrained",
+        figsize=(size[0] * ncols, size[1] * len(lines)),
+    )
     panels = {}
     for r, (key, cols) in enumerate(lines):
         for c in range(ncols):
@@ -152,8 +176,10 @@ def _grid(rows: list[tuple[Hashable, list[Hashable]]], max_columns: int = MAX_CO
 
 def _rows_by_setup(frame: pd.DataFrame) -> list[tuple[str, list[int]]]:
     """(setup, its lengths) for the combinations present, setups in a stable order."""
-    return [(setup, sorted(int(t) for t in sub["T"].unique()))
-            for setup, sub in sorted(frame.groupby("setup"), key=lambda kv: kv[0])]
+    return [
+        (setup, sorted(int(t) for t in sub["T"].unique()))
+        for setup, sub in sorted(frame.groupby("setup"), key=lambda kv: kv[0])
+    ]
 
 
 def _finish(fig: Figure, path: Path, title: str, handles: list | None = None) -> None:
@@ -205,6 +231,7 @@ def _log_T(ax: plt.Axes, lengths: list[int]) -> None:
 
 # --- log10 with a floor for exact zeros ---------------------------------------------------
 
+
 def zero_floor_log10(dtype: str | None) -> float:
     """Where an exact zero is drawn: one decade below the dtype's smallest positive value
     (−46 for float32)."""
@@ -226,26 +253,48 @@ def _log10_with_floor(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame
 
 
-def _draw_zeros(ax: plt.Axes, frame: pd.DataFrame, x: str,
-                palette: dict[str, tuple]) -> bool:
+def _draw_zeros(ax: plt.Axes, frame: pd.DataFrame, x: str, palette: dict[str, tuple]) -> bool:
     """Mark exact zeros at the floor, a dashed line there with its label; True if any."""
     zeros = frame[frame["exact_zero"]]
     if zeros.empty:
         return False
     floor = float(zeros["floor"].min())
     ax.axhline(floor, color="0.45", linestyle="--", linewidth=0.8, zorder=1)
-    ax.annotate(ZERO_LABEL, (0.02, floor), xycoords=("axes fraction", "data"),
-                xytext=(0, 3), textcoords="offset points", fontsize=7, color="0.3")
+    ax.annotate(
+        ZERO_LABEL,
+        (0.02, floor),
+        xycoords=("axes fraction", "data"),
+        xytext=(0, 3),
+        textcoords="offset points",
+        fontsize=7,
+        color="0.3",
+    )
     for model, sub in zeros.groupby("model", sort=False):
         pts = sub.drop_duplicates(x)
-        ax.scatter(pts[x], pts["floor"], marker=ZERO_MARKER, s=16, color=palette[model],
-                   zorder=3, clip_on=False, linewidths=0)
+        ax.scatter(
+            pts[x],
+            pts["floor"],
+            marker=ZERO_MARKER,
+            s=16,
+            color=palette[model],
+            zorder=3,
+            clip_on=False,
+            linewidths=0,
+        )
     return True
 
 
 def _zero_handle() -> Line2D:
-    return Line2D([], [], color="0.45", linestyle="--", marker=ZERO_MARKER,
-                  markerfacecolor="0.45", markeredgewidth=0, label=ZERO_LABEL)
+    return Line2D(
+        [],
+        [],
+        color="0.45",
+        linestyle="--",
+        marker=ZERO_MARKER,
+        markerfacecolor="0.45",
+        markeredgewidth=0,
+        label=ZERO_LABEL,
+    )
 
 
 def _units(frame: pd.DataFrame) -> pd.Series:
@@ -272,22 +321,36 @@ def bootstrap_mean_ci(frame: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     used = np.arange(width)[None, None, :] < n[:, None, None]  # n draws per resample
     means = np.where(used, sample, 0.0).sum(axis=2) / n[:, None]
     low, high = np.percentile(means, [2.5, 97.5], axis=1)
-    return pd.DataFrame({x: wide.index.to_numpy(dtype=float),
-                         "mean": np.nanmean(packed, axis=1), "ci_low": low, "ci_high": high})
+    return pd.DataFrame(
+        {
+            x: wide.index.to_numpy(dtype=float),
+            "mean": np.nanmean(packed, axis=1),
+            "ci_low": low,
+            "ci_high": high,
+        }
+    )
 
 
-def _mean_line(ax: plt.Axes, data: pd.DataFrame, x: str, y: str, color: tuple, label: str,
-               band: bool = True, **line: Any) -> None:
+def _mean_line(
+    ax: plt.Axes,
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    color: tuple,
+    label: str,
+    band: bool = True,
+    **line: Any,
+) -> None:
     """A line of the mean across units with its 95% band; the Line2D carries `label`, so
     legends and tests can find it."""
     ci = bootstrap_mean_ci(data, x, y)
     ax.plot(ci[x], ci["mean"], color=color, label=label, **line)
     if band:
-        ax.fill_between(ci[x], ci["ci_low"], ci["ci_high"], color=color, alpha=0.2,
-                        linewidth=0)
+        ax.fill_between(ci[x], ci["ci_low"], ci["ci_high"], color=color, alpha=0.2, linewidth=0)
 
 
 # --- figures ------------------------------------------------------------------------------
+
 
 def _line_ids(frame: pd.DataFrame) -> pd.DataFrame:
     """Add `line`: the model, with its learning rate when one model has several, and
@@ -298,8 +361,10 @@ def _line_ids(frame: pd.DataFrame) -> pd.DataFrame:
         frame["line"], frame["lr_rank"] = frame["model"], 0
         return frame
     frame["lr"] = lr
-    frame["line"] = [f"{m} lr={lr_text(v)}" if pd.notna(v) else m
-                     for m, v in zip(frame["model"], lr, strict=True)]
+    frame["line"] = [
+        f"{m} lr={lr_text(v)}" if pd.notna(v) else m
+        for m, v in zip(frame["model"], lr, strict=True)
+    ]
     # Higher rates first, as the registry lists them.
     frame["lr_rank"] = frame.groupby("model")["lr"].rank(method="dense", ascending=False) - 1
     frame["lr_rank"] = frame["lr_rank"].fillna(0).astype(int)
@@ -310,8 +375,9 @@ def _line_order(frame: pd.DataFrame, order: list[str]) -> list[tuple[str, str, i
     """(line, model, lr_rank) in model order, then by rate."""
     ids = frame[["line", "model", "lr_rank"]].drop_duplicates()
     ids = ids.assign(_m=ids["model"].map({m: i for i, m in enumerate(order)}))
-    return [(r.line, r.model, int(r.lr_rank))
-            for r in ids.sort_values(["_m", "lr_rank"]).itertuples()]
+    return [
+        (r.line, r.model, int(r.lr_rank)) for r in ids.sort_values(["_m", "lr_rank"]).itertuples()
+    ]
 
 
 def _shade(color: tuple, rank: int) -> tuple:
@@ -330,8 +396,10 @@ def draw_loss_curves(m: Measured, path: Path) -> None:
     c = c[chance].assign(ratio=c["loss"] / base)
     c = c[np.isfinite(c["ratio"]) & (c["ratio"] > 0)]  # a log axis has no place for 0
     if c.empty:
-        raise NoData("no convergence results of a task with a chance level"
-                     + (f" ({', '.join(skipped)} have none)" if skipped else ""))
+        raise NoData(
+            "no convergence results of a task with a chance level"
+            + (f" ({', '.join(skipped)} have none)" if skipped else "")
+        )
     c = _line_ids(_with_setup(c, with_steps=True))
     c["unit"] = _units(c)
     order, palette = _palette(c["model"])
@@ -350,22 +418,37 @@ def draw_loss_curves(m: Measured, path: Path) -> None:
                 # the runs still going would be biased, so each run gets its own line.
                 if d.groupby("unit")["step"].max().nunique() > 1:
                     for _, run in d.groupby("unit", sort=True):
-                        ax.plot(run["step"], run["ratio"], color=color, linestyle=style,
-                                linewidth=0.8, alpha=0.8, label=line)
+                        ax.plot(
+                            run["step"],
+                            run["ratio"],
+                            color=color,
+                            linestyle=style,
+                            linewidth=0.8,
+                            alpha=0.8,
+                            label=line,
+                        )
                 else:
                     _mean_line(ax, d, "step", "ratio", color, line, linestyle=style)
         ax.set_yscale("log")
         _plain_log(ax.yaxis)
         ax.axhline(1.0, color="black", linestyle=":", linewidth=1.2)
-        ax.annotate("chance", (1, 1), xycoords=("axes fraction", "data"), ha="right",
-                    va="bottom", fontsize=7)
+        ax.annotate(
+            "chance",
+            (1, 1),
+            xycoords=("axes fraction", "data"),
+            ha="right",
+            va="bottom",
+            fontsize=7,
+        )
         ax.set_title(panel["panel"].iloc[0], fontsize=8)
         ax.set_xlabel("optimizer step (steps)")
         ax.set_ylabel("loss ÷ chance loss (ratio)")
-    handles = [Line2D([], [], color=_shade(palette[mdl], rank), label=line)
-               for line, mdl, rank in lines]
-    handles += [Line2D([], [], color="0.3", linestyle=s, label=split)
-                for split, s in styles.items()]
+    handles = [
+        Line2D([], [], color=_shade(palette[mdl], rank), label=line) for line, mdl, rank in lines
+    ]
+    handles += [
+        Line2D([], [], color="0.3", linestyle=s, label=split) for split, s in styles.items()
+    ]
     handles.append(Line2D([], [], color="black", linestyle=":", label="chance (ratio 1)"))
     title = "Loss relative to chance: train and held-out, per task and length"
     if skipped:
@@ -376,8 +459,10 @@ def draw_loss_curves(m: Measured, path: Path) -> None:
 def _km_runs(m: Measured) -> pd.DataFrame:
     runs = convergence_runs(m.results.entries)
     if runs.empty:
-        raise NoData("no convergence results that record steps_to_solve_step "
-                     "(results of seqbench schema 2 or later)")
+        raise NoData(
+            "no convergence results that record steps_to_solve_step "
+            "(results of seqbench schema 2 or later)"
+        )
     return _line_ids(_with_setup(runs, with_steps=True))
 
 
@@ -397,30 +482,52 @@ def draw_steps_to_solve(m: Measured, path: Path) -> None:
                 continue
             km = km_curve(d["step"], d["solved"])
             color, style = palette[model], LR_STYLES[rank % len(LR_STYLES)]
-            ax.step(km["step"], km["survival"], where="post", color=color, linestyle=style,
-                    linewidth=1.6, label=line)
-            ax.fill_between(km["step"], km["ci_low"], km["ci_high"], step="post", color=color,
-                            alpha=0.12, linewidth=0)
+            ax.step(
+                km["step"],
+                km["survival"],
+                where="post",
+                color=color,
+                linestyle=style,
+                linewidth=1.6,
+                label=line,
+            )
+            ax.fill_between(
+                km["step"],
+                km["ci_low"],
+                km["ci_high"],
+                step="post",
+                color=color,
+                alpha=0.12,
+                linewidth=0,
+            )
             counts.append(len(d))
             if not d["solved"].any():
                 never.append(line)
         if never:
             text = ", ".join(never)
-            ax.annotate(f"never solved within {horizon:.0f} steps:\n{_wrap(text)}",
-                        (0.02, 0.03), xycoords="axes fraction", fontsize=6.5, color="0.25",
-                        va="bottom")
-        runs_text = (f"{counts[0]} run{'s' if counts[0] != 1 else ''} per line"
-                     if len(set(counts)) == 1
-                     else f"{min(counts)}–{max(counts)} runs per line")
+            ax.annotate(
+                f"never solved within {horizon:.0f} steps:\n{_wrap(text)}",
+                (0.02, 0.03),
+                xycoords="axes fraction",
+                fontsize=6.5,
+                color="0.25",
+                va="bottom",
+            )
+        runs_text = (
+            f"{counts[0]} run{'s' if counts[0] != 1 else ''} per line"
+            if len(set(counts)) == 1
+            else f"{min(counts)}–{max(counts)} runs per line"
+        )
         ax.set_title(f"{panel['panel'].iloc[0]}\n{runs_text}", fontsize=8)
         ax.set_xlim(0, horizon)
         ax.set_ylim(-0.03, 1.05)
         ax.set_xlabel("optimizer step (steps)")
         ax.set_ylabel("runs not yet solved (fraction)")
-    handles = [Line2D([], [], color=palette[mdl], linestyle=LR_STYLES[rank % len(LR_STYLES)],
-                      label=line) for line, mdl, rank in lines]
-    _finish(fig, path, "Steps to solve: fraction of runs not yet solved (Kaplan–Meier)",
-            handles)
+    handles = [
+        Line2D([], [], color=palette[mdl], linestyle=LR_STYLES[rank % len(LR_STYLES)], label=line)
+        for line, mdl, rank in lines
+    ]
+    _finish(fig, path, "Steps to solve: fraction of runs not yet solved (Kaplan–Meier)", handles)
 
 
 def _wrap(text: str, width: int = 42) -> str:
@@ -463,18 +570,22 @@ def draw_gradient_flow(m: Measured, path: Path) -> None:
         ax.set_xlabel("k + 1, k = T − t steps back (steps)")
         ax.set_ylabel("log10 ‖∂L/∂h_t‖ (log10 L2 norm)")
     handles = _model_handles(order, palette) + ([_zero_handle()] if any_zero else [])
-    _finish(fig, path, "Gradient reaching each time step at initialisation, by steps back "
-                       "from the last", handles)
+    _finish(
+        fig,
+        path,
+        "Gradient reaching each time step at initialisation, by steps back from the last",
+        handles,
+    )
 
 
-GRAD_QUANTITIES = {"grad_total_norm": "total parameter gradient ‖∂L/∂θ‖\n(the article's "
-                                      "measure)",
-                   "grad_h_first_norm": "gradient reaching step 1, ‖∂L/∂h_1‖"}
+GRAD_QUANTITIES = {
+    "grad_total_norm": "total parameter gradient ‖∂L/∂θ‖\n(the article's measure)",
+    "grad_h_first_norm": "gradient reaching step 1, ‖∂L/∂h_1‖",
+}
 
 
 def draw_grad_norm_vs_T(m: Measured, path: Path) -> None:
-    g = m.metrics[(m.metrics["family"] == "gradients")
-                  & m.metrics["metric"].isin(GRAD_QUANTITIES)]
+    g = m.metrics[(m.metrics["family"] == "gradients") & m.metrics["metric"].isin(GRAD_QUANTITIES)]
     if g.empty:
         raise NoData("no gradients results")
     g = _log10_with_floor(_with_setup(g), "value")
@@ -488,8 +599,7 @@ def draw_grad_norm_vs_T(m: Measured, path: Path) -> None:
         for model in order:
             d = panel[panel["model"] == model]
             if not d.empty:
-                _mean_line(ax, d, "T", "log10", palette[model], model, marker="o",
-                           markersize=4)
+                _mean_line(ax, d, "T", "log10", palette[model], model, marker="o", markersize=4)
         any_zero |= _draw_zeros(ax, panel, "T", palette)
         _log_T(ax, sorted(g.loc[g["setup"] == setup, "T"].unique()))
         ax.set_title(f"{GRAD_QUANTITIES[metric]}\n{setup}", fontsize=8)
@@ -499,16 +609,35 @@ def draw_grad_norm_vs_T(m: Measured, path: Path) -> None:
     _finish(fig, path, "Gradient norm at initialisation against sequence length", handles)
 
 
-def _per_setup_against_T(frame: pd.DataFrame, path: Path, title: str, y: str, ylabel: str,
-                         style: str, style_order: list[str] | None = None) -> None:
+def _per_setup_against_T(
+    frame: pd.DataFrame,
+    path: Path,
+    title: str,
+    y: str,
+    ylabel: str,
+    style: str,
+    style_order: list[str] | None = None,
+) -> None:
     """One panel per setup: y against T (log-log), hue model, style `style`."""
     order, palette = _palette(frame["model"])
     fig, panels = _grid([("all", sorted(frame["setup"].unique()))], 3, size=(4.9, 3.5))
     for (_, setup), ax in panels.items():
         d = frame[frame["setup"] == setup]
-        sns.lineplot(data=d, x="T", y=y, hue="model", hue_order=order, palette=palette,
-                     style=style, style_order=style_order, markers=True, errorbar=ERRORBAR,
-                     n_boot=N_BOOT, seed=BOOT_SEED, ax=ax)
+        sns.lineplot(
+            data=d,
+            x="T",
+            y=y,
+            hue="model",
+            hue_order=order,
+            palette=palette,
+            style=style,
+            style_order=style_order,
+            markers=True,
+            errorbar=ERRORBAR,
+            n_boot=N_BOOT,
+            seed=BOOT_SEED,
+            ax=ax,
+        )
         ax.set(yscale="log", xlabel=T_AXIS, ylabel=ylabel)
         _log_T(ax, sorted(d["T"].unique()))
         ax.set_title(setup, fontsize=8)
@@ -516,22 +645,31 @@ def _per_setup_against_T(frame: pd.DataFrame, path: Path, title: str, y: str, yl
 
 
 def _rounds(m: Measured, column: str) -> pd.DataFrame:
-    r = m.rounds[(m.rounds["family"] == "throughput")
-                 & m.rounds["measurement"].isin(["forward", "train_step"])]
+    r = m.rounds[
+        (m.rounds["family"] == "throughput")
+        & m.rounds["measurement"].isin(["forward", "train_step"])
+    ]
     r = r.dropna(subset=[column])
     if r.empty:
         raise NoData("no throughput results")
     r = _with_setup(r)
-    r["measurement"] = r["measurement"].map({"forward": "forward only",
-                                             "train_step": "training step"})
+    r["measurement"] = r["measurement"].map(
+        {"forward": "forward only", "train_step": "training step"}
+    )
     return r
 
 
 def draw_throughput(m: Measured, path: Path) -> None:
     r = _rounds(m, "tokens_per_s")
-    _per_setup_against_T(r, path, "Throughput against sequence length (log-log)",
-                         "tokens_per_s", "throughput (tokens/s)", "measurement",
-                         ["forward only", "training step"])
+    _per_setup_against_T(
+        r,
+        path,
+        "Throughput against sequence length (log-log)",
+        "tokens_per_s",
+        "throughput (tokens/s)",
+        "measurement",
+        ["forward only", "training step"],
+    )
 
 
 def draw_memory(m: Measured, path: Path) -> None:
@@ -543,10 +681,15 @@ def draw_memory(m: Measured, path: Path) -> None:
     mem = _with_setup(mem)
     mem["source"] = mem["metric"].map(names)
     mem["MiB"] = mem["value"] / 2**20
-    _per_setup_against_T(mem, path, "Peak memory against sequence length: measured and "
-                         "estimate (partly fitted)", "MiB",
-                         "peak memory of one training step (MiB)", "source",
-                         ["measured", "estimate (partly fitted)"])
+    _per_setup_against_T(
+        mem,
+        path,
+        "Peak memory against sequence length: measured and estimate (partly fitted)",
+        "MiB",
+        "peak memory of one training step (MiB)",
+        "source",
+        ["measured", "estimate (partly fitted)"],
+    )
 
 
 def draw_step_phases(m: Measured, path: Path) -> None:
@@ -561,78 +704,129 @@ def draw_step_phases(m: Measured, path: Path) -> None:
     fig, panels = _grid(_rows_by_setup(p), 3, size=(3.2, 3.0))
     for (setup, T), ax in panels.items():
         d = p[(p["setup"] == setup) & (p["T"] == T)]
-        sns.barplot(data=d, x="model", order=order, y="ms", hue="phase",
-                    hue_order=list(names.values()), errorbar=ERRORBAR, n_boot=N_BOOT,
-                    seed=BOOT_SEED, palette="deep", ax=ax)
+        sns.barplot(
+            data=d,
+            x="model",
+            order=order,
+            y="ms",
+            hue="phase",
+            hue_order=list(names.values()),
+            errorbar=ERRORBAR,
+            n_boot=N_BOOT,
+            seed=BOOT_SEED,
+            palette="deep",
+            ax=ax,
+        )
         ax.set_title(d["panel"].iloc[0], fontsize=8)
         ax.set(xlabel="model", ylabel="median phase time per step (ms)")
-    _finish(fig, path, "Training step split into forward, backward and optimizer",
-            _move_legend(fig, panels))
+    _finish(
+        fig,
+        path,
+        "Training step split into forward, backward and optimizer",
+        _move_legend(fig, panels),
+    )
 
 
 def draw_ceiling_fraction(m: Measured, path: Path) -> None:
     r = _rounds(m, "ceiling_fraction_ratio")
     ceiling = m.metric("matmul_ceiling_flop_per_s")["value"].median()
-    _per_setup_against_T(r, path, f"Achieved FLOP/s as a fraction of the measured ceiling "
-                         f"({fmt(ceiling, 'FLOP/s')})", "ceiling_fraction_ratio",
-                         "achieved FLOP/s ÷ GEMM ceiling (ratio)", "measurement",
-                         ["forward only", "training step"])
+    _per_setup_against_T(
+        r,
+        path,
+        f"Achieved FLOP/s as a fraction of the measured ceiling ({fmt(ceiling, 'FLOP/s')})",
+        "ceiling_fraction_ratio",
+        "achieved FLOP/s ÷ GEMM ceiling (ratio)",
+        "measurement",
+        ["forward only", "training step"],
+    )
 
 
 FIGURES: list[FigureSpec] = [
-    FigureSpec("loss_curves", "Loss curves",
-               "Train (solid) and held-out (dashed) loss divided by the task's chance loss "
-               "(ln 2 for mean-sign, 1/6 for adding, 10·ln 8/(T+20) for copy), per optimizer "
-               "step, log y: the dotted line at 1 is chance, 0.1 is ten times better than "
-               "chance. One panel per setup (title: task, T, B, H, I, training budget), "
-               "one colour per model (lighter: the model's lower learning rate, when it has "
-               "several); bands are 95% bootstrap CIs across seeds. Where runs end at "
-               "different steps (stopped when solved, or diverged) each run is drawn on its "
-               "own, since a mean over the runs still going would be biased. Tasks without "
-               "a chance level (output-sum) are left out.", draw_loss_curves),
-    FigureSpec("steps_to_solve", "Steps to solve",
-               "Kaplan–Meier estimate of the fraction of runs not yet solved (the task's "
-               "criterion on held-out data, checked at each evaluation) against optimizer "
-               "step; one panel per setup, one colour per model, one line style per learning "
-               "rate; bands are pointwise 95% Greenwood CIs. A run that never solved is "
-               "right-censored where it stopped (a diverged run at the step budget: it "
-               "cannot solve any more). A curve that never leaves 1 means no run of that "
-               "line was solved within the panel's train steps; the panel lists those lines "
-               "as \"never solved\".", draw_steps_to_solve),
-    FigureSpec("gradient_flow", "Gradient flow",
-               "log10 ‖∂L/∂h_t‖ at initialisation against k + 1 (log x), where k = T − t is "
-               "the number of steps back from the last step (k = 0, at the left, is the step "
-               "the loss reads); one line per model, one panel per setup (title: task, T, "
-               "B, H, I). A line falling to the right means the gradient vanishes on its way "
-               "back in time. A gradient that is exactly 0 (it underflowed in float32) is "
-               "drawn at the dashed floor, one decade below float32's smallest positive "
-               "value (10^-46), marked ▼ and labelled \"exact 0 (underflow)\". Lines are "
-               "means of log10 across seeds (geometric means), floors included as that "
-               "value, with 95% bootstrap CIs.", draw_gradient_flow),
-    FigureSpec("grad_norm_vs_T", "Gradient norm at initialisation against T",
-               "Left: the article's quantity, the L2 norm of every parameter's gradient. "
-               "Right: the gradient that reaches the first time step, the quantity that "
-               "actually vanishes. log10 of the norm against T (log x), one row of panels "
-               "per setup; points are means of log10 across seeds with 95% bootstrap CIs. "
-               "An exactly-zero gradient is drawn at the dashed floor (10^-46 for float32, "
-               "marked ▼) and averaged as that value, not left out.", draw_grad_norm_vs_T),
-    FigureSpec("throughput", "Throughput",
-               "Tokens (B×T sequence elements) per second against T, log-log, one line per "
-               "model, one panel per setup; forward only and full training step. Bands: 95% "
-               "CIs across timed rounds and seeds.", draw_throughput),
-    FigureSpec("memory", "Peak memory",
-               "Peak resident memory of one training step above the process's baseline "
-               "(fresh process, kernel high-water mark), against T, with the estimate of "
-               "seqbench.models.costs (dashed: derived terms plus a backward term fitted at "
-               "one configuration), one panel per setup.", draw_memory),
-    FigureSpec("step_phases", "Training step phases",
-               "Median time of the forward pass, backward pass and optimizer step, per model, "
-               "one panel per setup and sequence length; error bars are 95% CIs across seeds "
-               "when there are several.", draw_step_phases),
-    FigureSpec("ceiling_fraction", "Achieved FLOP/s",
-               "Analytic matrix FLOPs per step divided by the measured time, as a fraction of "
-               "the GEMM ceiling measured in the same run, one panel per setup; bands are 95% "
-               "CIs across rounds.", draw_ceiling_fraction),
+    FigureSpec(
+        "loss_curves",
+        "Loss curves",
+        "Train (solid) and held-out (dashed) loss divided by the task's chance loss "
+        "(ln 2 for mean-sign, 1/6 for adding, 10·ln 8/(T+20) for copy), per optimizer "
+        "step, log y: the dotted line at 1 is chance, 0.1 is ten times better than "
+        "chance. One panel per setup (title: task, T, B, H, I, training budget), "
+        "one colour per model (lighter: the model's lower learning rate, when it has "
+        "several); bands are 95% bootstrap CIs across seeds. Where runs end at "
+        "different steps (stopped when solved, or diverged) each run is drawn on its "
+        "own, since a mean over the runs still going would be biased. Tasks without "
+        "a chance level (output-sum) are left out.",
+        draw_loss_curves,
+    ),
+    FigureSpec(
+        "steps_to_solve",
+        "Steps to solve",
+        "Kaplan–Meier estimate of the fraction of runs not yet solved (the task's "
+        "criterion on held-out data, checked at each evaluation) against optimizer "
+        "step; one panel per setup, one colour per model, one line style per learning "
+        "rate; bands are pointwise 95% Greenwood CIs. A run that never solved is "
+        "right-censored where it stopped (a diverged run at the step budget: it "
+        "cannot solve any more). A curve that never leaves 1 means no run of that "
+        "line was solved within the panel's train steps; the panel lists those lines "
+        'as "never solved".',
+        draw_steps_to_solve,
+    ),
+    FigureSpec(
+        "gradient_flow",
+        "Gradient flow",
+        "log10 ‖∂L/∂h_t‖ at initialisation against k + 1 (log x), where k = T − t is "
+        "the number of steps back from the last step (k = 0, at the left, is the step "
+        "the loss reads); one line per model, one panel per setup (title: task, T, "
+        "B, H, I). A line falling to the right means the gradient vanishes on its way "
+        "back in time. A gradient that is exactly 0 (it underflowed in float32) is "
+        "drawn at the dashed floor, one decade below float32's smallest positive "
+        'value (10^-46), marked ▼ and labelled "exact 0 (underflow)". Lines are '
+        "means of log10 across seeds (geometric means), floors included as that "
+        "value, with 95% bootstrap CIs.",
+        draw_gradient_flow,
+    ),
+    FigureSpec(
+        "grad_norm_vs_T",
+        "Gradient norm at initialisation against T",
+        "Left: the article's quantity, the L2 norm of every parameter's gradient. "
+        "Right: the gradient that reaches the first time step, the quantity that "
+        "actually vanishes. log10 of the norm against T (log x), one row of panels "
+        "per setup; points are means of log10 across seeds with 95% bootstrap CIs. "
+        "An exactly-zero gradient is drawn at the dashed floor (10^-46 for float32, "
+        "marked ▼) and averaged as that value, not left out.",
+        draw_grad_norm_vs_T,
+    ),
+    FigureSpec(
+        "throughput",
+        "Throughput",
+        "Tokens (B×T sequence elements) per second against T, log-log, one line per "
+        "model, one panel per setup; forward only and full training step. Bands: 95% "
+        "CIs across timed rounds and seeds.",
+        draw_throughput,
+    ),
+    FigureSpec(
+        "memory",
+        "Peak memory",
+        "Peak resident memory of one training step above the process's baseline "
+        "(fresh process, kernel high-water mark), against T, with the estimate of "
+        "seqbench.models.costs (dashed: derived terms plus a backward term fitted at "
+        "one configuration), one panel per setup.",
+        draw_memory,
+    ),
+    FigureSpec(
+        "step_phases",
+        "Training step phases",
+        "Median time of the forward pass, backward pass and optimizer step, per model, "
+        "one panel per setup and sequence length; error bars are 95% CIs across seeds "
+        "when there are several.",
+        draw_step_phases,
+    ),
+    FigureSpec(
+        "ceiling_fraction",
+        "Achieved FLOP/s",
+        "Analytic matrix FLOPs per step divided by the measured time, as a fraction of "
+        "the GEMM ceiling measured in the same run, one panel per setup; bands are 95% "
+        "CIs across rounds.",
+        draw_ceiling_fraction,
+    ),
 ]
 
 

@@ -38,8 +38,9 @@ MIN_N_FOR_CI = next(n for n in range(2, 100) if range_coverage(n) >= CONFIDENCE)
 
 
 def _finite(values: Sequence[float] | np.ndarray) -> np.ndarray:
-    x = np.asarray(pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce"),
-                   dtype=float)
+    x = np.asarray(
+        pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce"), dtype=float
+    )
     return x[np.isfinite(x)]
 
 
@@ -84,8 +85,9 @@ def summarize(values: Sequence[float] | np.ndarray) -> Summary:
         return Summary(0, nan, nan, nan, nan, nan, nan, nan)
     q1, med, q3 = np.percentile(x, [25, 50, 75])
     low, high = median_ci(x)
-    return Summary(len(x), float(med), float(q1), float(q3), low, high,
-                   float(x.min()), float(x.max()))
+    return Summary(
+        len(x), float(med), float(q1), float(q3), low, high, float(x.min()), float(x.max())
+    )
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,19 @@ def aggregate(frame: pd.DataFrame, by: list[str], value: str = "value") -> pd.Da
     for key, group in frame.groupby(by, dropna=False, sort=True):
         s = summarize(group[value].to_numpy())
         key = key if isinstance(key, tuple) else (key,)
-        rows.append(dict(zip(by, key, strict=True)) | {
-            "n": s.n, "median": s.median, "q1": s.q1, "q3": s.q3, "iqr": s.iqr,
-            "min": s.low, "max": s.high, "ci95_low": s.ci_low, "ci95_high": s.ci_high})
+        rows.append(
+            dict(zip(by, key, strict=True))
+            | {
+                "n": s.n,
+                "median": s.median,
+                "q1": s.q1,
+                "q3": s.q3,
+                "iqr": s.iqr,
+                "min": s.low,
+                "max": s.high,
+                "ci95_low": s.ci_low,
+                "ci95_high": s.ci_high,
+            }
+        )
     columns = [*by, "n", "median", "q1", "q3", "iqr", "min", "max", "ci95_low", "ci95_high"]
     return pd.DataFrame(rows, columns=columns)

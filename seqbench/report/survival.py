@@ -69,8 +69,14 @@ def km_curve(steps: Any, solved: Any) -> pd.DataFrame:
         # scipy warns where Greenwood's interval is undefined (survival 0); NaN says it.
         warnings.simplefilter("ignore", RuntimeWarning)
         ci = sf.confidence_interval(CONFIDENCE)
-    frame = pd.DataFrame({"step": sf.quantiles, "survival": sf.probabilities,
-                          "ci_low": ci.low.probabilities, "ci_high": ci.high.probabilities})
+    frame = pd.DataFrame(
+        {
+            "step": sf.quantiles,
+            "survival": sf.probabilities,
+            "ci_low": ci.low.probabilities,
+            "ci_high": ci.high.probabilities,
+        }
+    )
     start = pd.DataFrame({"step": [0.0], "survival": [1.0], "ci_low": [1.0], "ci_high": [1.0]})
     frame = pd.concat([start, frame[frame["step"] > 0]], ignore_index=True)
     return frame.astype(float)
@@ -99,10 +105,14 @@ def solved_fraction(steps: Any, solved: Any, by_step: float | None = None) -> So
     at = float(t.max()) if by_step is None else float(by_step)
     curve = km_curve(t, e)
     row = curve[curve["step"] <= at].iloc[-1]  # survival is constant until the next step
-    return SolvedFraction(by_step=at, solved_fraction=1.0 - float(row["survival"]),
-                          ci_low_fraction=1.0 - float(row["ci_high"]),
-                          ci_high_fraction=1.0 - float(row["ci_low"]),
-                          solved_count=int(np.sum(e & (t <= at))), runs_count=len(t))
+    return SolvedFraction(
+        by_step=at,
+        solved_fraction=1.0 - float(row["survival"]),
+        ci_low_fraction=1.0 - float(row["ci_high"]),
+        ci_high_fraction=1.0 - float(row["ci_low"]),
+        solved_count=int(np.sum(e & (t <= at))),
+        runs_count=len(t),
+    )
 
 
 def median_steps_to_solve(steps: Any, solved: Any) -> float | None:
@@ -153,10 +163,16 @@ def convergence_runs(entries: pd.DataFrame) -> pd.DataFrame:
             step, solved = (budget if diverged or ran is None else ran), False
         if step is None:
             continue  # neither a count nor a budget: nothing to censor at
-        rows.append({k: rec.get(k) for k in keep} | {
-            "stop_when_solved": bool(config.get("stop_when_solved", False)),
-            "eval_every": config.get("eval_every"), "step": step, "solved": solved,
-            "over_chance_ratio": _number(metrics.get("final_heldout_over_baseline_ratio"))})
+        rows.append(
+            {k: rec.get(k) for k in keep}
+            | {
+                "stop_when_solved": bool(config.get("stop_when_solved", False)),
+                "eval_every": config.get("eval_every"),
+                "step": step,
+                "solved": solved,
+                "over_chance_ratio": _number(metrics.get("final_heldout_over_baseline_ratio")),
+            }
+        )
     columns = [*keep, "stop_when_solved", "eval_every", "step", "solved", "over_chance_ratio"]
     frame = pd.DataFrame(rows, columns=columns)
     frame["step"] = pd.to_numeric(frame["step"], errors="coerce")

@@ -14,14 +14,42 @@ from seqbench.report.data import GROUP_COLUMNS, Measured, model_order
 from seqbench.report.stats import aggregate
 from seqbench.report.units import unit_of
 
-SUMMARY_COLUMNS = [*GROUP_COLUMNS, "model", "metric", "unit", "n", "n_cells", "median", "q1",
-                   "q3", "iqr", "min", "max", "ci95_low", "ci95_high"]
+SUMMARY_COLUMNS = [
+    *GROUP_COLUMNS,
+    "model",
+    "metric",
+    "unit",
+    "n",
+    "n_cells",
+    "median",
+    "q1",
+    "q3",
+    "iqr",
+    "min",
+    "max",
+    "ci95_low",
+    "ci95_high",
+]
 
 
 # The loss-curve table keeps what tells a curve apart; the full configuration of each cell is
 # in metrics_long.csv (a long study's curves with every config column run to tens of MB).
-CURVE_COLUMNS = ["run", "cell_key", "model", "task", "seq_len", "batch_size", "hidden_size",
-                 "lr", "seed", "train_steps", "baseline_loss", "split", "step", "loss"]
+CURVE_COLUMNS = [
+    "run",
+    "cell_key",
+    "model",
+    "task",
+    "seq_len",
+    "batch_size",
+    "hidden_size",
+    "lr",
+    "seed",
+    "train_steps",
+    "baseline_loss",
+    "split",
+    "step",
+    "loss",
+]
 
 
 CURVE_POINTS_MAX = 250  # per cell and split in loss_curves.csv; the figure uses every point
@@ -42,8 +70,10 @@ def thin_curves(curves: pd.DataFrame) -> pd.DataFrame:
 
 def _with_units(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
-    frame["unit"] = [unit_of(m, t if isinstance(t, str) else None)
-                     for m, t in zip(frame["metric"], frame["task"], strict=True)]
+    frame["unit"] = [
+        unit_of(m, t if isinstance(t, str) else None)
+        for m, t in zip(frame["metric"], frame["task"], strict=True)
+    ]
     return frame
 
 
@@ -72,27 +102,45 @@ def timing_summary(m: Measured) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     quantities = ["time_s", "tokens_per_s", "achieved_flop_per_s", "ceiling_fraction_ratio"]
     by = [*GROUP_COLUMNS, "model"]
-    long = m.rounds.melt(id_vars=[*by, "cell_key", "run"], value_vars=quantities,
-                         var_name="metric", value_name="value").dropna(subset=["value"])
-    per_process = (long.groupby([*by, "metric", "run", "cell_key"], dropna=False)["value"]
-                   .agg(value="median", iqr=lambda v: v.quantile(0.75) - v.quantile(0.25))
-                   .reset_index())
+    long = m.rounds.melt(
+        id_vars=[*by, "cell_key", "run"],
+        value_vars=quantities,
+        var_name="metric",
+        value_name="value",
+    ).dropna(subset=["value"])
+    per_process = (
+        long.groupby([*by, "metric", "run", "cell_key"], dropna=False)["value"]
+        .agg(value="median", iqr=lambda v: v.quantile(0.75) - v.quantile(0.25))
+        .reset_index()
+    )
     agg = aggregate(per_process, [*by, "metric"])
-    extra = (per_process.groupby([*by, "metric"], dropna=False)
-             .agg(n_cells=("cell_key", "nunique"), within_process_iqr=("iqr", "median"))
-             .reset_index())
+    extra = (
+        per_process.groupby([*by, "metric"], dropna=False)
+        .agg(n_cells=("cell_key", "nunique"), within_process_iqr=("iqr", "median"))
+        .reset_index()
+    )
     agg = agg.merge(extra, on=[*by, "metric"], how="left")
     return _with_units(agg)[columns]
 
 
-def _pick(summary: pd.DataFrame, family: str, measurement: str, metric: str,
-          column: str) -> pd.DataFrame:
-    s = summary[(summary["family"] == family) & (summary["measurement"] == measurement)
-                & (summary["metric"] == metric)]
-    return s[["model", "seq_len", "batch_size", "hidden_size", "median", "n", "ci95_low",
-              "ci95_high"]].rename(columns={"median": column, "n": f"{column}_n",
-                                            "ci95_low": f"{column}_ci95_low",
-                                            "ci95_high": f"{column}_ci95_high"})
+def _pick(
+    summary: pd.DataFrame, family: str, measurement: str, metric: str, column: str
+) -> pd.DataFrame:
+    s = summary[
+        (summary["family"] == family)
+        & (summary["measurement"] == measurement)
+        & (summary["metric"] == metric)
+    ]
+    return s[
+        ["model", "seq_len", "batch_size", "hidden_size", "median", "n", "ci95_low", "ci95_high"]
+    ].rename(
+        columns={
+            "median": column,
+            "n": f"{column}_n",
+            "ci95_low": f"{column}_ci95_low",
+            "ci95_high": f"{column}_ci95_high",
+        }
+    )
 
 
 def model_costs(m: Measured, metric_sum: pd.DataFrame, timing_sum: pd.DataFrame) -> pd.DataFrame:
@@ -113,28 +161,47 @@ def model_costs(m: Measured, metric_sum: pd.DataFrame, timing_sum: pd.DataFrame)
     out = parts[0]
     for p in parts[1:]:
         out = out.merge(p, on=key, how="outer")
-    return _sorted(out.drop(columns=[c for c in out.columns
-                                     if c.startswith(("param_count_", "train_step_flop_",
-                                                      "peak_mem_est_bytes_"))]))
+    return _sorted(
+        out.drop(
+            columns=[
+                c
+                for c in out.columns
+                if c.startswith(("param_count_", "train_step_flop_", "peak_mem_est_bytes_"))
+            ]
+        )
+    )
 
 
 def final_losses(metric_sum: pd.DataFrame) -> pd.DataFrame:
     """Per model, task and convergence configuration: final held-out and train loss (median
     and CI over seeds), the chance baseline, and the fraction of seeds that solved the task."""
     conv = metric_sum[metric_sum["family"] == "convergence"]
-    key = ["model", "task", "seq_len", "batch_size", "hidden_size", "train_steps", "train_size",
-           "clip_grad_norm", "lr"]
-    wanted = {"final_heldout_loss": ["median", "ci95_low", "ci95_high", "n"],
-              "final_train_loss": ["median"], "baseline_loss": ["median"],
-              "final_heldout_over_baseline_ratio": ["median"], "solved_count": ["median"]}
+    key = [
+        "model",
+        "task",
+        "seq_len",
+        "batch_size",
+        "hidden_size",
+        "train_steps",
+        "train_size",
+        "clip_grad_norm",
+        "lr",
+    ]
+    wanted = {
+        "final_heldout_loss": ["median", "ci95_low", "ci95_high", "n"],
+        "final_train_loss": ["median"],
+        "baseline_loss": ["median"],
+        "final_heldout_over_baseline_ratio": ["median"],
+        "solved_count": ["median"],
+    }
     out = None
     for metric, cols in wanted.items():
         part = conv[conv["metric"] == metric][key + cols]
-        part = part.rename(columns={c: metric if c == "median" else f"{metric}_{c}"
-                                    for c in cols})
+        part = part.rename(columns={c: metric if c == "median" else f"{metric}_{c}" for c in cols})
         out = part if out is None else out.merge(part, on=key, how="outer")
-    out = out.rename(columns={"final_heldout_loss_n": "seeds_count",
-                              "solved_count": "solved_median_ratio"})
+    out = out.rename(
+        columns={"final_heldout_loss_n": "seeds_count", "solved_count": "solved_median_ratio"}
+    )
     return _sorted(out)
 
 
@@ -143,10 +210,22 @@ def long_range(m: Measured) -> pd.DataFrame:
     exact (Clopper–Pearson) 95% interval, and the Kaplan–Meier median steps-to-solve (empty
     when fewer than half the runs solved). `best_lr` marks the rate the claims judge."""
     cells = conv_cells(m)
-    columns = ["task", "seq_len", "batch_size", "hidden_size", "train_steps", "model", "lr",
-               "best_lr", "runs_count", "solved_count", "solved_fraction",
-               "solved_fraction_ci95_low", "solved_fraction_ci95_high",
-               "median_steps_to_solve_step"]
+    columns = [
+        "task",
+        "seq_len",
+        "batch_size",
+        "hidden_size",
+        "train_steps",
+        "model",
+        "lr",
+        "best_lr",
+        "runs_count",
+        "solved_count",
+        "solved_fraction",
+        "solved_fraction_ci95_low",
+        "solved_fraction_ci95_high",
+        "median_steps_to_solve_step",
+    ]
     if cells.empty:
         return pd.DataFrame(columns=columns)
     rows = []
@@ -157,26 +236,40 @@ def long_range(m: Measured) -> pd.DataFrame:
             s = survival_of(g, model, float(lr))
             low, high = solved_ci(s.k, s.n)
             median = s.median_steps()
-            rows.append(dict(zip(setup, key, strict=True)) | {
-                "model": model, "lr": lr, "best_lr": best.get(model) == lr,
-                "runs_count": s.n, "solved_count": s.k, "solved_fraction": s.k / s.n,
-                "solved_fraction_ci95_low": low, "solved_fraction_ci95_high": high,
-                "median_steps_to_solve_step": median if median != float("inf") else None})
+            rows.append(
+                dict(zip(setup, key, strict=True))
+                | {
+                    "model": model,
+                    "lr": lr,
+                    "best_lr": best.get(model) == lr,
+                    "runs_count": s.n,
+                    "solved_count": s.k,
+                    "solved_fraction": s.k / s.n,
+                    "solved_fraction_ci95_low": low,
+                    "solved_fraction_ci95_high": high,
+                    "median_steps_to_solve_step": median if median != float("inf") else None,
+                }
+            )
     return _sorted(pd.DataFrame(rows, columns=columns))
 
 
 def status_counts(m: Measured) -> pd.DataFrame:
     """Cells per family and status: what ran, diverged, crashed or timed out."""
     e = m.results.entries
-    return (e.groupby(["family", "status"], dropna=False).size().rename("cells_count")
-            .reset_index().sort_values(["family", "status"]).reset_index(drop=True))
+    return (
+        e.groupby(["family", "status"], dropna=False)
+        .size()
+        .rename("cells_count")
+        .reset_index()
+        .sort_values(["family", "status"])
+        .reset_index(drop=True)
+    )
 
 
 def gradient_flow_curves(m: Measured) -> pd.DataFrame:
     """‖∂L/∂h_t‖ at initialisation per gradients cell and time step (log-spaced steps)."""
     s = m.results.series("grad_h_norm", "grad_h_step")
-    s = s[s["family"] == "gradients"].rename(columns={"step": "time_step",
-                                                      "value": "grad_h_norm"})
+    s = s[s["family"] == "gradients"].rename(columns={"step": "time_step", "value": "grad_h_norm"})
     s["grad_h_norm"] = pd.to_numeric(s["grad_h_norm"], errors="coerce")
     return s.reset_index(drop=True)
 
@@ -186,24 +279,50 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.reset_index(drop=True)
     order = {name: i for i, name in enumerate(model_order(frame["model"]))}
     cols = [c for c in ("task", "seq_len", "batch_size", "hidden_size") if c in frame]
-    return (frame.assign(_order=frame["model"].map(order))
-            .sort_values(["_order", *cols]).drop(columns="_order").reset_index(drop=True))
+    return (
+        frame.assign(_order=frame["model"].map(order))
+        .sort_values(["_order", *cols])
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
 
 
 def claims_frames(judged: list[Judged]) -> dict[str, pd.DataFrame]:
     """Claims with verdicts, their evidence lines, and the characteristics table."""
-    claims = pd.DataFrame([{"claim": j.claim.id, "group": j.claim.group,
-                            "statement": j.claim.statement, "verdict": j.outcome.verdict,
-                            "reason": j.outcome.reason, "measured": j.outcome.measured}
-                           for j in judged])
-    evidence = pd.DataFrame([{"claim": j.claim.id, "where": e.where, "numbers": e.numbers}
-                             for j in judged for e in j.outcome.evidence],
-                            columns=["claim", "where", "numbers"])
-    chars = pd.DataFrame([{"property": j.claim.prop, **{f"article_{k}": v for k, v in
-                                                         j.claim.article.items()},
-                           "measured": j.outcome.measured, "verdict": j.outcome.verdict,
-                           "reason": j.outcome.reason}
-                          for j in judged if j.claim.group == "characteristics"])
+    claims = pd.DataFrame(
+        [
+            {
+                "claim": j.claim.id,
+                "group": j.claim.group,
+                "statement": j.claim.statement,
+                "verdict": j.outcome.verdict,
+                "reason": j.outcome.reason,
+                "measured": j.outcome.measured,
+            }
+            for j in judged
+        ]
+    )
+    evidence = pd.DataFrame(
+        [
+            {"claim": j.claim.id, "where": e.where, "numbers": e.numbers}
+            for j in judged
+            for e in j.outcome.evidence
+        ],
+        columns=["claim", "where", "numbers"],
+    )
+    chars = pd.DataFrame(
+        [
+            {
+                "property": j.claim.prop,
+                **{f"article_{k}": v for k, v in j.claim.article.items()},
+                "measured": j.outcome.measured,
+                "verdict": j.outcome.verdict,
+                "reason": j.outcome.reason,
+            }
+            for j in judged
+            if j.claim.group == "characteristics"
+        ]
+    )
     return {"claims": claims, "claims_evidence": evidence, "characteristics": chars}
 
 

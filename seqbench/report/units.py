@@ -49,11 +49,15 @@ def unit_of(metric: str, task: str | None = None) -> str:
 _SCALES: dict[str, list[tuple[float, str]]] = {
     "s": [(1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")],
     "bytes": [(2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"), (1.0, "bytes")],
-    "FLOP/s": [(1e12, "TFLOP/s"), (1e9, "GFLOP/s"), (1e6, "MFLOP/s"), (1e3, "kFLOP/s"),
-               (1.0, "FLOP/s")],
+    "FLOP/s": [
+        (1e12, "TFLOP/s"),
+        (1e9, "GFLOP/s"),
+        (1e6, "MFLOP/s"),
+        (1e3, "kFLOP/s"),
+        (1.0, "FLOP/s"),
+    ],
     "FLOP": [(1e12, "TFLOP"), (1e9, "GFLOP"), (1e6, "MFLOP"), (1e3, "kFLOP"), (1.0, "FLOP")],
-    "tokens/s": [(1e9, "G tokens/s"), (1e6, "M tokens/s"), (1e3, "k tokens/s"),
-                 (1.0, "tokens/s")],
+    "tokens/s": [(1e9, "G tokens/s"), (1e6, "M tokens/s"), (1e3, "k tokens/s"), (1.0, "tokens/s")],
 }
 
 

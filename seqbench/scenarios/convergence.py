@@ -50,12 +50,15 @@ class ConvergenceRun:
             "final_train_loss": self.train_loss[-1] if self.train_loss else None,
             "final_heldout_loss": self.heldout_loss[-1] if finite else None,
             "final_heldout_accuracy": accuracy if math.isfinite(accuracy) else None,
-            "final_heldout_over_baseline_ratio":
-                self.heldout_loss[-1] / self.baseline_loss if finite else None,
+            "final_heldout_over_baseline_ratio": self.heldout_loss[-1] / self.baseline_loss
+            if finite
+            else None,
             "train_steps_to_half_baseline_step": self._steps_to_half(
-                self.train_loss, self.train_step, self.baseline_loss),
+                self.train_loss, self.train_step, self.baseline_loss
+            ),
             "heldout_steps_to_half_baseline_step": self._steps_to_half(
-                self.heldout_loss, self.eval_step, self.baseline_loss),
+                self.heldout_loss, self.eval_step, self.baseline_loss
+            ),
             "solved_count": int(self.solved),
             "steps_to_solve_step": self.steps_to_solve,
             "diverged_at_step": self.diverged_at_step,
@@ -69,10 +72,14 @@ class ConvergenceRun:
         return out
 
     def series(self) -> dict[str, list[float]]:
-        out = {"train_loss": self.train_loss, "grad_norm": self.grad_norm,
-               **({"train_step": self.train_step} if self.stride > 1 else {}),
-               "eval_step": self.eval_step, "heldout_loss": self.heldout_loss,
-               "heldout_accuracy": self.heldout_accuracy}
+        out = {
+            "train_loss": self.train_loss,
+            "grad_norm": self.grad_norm,
+            **({"train_step": self.train_step} if self.stride > 1 else {}),
+            "eval_step": self.eval_step,
+            "heldout_loss": self.heldout_loss,
+            "heldout_accuracy": self.heldout_accuracy,
+        }
         if self.final_flow is not None:
             out.update({f"trained_{k}": v for k, v in self.final_flow.series().items()})
         return out
@@ -103,17 +110,18 @@ class _BlockMeans:
             self.loss, self.grad = [], []
 
 
-def _evaluate(w: Workload, x: torch.Tensor, y: torch.Tensor,
-              chunk: int = 100) -> tuple[float, float]:
+def _evaluate(
+    w: Workload, x: torch.Tensor, y: torch.Tensor, chunk: int = 100
+) -> tuple[float, float]:
     """Held-out loss and accuracy, in chunks so evaluation never needs more memory than a
     training batch."""
     w.model.eval()
     losses, accs, sizes = [], [], []
     with torch.inference_mode():
         for i in range(0, x.shape[0], chunk):
-            out = w.model(x[i:i + chunk])
-            losses.append(w.task.loss(out, y[i:i + chunk]).item())
-            acc = w.task.accuracy(out, y[i:i + chunk])
+            out = w.model(x[i : i + chunk])
+            losses.append(w.task.loss(out, y[i : i + chunk]).item())
+            acc = w.task.accuracy(out, y[i : i + chunk])
             accs.append(float("nan") if acc is None else acc)
             sizes.append(out.shape[0])
     w.model.train()
@@ -127,23 +135,30 @@ def train(cfg: CellConfig, measure_flow: bool = True) -> ConvergenceRun:
     regime: 100 sequences reused every epoch); otherwise each step draws a fresh batch.
     """
     w = Workload.build(cfg)
-    run = ConvergenceRun(baseline_loss=w.task.baseline_loss(cfg.seq_len),
-                         stride=max(1, math.ceil(cfg.train_steps / MAX_STORED_STEPS)))
+    run = ConvergenceRun(
+        baseline_loss=w.task.baseline_loss(cfg.seq_len),
+        stride=max(1, math.ceil(cfg.train_steps / MAX_STORED_STEPS)),
+    )
     blocks = _BlockMeans(run)
     data_gen = torch.Generator().manual_seed(cfg.seed)
     if cfg.train_size is not None:
         train_x, train_y = make_batch(cfg, cfg.train_size, data_gen)
     heldout_x, heldout_y = w.heldout()
     clip = cfg.clip_grad_norm if cfg.clip_grad_norm is not None else math.inf
-    progress = tqdm(total=cfg.train_steps, desc=f"train {cfg.cell_id}", unit="step",
-                    leave=False, disable=os.environ.get("SEQBENCH_PROGRESS") == "0")
+    progress = tqdm(
+        total=cfg.train_steps,
+        desc=f"train {cfg.cell_id}",
+        unit="step",
+        leave=False,
+        disable=os.environ.get("SEQBENCH_PROGRESS") == "0",
+    )
     for step in range(1, cfg.train_steps + 1):
         if cfg.train_size is None:
             x, y = make_batch(cfg, cfg.batch_size, data_gen)
         else:
             start = ((step - 1) * cfg.batch_size) % cfg.train_size
-            x = train_x[start:start + cfg.batch_size]
-            y = train_y[start:start + cfg.batch_size]
+            x = train_x[start : start + cfg.batch_size]
+            y = train_y[start : start + cfg.batch_size]
         loss = w.task.loss(w.model(x), y)
         w.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -166,8 +181,7 @@ def train(cfg: CellConfig, measure_flow: bool = True) -> ConvergenceRun:
             if not math.isfinite(loss_h):
                 run.diverged_at_step = step
                 break
-            solved = w.task.is_solved(loss_h, acc_h if math.isfinite(acc_h) else None,
-                                      cfg.seq_len)
+            solved = w.task.is_solved(loss_h, acc_h if math.isfinite(acc_h) else None, cfg.seq_len)
             if solved and run.steps_to_solve is None:
                 run.steps_to_solve = step
             if solved and cfg.stop_when_solved:
@@ -177,8 +191,9 @@ def train(cfg: CellConfig, measure_flow: bool = True) -> ConvergenceRun:
     run.param_grad_norms = parameter_grad_norms(w.model)
     if run.diverged_at_step is None and run.heldout_loss:
         acc = run.heldout_accuracy[-1]
-        run.solved = w.task.is_solved(run.heldout_loss[-1], acc if math.isfinite(acc) else None,
-                                      cfg.seq_len)
+        run.solved = w.task.is_solved(
+            run.heldout_loss[-1], acc if math.isfinite(acc) else None, cfg.seq_len
+        )
         if measure_flow:
             n = min(cfg.batch_size, heldout_x.shape[0])
             run.final_flow = gradient_flow(w.model, w.task.loss, heldout_x[:n], heldout_y[:n])

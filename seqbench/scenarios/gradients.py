@@ -33,16 +33,18 @@ MAX_SERIES_POINTS = 256  # curves are stored on at most this many log-spaced tim
 def _shared_cell(model: RecurrentModel, layer: int, suffix: str, input_size: int) -> nn.Module:
     """A one-step cell whose parameters are the fused module's own (gradients land there)."""
     rnn = model.rnn
-    cell = model.spec.step_module(input_size, rnn.hidden_size, bias=rnn.bias,
-                                  **model.spec.kwargs).to(rnn.weight_ih_l0.device)
+    cell = model.spec.step_module(
+        input_size, rnn.hidden_size, bias=rnn.bias, **model.spec.kwargs
+    ).to(rnn.weight_ih_l0.device)
     names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.bias else [])
     for name in names:
         setattr(cell, name, getattr(rnn, f"{name}_l{layer}{suffix}"))
     return cell
 
 
-def unrolled_forward(model: RecurrentModel, x: torch.Tensor
-                     ) -> tuple[torch.Tensor, list[list[torch.Tensor]]]:
+def unrolled_forward(
+    model: RecurrentModel, x: torch.Tensor
+) -> tuple[torch.Tensor, list[list[torch.Tensor]]]:
     """Run the model step by step. Returns the head's output and the top layer's h_t per
     direction (each (B, H), retaining its gradient)."""
     rnn = model.rnn
@@ -57,8 +59,9 @@ def unrolled_forward(model: RecurrentModel, x: torch.Tensor
         # of the whole sequence, making the pass O(T²); unbind's backward stacks once.
         inputs_t = layer_input.unbind(1)  # T × (B, I_l)
         for direction in range(directions):
-            cell = _shared_cell(model, layer, "_reverse" if direction else "",
-                                layer_input.shape[-1])
+            cell = _shared_cell(
+                model, layer, "_reverse" if direction else "", layer_input.shape[-1]
+            )
             h = x.new_zeros(B, rnn.hidden_size)  # h0 = 0, as the fused module defaults
             c = x.new_zeros(B, rnn.hidden_size)
             states: list[torch.Tensor] = [h] * T
@@ -144,8 +147,9 @@ class GradientFlow:
             "grad_h_first_over_last_ratio": first / last if last > 0 else None,
             # A difference of logarithms, not log10 of the ratio: finite even where the
             # ratio itself would underflow float64 (below 1e-308).
-            "grad_h_first_over_last_log10_ratio":
-                float(np.log10(first) - np.log10(last)) if both else None,
+            "grad_h_first_over_last_log10_ratio": float(np.log10(first) - np.log10(last))
+            if both
+            else None,
             "grad_h_decay_per_step_ratio": decay,
             "grad_h_decay_log10_per_step": log10_decay,
             "grad_h_underflow_steps_count": int(np.count_nonzero(g == 0)),
@@ -157,12 +161,14 @@ class GradientFlow:
 
     def series(self) -> dict[str, list[float]]:
         steps = log_spaced_steps(len(self.grad_h))
-        return {"grad_h_step": steps.tolist(), "grad_h_norm": self.grad_h[steps - 1].tolist(),
-                "grad_x_norm": self.grad_x[steps - 1].tolist()}
+        return {
+            "grad_h_step": steps.tolist(),
+            "grad_h_norm": self.grad_h[steps - 1].tolist(),
+            "grad_x_norm": self.grad_x[steps - 1].tolist(),
+        }
 
 
-def gradient_flow(model: RecurrentModel, loss_fn, x: torch.Tensor,
-                  y: torch.Tensor) -> GradientFlow:
+def gradient_flow(model: RecurrentModel, loss_fn, x: torch.Tensor, y: torch.Tensor) -> GradientFlow:
     """One forward and backward pass through the unrolled model; gradients land in model's
     parameters (zeroed first)."""
     model.zero_grad(set_to_none=True)
@@ -176,14 +182,21 @@ def gradient_flow(model: RecurrentModel, loss_fn, x: torch.Tensor,
         parts = [states[t].grad for states in top_states if states[t].grad is not None]
         grad_h[t] = l2_norm(torch.cat(parts, -1)).item() if parts else 0.0
     grad_x = l2_norm(x.grad, dim=(0, 2)).cpu().numpy()  # (T,)
-    return GradientFlow(loss=loss.item(), total_norm=parameter_grad_norm(model),
-                        param_norms=parameter_grad_norms(model), grad_h=grad_h, grad_x=grad_x)
+    return GradientFlow(
+        loss=loss.item(),
+        total_norm=parameter_grad_norm(model),
+        param_norms=parameter_grad_norms(model),
+        grad_h=grad_h,
+        grad_x=grad_x,
+    )
 
 
 def parameter_grad_norms(model: nn.Module) -> dict[str, float]:
     """L2 norm of each parameter's gradient (0.0 for a parameter without one)."""
-    return {name: (l2_norm(p.grad).item() if p.grad is not None else 0.0)
-            for name, p in model.named_parameters()}
+    return {
+        name: (l2_norm(p.grad).item() if p.grad is not None else 0.0)
+        for name, p in model.named_parameters()
+    }
 
 
 def parameter_grad_norm(model: nn.Module) -> float:

@@ -60,8 +60,9 @@ def _reset_hwm() -> bool:
 class MemoryProbeFailed(SeqbenchError):
     """The child died or reported an error (out of memory, a signal, a bug)."""
 
-    def __init__(self, message: str, signal_name: str | None = None,
-                 out_of_memory: bool = False) -> None:
+    def __init__(
+        self, message: str, signal_name: str | None = None, out_of_memory: bool = False
+    ) -> None:
         super().__init__(message)
         self.signal_name = signal_name
         self.out_of_memory = out_of_memory
@@ -79,8 +80,9 @@ class MemoryProbe:
         cmd = [sys.executable, "-m", "seqbench.scenarios.memory"]
         if self.max_mem_bytes:
             cmd.append(str(self.max_mem_bytes))
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
         self._send({"config": self.cfg.to_dict()})
         self.ready = self._receive()
 
@@ -111,16 +113,19 @@ class MemoryProbe:
         reply = json.loads(line)
         if "error" in reply:
             self.proc.wait()
-            raise MemoryProbeFailed(f"memory probe failed: {reply['error']}",
-                                    out_of_memory=reply.get("out_of_memory", False))
+            raise MemoryProbeFailed(
+                f"memory probe failed: {reply['error']}",
+                out_of_memory=reply.get("out_of_memory", False),
+            )
         return reply
 
     def _died(self) -> None:
         code = self.proc.wait()
         if code < 0:
             name = signal.Signals(-code).name
-            raise MemoryProbeFailed(f"memory probe killed by {name}", signal_name=name,
-                                    out_of_memory=name == "SIGKILL")
+            raise MemoryProbeFailed(
+                f"memory probe killed by {name}", signal_name=name, out_of_memory=name == "SIGKILL"
+            )
         raise MemoryProbeFailed(f"memory probe exited with code {code}")
 
 
@@ -150,29 +155,45 @@ def _child(max_mem_bytes: int | None) -> None:
         rss_baseline = _status_bytes("VmRSS" if hwm_reset else "VmHWM")
         if not cuda:
             baseline = rss_baseline
-        reply.write(json.dumps({"ready": True, "baseline_bytes": baseline,
-                                "hwm_reset": hwm_reset}) + "\n")
+        reply.write(
+            json.dumps({"ready": True, "baseline_bytes": baseline, "hwm_reset": hwm_reset}) + "\n"
+        )
         reply.flush()
         assert json.loads(sys.stdin.readline()) == "go"
         start = time.perf_counter()
         step()  # synchronizes CUDA before returning
         step_time = time.perf_counter() - start
         peak = torch.cuda.max_memory_allocated() if cuda else _status_bytes("VmHWM")
-        reply.write(json.dumps({"done": True, "peak_bytes": peak, "step_time_s": step_time,
-                                "fwd_time_s": step.phases[-1][0],
-                                "bwd_time_s": step.phases[-1][1],
-                                "opt_time_s": step.phases[-1][2],
-                                "rss_peak_bytes": _status_bytes("VmHWM"),
-                                # whole life of the child: start-up, workload, step
-                                "process_peak_bytes": max(startup_hwm,
-                                                          _status_bytes("VmHWM")),
-                                "rss_baseline_bytes": rss_baseline}) + "\n")
+        reply.write(
+            json.dumps(
+                {
+                    "done": True,
+                    "peak_bytes": peak,
+                    "step_time_s": step_time,
+                    "fwd_time_s": step.phases[-1][0],
+                    "bwd_time_s": step.phases[-1][1],
+                    "opt_time_s": step.phases[-1][2],
+                    "rss_peak_bytes": _status_bytes("VmHWM"),
+                    # whole life of the child: start-up, workload, step
+                    "process_peak_bytes": max(startup_hwm, _status_bytes("VmHWM")),
+                    "rss_baseline_bytes": rss_baseline,
+                }
+            )
+            + "\n"
+        )
         reply.flush()
     except (MemoryError, RuntimeError) as exc:  # torch raises RuntimeError when malloc fails
-        oom = isinstance(exc, MemoryError) or "alloc" in str(exc).lower() \
+        oom = (
+            isinstance(exc, MemoryError)
+            or "alloc" in str(exc).lower()
             or "out of memory" in str(exc).lower()
-        reply.write(json.dumps({"error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}",
-                                "out_of_memory": oom}) + "\n")
+        )
+        reply.write(
+            json.dumps(
+                {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}", "out_of_memory": oom}
+            )
+            + "\n"
+        )
         reply.flush()
         sys.exit(1)
 

@@ -25,9 +25,15 @@ def timed_rounds(benchmark: Any) -> int:
     return meta.stats.rounds if meta is not None else 1
 
 
-def record(benchmark: Any, cell: CellConfig, measurement: str, metrics: dict[str, Any],
-           series: dict[str, list[float]] | None = None, status: str = "ok",
-           threads: int | None = None) -> dict[str, Any]:
+def record(
+    benchmark: Any,
+    cell: CellConfig,
+    measurement: str,
+    metrics: dict[str, Any],
+    series: dict[str, list[float]] | None = None,
+    status: str = "ok",
+    threads: int | None = None,
+) -> dict[str, Any]:
     """Store seqbench's versioned record in the entry's extra_info and return it."""
     rec = make_record(cell.to_dict(), cell.family, measurement, metrics, series, status, threads)
     benchmark.extra_info.update(rec)

@@ -22,8 +22,9 @@ def apply_threads(cfg: CellConfig) -> int:
     return torch.get_num_threads()
 
 
-def make_batch(cfg: CellConfig, n: int, generator: torch.Generator
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+def make_batch(
+    cfg: CellConfig, n: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """n sequences of the cell's task, on the cell's device; inputs in the cell's dtype."""
     task = TASKS[cfg.task]
     x, y = task.generate(n, cfg.seq_len, task.input_size(cfg.input_size), generator)

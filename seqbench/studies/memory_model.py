@@ -85,13 +85,22 @@ class GridPoint:
 
 
 def _corners() -> tuple[GridPoint, ...]:
-    return tuple(GridPoint(500, b, h, layers, "B, H, layers at T=500")
-                 for b in (20, 200) for h in (32, 128) for layers in (1, 2))
+    return tuple(
+        GridPoint(500, b, h, layers, "B, H, layers at T=500")
+        for b in (20, 200)
+        for h in (32, 128)
+        for layers in (1, 2)
+    )
 
 
 GRID: tuple[GridPoint, ...] = (
-    GridPoint(BACKWARD_FIT.seq_len, BACKWARD_FIT.batch_size, BACKWARD_FIT.hidden_size,
-              BACKWARD_FIT.num_layers, "fit point"),
+    GridPoint(
+        BACKWARD_FIT.seq_len,
+        BACKWARD_FIT.batch_size,
+        BACKWARD_FIT.hidden_size,
+        BACKWARD_FIT.num_layers,
+        "fit point",
+    ),
     GridPoint(500, 100, 50, 1, "T"),
     GridPoint(2000, 100, 50, 1, "T"),
     GridPoint(2000, 20, 50, 1, "B"),
@@ -115,20 +124,47 @@ LIVE_GRID: tuple[GridPoint, ...] = (
 )
 
 COLUMNS = (
-    "model", "cell_id", "seq_len", "batch_size", "hidden_size", "input_size", "num_layers",
-    "threads", "varies", "sample", "repeat", "status", "measured_peak_bytes",
-    "estimate_peak_bytes", "est_over_measured_ratio", "activation_est_bytes",
-    "backward_est_bytes", "optimizer_est_bytes", "baseline_bytes", "process_peak_bytes",
-    "step_time_s", "probe_wall_s", "message",
+    "model",
+    "cell_id",
+    "seq_len",
+    "batch_size",
+    "hidden_size",
+    "input_size",
+    "num_layers",
+    "threads",
+    "varies",
+    "sample",
+    "repeat",
+    "status",
+    "measured_peak_bytes",
+    "estimate_peak_bytes",
+    "est_over_measured_ratio",
+    "activation_est_bytes",
+    "backward_est_bytes",
+    "optimizer_est_bytes",
+    "baseline_bytes",
+    "process_peak_bytes",
+    "step_time_s",
+    "probe_wall_s",
+    "message",
 )
 
 
 def cell_for(model: str, point: GridPoint, threads: int | None) -> CellConfig:
     """The memory family's cell for a grid point (one round, no warm-up)."""
-    return CellConfig(family="memory", model=model, task="mean-sign", seq_len=point.seq_len,
-                      batch_size=point.batch_size, hidden_size=point.hidden_size,
-                      input_size=1, num_layers=point.num_layers, threads=threads, rounds=1,
-                      warmup_rounds=0)
+    return CellConfig(
+        family="memory",
+        model=model,
+        task="mean-sign",
+        seq_len=point.seq_len,
+        batch_size=point.batch_size,
+        hidden_size=point.hidden_size,
+        input_size=1,
+        num_layers=point.num_layers,
+        threads=threads,
+        rounds=1,
+        warmup_rounds=0,
+    )
 
 
 def measure(cfg: CellConfig, probe_limit_bytes: int | None) -> dict[str, Any]:
@@ -139,36 +175,57 @@ def measure(cfg: CellConfig, probe_limit_bytes: int | None) -> dict[str, Any]:
     return probe.finish()
 
 
-def probe_row(model: str, point: GridPoint, repeat: int, threads: int | None,
-              max_estimate_bytes: int, probe_limit_bytes: int | None) -> dict[str, Any]:
+def probe_row(
+    model: str,
+    point: GridPoint,
+    repeat: int,
+    threads: int | None,
+    max_estimate_bytes: int,
+    probe_limit_bytes: int | None,
+) -> dict[str, Any]:
     """Measure one point for one model; the row of study.csv, whatever happened."""
     cfg = cell_for(model, point, threads)
     estimate = peak_step_bytes(cfg)
     row: dict[str, Any] = {
-        "model": model, "cell_id": cfg.cell_id, "seq_len": point.seq_len,
-        "batch_size": point.batch_size, "hidden_size": point.hidden_size, "input_size": 1,
-        "num_layers": point.num_layers, "threads": threads, "varies": point.varies,
-        "sample": "fit" if BACKWARD_FIT.matches(cfg) else "out", "repeat": repeat,
-        "estimate_peak_bytes": estimate, "activation_est_bytes": activation_bytes(cfg),
+        "model": model,
+        "cell_id": cfg.cell_id,
+        "seq_len": point.seq_len,
+        "batch_size": point.batch_size,
+        "hidden_size": point.hidden_size,
+        "input_size": 1,
+        "num_layers": point.num_layers,
+        "threads": threads,
+        "varies": point.varies,
+        "sample": "fit" if BACKWARD_FIT.matches(cfg) else "out",
+        "repeat": repeat,
+        "estimate_peak_bytes": estimate,
+        "activation_est_bytes": activation_bytes(cfg),
         "backward_est_bytes": backward_working_set_bytes(cfg),
         "optimizer_est_bytes": optimizer_bytes(cfg),
     }
     if estimate > max_estimate_bytes:
-        return row | {"status": "skipped",
-                      "message": f"estimate {estimate / 2**30:.2f} GiB over --max-estimate"}
+        return row | {
+            "status": "skipped",
+            "message": f"estimate {estimate / 2**30:.2f} GiB over --max-estimate",
+        }
     start = time.perf_counter()
     try:
         result = measure(cfg, probe_limit_bytes)
     except MemoryProbeFailed as exc:
-        return row | {"status": "failed", "message": str(exc),
-                      "probe_wall_s": time.perf_counter() - start}
+        return row | {
+            "status": "failed",
+            "message": str(exc),
+            "probe_wall_s": time.perf_counter() - start,
+        }
     measured = result["peak_bytes"] - result["baseline_bytes"]
     return row | {
-        "status": "ok", "measured_peak_bytes": measured,
+        "status": "ok",
+        "measured_peak_bytes": measured,
         "est_over_measured_ratio": estimate / measured if measured > 0 else None,
         "baseline_bytes": result["baseline_bytes"],
         "process_peak_bytes": result["process_peak_bytes"],
-        "step_time_s": result["step_time_s"], "probe_wall_s": time.perf_counter() - start,
+        "step_time_s": result["step_time_s"],
+        "probe_wall_s": time.perf_counter() - start,
         "message": "" if result["hwm_reset"] else "VmHWM could not be reset",
     }
 
@@ -183,14 +240,19 @@ def schedule(points: tuple[GridPoint, ...], fit_repeats: int) -> list[tuple[Grid
     order: list[tuple[GridPoint, int]] = []
     for r in range(fit_repeats):
         order.append((fit[0], r))
-        order.extend(rest[r * len(rest) // fit_repeats:(r + 1) * len(rest) // fit_repeats])
+        order.extend(rest[r * len(rest) // fit_repeats : (r + 1) * len(rest) // fit_repeats])
     return order
 
 
-def run_study(out: Path, models: tuple[str, ...], points: tuple[GridPoint, ...],
-              fit_repeats: int = 3, threads: int | None = 1,
-              max_estimate_bytes: int = int(2.5 * 2**30),
-              probe_limit_bytes: int | None = 4 * 2**30) -> pd.DataFrame:
+def run_study(
+    out: Path,
+    models: tuple[str, ...],
+    points: tuple[GridPoint, ...],
+    fit_repeats: int = 3,
+    threads: int | None = 1,
+    max_estimate_bytes: int = int(2.5 * 2**30),
+    probe_limit_bytes: int | None = 4 * 2**30,
+) -> pd.DataFrame:
     """Probe every (point, model); rewrite study.csv after each probe, so an interrupted
     study keeps what it measured. Returns the table."""
     out.mkdir(parents=True, exist_ok=True)
@@ -199,15 +261,19 @@ def run_study(out: Path, models: tuple[str, ...], points: tuple[GridPoint, ...],
     quiet = os.environ.get("SEQBENCH_PROGRESS") == "0"
     for i, (point, repeat) in enumerate(order):
         for model in models:
-            rows.append(probe_row(model, point, repeat, threads, max_estimate_bytes,
-                                  probe_limit_bytes))
+            rows.append(
+                probe_row(model, point, repeat, threads, max_estimate_bytes, probe_limit_bytes)
+            )
             table = pd.DataFrame(rows, columns=list(COLUMNS))
             table.to_csv(out / "study.csv", index=False)
             if not quiet:
                 r = rows[-1]
-                print(f"[{i + 1}/{len(order)}] {r['cell_id']} {r['status']} ratio "
-                      f"{r.get('est_over_measured_ratio')} ({r.get('probe_wall_s', 0):.0f} s)",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"[{i + 1}/{len(order)}] {r['cell_id']} {r['status']} ratio "
+                    f"{r.get('est_over_measured_ratio')} ({r.get('probe_wall_s', 0):.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -221,8 +287,9 @@ def live_peak_bytes(cfg: CellConfig) -> int:
     from seqbench.scenarios.workload import Workload
 
     step = TrainStep(Workload.build(cfg))
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True,
-                 with_stack=True) as prof:  # the memory timeline needs all three
+    with profile(
+        activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True
+    ) as prof:  # the memory timeline needs all three
         step()
     live = peak = 0
     for _, action, _, size in prof._memory_profile().timeline:
@@ -234,8 +301,9 @@ def live_peak_bytes(cfg: CellConfig) -> int:
     return peak
 
 
-def run_live(out: Path, models: tuple[str, ...], points: tuple[GridPoint, ...],
-             threads: int | None) -> pd.DataFrame:
+def run_live(
+    out: Path, models: tuple[str, ...], points: tuple[GridPoint, ...], threads: int | None
+) -> pd.DataFrame:
     """live.csv: live-tensor peak per (point, model), in units of B·T·H floats per layer."""
     rows = []
     for point in points:
@@ -243,12 +311,20 @@ def run_live(out: Path, models: tuple[str, ...], points: tuple[GridPoint, ...],
             cfg = cell_for(model, point, threads)
             unit = 4 * point.batch_size * point.seq_len * point.hidden_size
             peak = live_peak_bytes(cfg)
-            rows.append({"model": model, "cell_id": cfg.cell_id, "seq_len": point.seq_len,
-                         "batch_size": point.batch_size, "hidden_size": point.hidden_size,
-                         "num_layers": point.num_layers, "live_peak_bytes": peak,
-                         "live_peak_units_count": peak / unit,
-                         "activation_est_units_count": activation_bytes(cfg) / unit,
-                         "estimate_units_count": peak_step_bytes(cfg) / unit})
+            rows.append(
+                {
+                    "model": model,
+                    "cell_id": cfg.cell_id,
+                    "seq_len": point.seq_len,
+                    "batch_size": point.batch_size,
+                    "hidden_size": point.hidden_size,
+                    "num_layers": point.num_layers,
+                    "live_peak_bytes": peak,
+                    "live_peak_units_count": peak / unit,
+                    "activation_est_units_count": activation_bytes(cfg) / unit,
+                    "estimate_units_count": peak_step_bytes(cfg) / unit,
+                }
+            )
     table = pd.DataFrame(rows)
     table.to_csv(out / "live.csv", index=False)
     return table
@@ -258,7 +334,8 @@ def ratio_stats(table: pd.DataFrame) -> pd.DataFrame:
     """Per model and sample (fit / out): n, median, min and max of estimate / measured."""
     ok = table[table["status"] == "ok"]
     stats = ok.groupby(["model", "sample"])["est_over_measured_ratio"].agg(
-        ["count", "median", "min", "max"])
+        ["count", "median", "min", "max"]
+    )
     return stats.reset_index()
 
 
@@ -268,10 +345,10 @@ def _md_table(frame: pd.DataFrame, digits: int = 2) -> str:
             return "–" if pd.isna(value) else f"{value:.{digits}f}"
         return str(value)
 
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
-             "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
-              for row in frame.itertuples(index=False)]
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += [
+        "| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
+    ]
     return "\n".join(lines)
 
 
@@ -290,23 +367,29 @@ def _findings(table: pd.DataFrame) -> list[str]:
                 ratios = group["est_over_measured_ratio"]
                 if not low <= ratios.median() <= high:
                     word = "overestimates" if ratios.median() > high else "underestimates"
-                    found.append(f"- **{model}, {axis} = {value}**: the estimate {word} "
-                                 f"(median ratio {ratios.median():.2f} over {len(group)} "
-                                 f"point{'s' if len(group) > 1 else ''}, range "
-                                 f"{ratios.min():.2f}–{ratios.max():.2f}).")
+                    found.append(
+                        f"- **{model}, {axis} = {value}**: the estimate {word} "
+                        f"(median ratio {ratios.median():.2f} over {len(group)} "
+                        f"point{'s' if len(group) > 1 else ''}, range "
+                        f"{ratios.min():.2f}–{ratios.max():.2f})."
+                    )
     if large.empty:
         found.append(f"- No out-of-sample point reached {LARGE_CELL_BYTES / 1e6:.0f} MB.")
     elif not found:
-        found.append(f"- No axis value has a median ratio outside {low}–{high} among the "
-                     f"out-of-sample points of {LARGE_CELL_BYTES / 1e6:.0f} MB or more.")
+        found.append(
+            f"- No axis value has a median ratio outside {low}–{high} among the "
+            f"out-of-sample points of {LARGE_CELL_BYTES / 1e6:.0f} MB or more."
+        )
     small = ok[ok["measured_peak_bytes"] < LARGE_CELL_BYTES]
     for model, rows in small.groupby("model"):
         ratios = rows["est_over_measured_ratio"]
-        found.append(f"- {model}, the {len(rows)} points below "
-                     f"{LARGE_CELL_BYTES / 1e6:.0f} MB: median ratio {ratios.median():.2f} "
-                     f"(range {ratios.min():.2f}–{ratios.max():.2f}); the smallest measured "
-                     f"peak is {rows['measured_peak_bytes'].min() / 1e6:.1f} MB, mostly the "
-                     "first step's fixed cost that the estimate leaves out.")
+        found.append(
+            f"- {model}, the {len(rows)} points below "
+            f"{LARGE_CELL_BYTES / 1e6:.0f} MB: median ratio {ratios.median():.2f} "
+            f"(range {ratios.min():.2f}–{ratios.max():.2f}); the smallest measured "
+            f"peak is {rows['measured_peak_bytes'].min() / 1e6:.1f} MB, mostly the "
+            "first step's fixed cost that the estimate leaves out."
+        )
     return found
 
 
@@ -314,10 +397,19 @@ def _code_version() -> str:
     """The commit the study ran on, and whether the tree had uncommitted changes."""
     repo = Path(__file__).resolve().parents[2]
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, text=True,
-                              capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=repo, text=True, capture_output=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=repo,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            text=True,
+            capture_output=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown (no git)"
     return f"commit {head}" + (" plus uncommitted changes" if dirty else "")
@@ -331,46 +423,82 @@ def _units(frame: pd.DataFrame, column: str) -> pd.Series:
 def _one_axis_table(ok: pd.DataFrame) -> pd.DataFrame:
     """Ratios of the points that change one thing from the fit point, a column per model."""
     first = ok[ok["varies"].isin(["fit point", "T", "B", "H", "layers"])]
-    table = first.pivot_table(index=["varies", "seq_len", "batch_size", "hidden_size",
-                                     "num_layers"], columns="model",
-                              values="est_over_measured_ratio", aggfunc="median")
+    table = first.pivot_table(
+        index=["varies", "seq_len", "batch_size", "hidden_size", "num_layers"],
+        columns="model",
+        values="est_over_measured_ratio",
+        aggfunc="median",
+    )
     order = {"fit point": 0, "T": 1, "B": 2, "H": 3, "layers": 4}
     table = table.reset_index()
-    return table.sort_values(["varies", "seq_len", "batch_size", "hidden_size", "num_layers"],
-                             key=lambda c: c.map(order) if c.name == "varies" else c)
+    return table.sort_values(
+        ["varies", "seq_len", "batch_size", "hidden_size", "num_layers"],
+        key=lambda c: c.map(order) if c.name == "varies" else c,
+    )
 
 
-def write_summary(out: Path, table: pd.DataFrame, info: dict[str, Any], run: dict[str, Any],
-                  live: pd.DataFrame | None = None) -> None:
+def write_summary(
+    out: Path,
+    table: pd.DataFrame,
+    info: dict[str, Any],
+    run: dict[str, Any],
+    live: pd.DataFrame | None = None,
+) -> None:
     """summary.md: ratios per model in and out of sample, one axis at a time, per axis value,
     the findings, every point, and the live-tensor comparison. `run` is run.json."""
     ok = table[table["status"] == "ok"]
-    fit_point = GridPoint(BACKWARD_FIT.seq_len, BACKWARD_FIT.batch_size,
-                          BACKWARD_FIT.hidden_size, BACKWARD_FIT.num_layers, "fit point")
-    fit_share = {m: backward_working_set_bytes(cell_for(m, fit_point, None))
-                 / peak_step_bytes(cell_for(m, fit_point, None))
-                 for m in sorted(table["model"].unique())}
+    fit_point = GridPoint(
+        BACKWARD_FIT.seq_len,
+        BACKWARD_FIT.batch_size,
+        BACKWARD_FIT.hidden_size,
+        BACKWARD_FIT.num_layers,
+        "fit point",
+    )
+    fit_share = {
+        m: backward_working_set_bytes(cell_for(m, fit_point, None))
+        / peak_step_bytes(cell_for(m, fit_point, None))
+        for m in sorted(table["model"].unique())
+    }
     large = ok[(ok["sample"] == "out") & (ok["measured_peak_bytes"] >= LARGE_CELL_BYTES)]
-    large_stats = large.groupby("model")["est_over_measured_ratio"].agg(
-        ["count", "median", "min", "max"]).reset_index()
+    large_stats = (
+        large.groupby("model")["est_over_measured_ratio"]
+        .agg(["count", "median", "min", "max"])
+        .reset_index()
+    )
     large_stats.insert(1, "sample", f"out, measured ≥ {LARGE_CELL_BYTES / 1e6:.0f} MB")
     stats = pd.concat([ratio_stats(table), large_stats]).sort_values(["model", "sample"])
-    stats = stats.rename(columns={"count": "n", "median": "median ratio",
-                                  "min": "min ratio", "max": "max ratio"})
+    stats = stats.rename(
+        columns={"count": "n", "median": "median ratio", "min": "min ratio", "max": "max ratio"}
+    )
     fit_rows = ok[ok["sample"] == "fit"]
-    noise = [f"{m}: {g['measured_peak_bytes'].min() / 1e6:.0f}–"
-             f"{g['measured_peak_bytes'].max() / 1e6:.0f} MB over {len(g)} probes"
-             for m, g in fit_rows.groupby("model")]
+    noise = [
+        f"{m}: {g['measured_peak_bytes'].min() / 1e6:.0f}–"
+        f"{g['measured_peak_bytes'].max() / 1e6:.0f} MB over {len(g)} probes"
+        for m, g in fit_rows.groupby("model")
+    ]
     axes = []
     out_ok = ok[ok["sample"] == "out"]
     for axis in ("num_layers", "batch_size", "hidden_size", "seq_len"):
-        medians = out_ok.pivot_table(index=axis, columns="model",
-                                     values="est_over_measured_ratio", aggfunc="median")
+        medians = out_ok.pivot_table(
+            index=axis, columns="model", values="est_over_measured_ratio", aggfunc="median"
+        )
         axes.append(f"**by {axis}**\n\n" + _md_table(medians.reset_index()))
-    points = ok.assign(measured_MB=ok["measured_peak_bytes"] / 1e6,
-                       estimate_MB=ok["estimate_peak_bytes"] / 1e6)[
-        ["model", "seq_len", "batch_size", "hidden_size", "num_layers", "sample", "varies",
-         "measured_MB", "estimate_MB", "est_over_measured_ratio"]]
+    points = ok.assign(
+        measured_MB=ok["measured_peak_bytes"] / 1e6, estimate_MB=ok["estimate_peak_bytes"] / 1e6
+    )[
+        [
+            "model",
+            "seq_len",
+            "batch_size",
+            "hidden_size",
+            "num_layers",
+            "sample",
+            "varies",
+            "measured_MB",
+            "estimate_MB",
+            "est_over_measured_ratio",
+        ]
+    ]
     not_ok = table[table["status"] != "ok"][["cell_id", "status", "message"]]
     fit = BACKWARD_FIT
     text = [
@@ -428,54 +556,101 @@ def write_summary(out: Path, table: pd.DataFrame, info: dict[str, Any], run: dic
     if len(not_ok):
         text += ["", "## Not measured", "", _md_table(not_ok)]
     if live is not None:
-        measured = fit_rows.assign(units=_units(fit_rows, "measured_peak_bytes")) \
-            .groupby("model")["units"].median()
-        at_fit = (live["batch_size"] == BACKWARD_FIT.batch_size) \
-            & (live["hidden_size"] == BACKWARD_FIT.hidden_size) \
+        measured = (
+            fit_rows.assign(units=_units(fit_rows, "measured_peak_bytes"))
+            .groupby("model")["units"]
+            .median()
+        )
+        at_fit = (
+            (live["batch_size"] == BACKWARD_FIT.batch_size)
+            & (live["hidden_size"] == BACKWARD_FIT.hidden_size)
             & (live["num_layers"] == BACKWARD_FIT.num_layers)
-        live = live.assign(fresh_process_units_at_fit_point=live["model"].map(measured)
-                           .where(at_fit))
-        text += ["", "## Live tensors (--live)", "",
-                 "Peak of live tensor bytes during one step (torch.profiler's memory "
-                 f"timeline, in process, T={LIVE_SEQ_LEN}) in units of B·T·H floats, what a "
-                 "derivation from autograd's graph would predict; beside it the estimate's "
-                 "units, what autograd saves, and, on the rows with the fit point's B, H and "
-                 "layers, the fresh-process peak there (median of its repeats). Where the "
-                 "live-tensor peak and the fresh-process peak disagree, a derivation from the "
-                 "graph cannot replace the fitted term.",
-                 "", _md_table(live[["model", "batch_size", "hidden_size", "num_layers",
-                                     "live_peak_units_count", "activation_est_units_count",
-                                     "estimate_units_count",
-                                     "fresh_process_units_at_fit_point"]])]
+        )
+        live = live.assign(
+            fresh_process_units_at_fit_point=live["model"].map(measured).where(at_fit)
+        )
+        text += [
+            "",
+            "## Live tensors (--live)",
+            "",
+            "Peak of live tensor bytes during one step (torch.profiler's memory "
+            f"timeline, in process, T={LIVE_SEQ_LEN}) in units of B·T·H floats, what a "
+            "derivation from autograd's graph would predict; beside it the estimate's "
+            "units, what autograd saves, and, on the rows with the fit point's B, H and "
+            "layers, the fresh-process peak there (median of its repeats). Where the "
+            "live-tensor peak and the fresh-process peak disagree, a derivation from the "
+            "graph cannot replace the fitted term.",
+            "",
+            _md_table(
+                live[
+                    [
+                        "model",
+                        "batch_size",
+                        "hidden_size",
+                        "num_layers",
+                        "live_peak_units_count",
+                        "activation_est_units_count",
+                        "estimate_units_count",
+                        "fresh_process_units_at_fit_point",
+                    ]
+                ]
+            ),
+        ]
     (out / "summary.md").write_text("\n".join(text) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seqbench.studies.memory_model",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m seqbench.studies.memory_model", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for the outputs")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated models")
-    parser.add_argument("--grid", choices=("full", "tiny"), default="full",
-                        help="tiny: two small points, for the test (seconds)")
-    parser.add_argument("--fit-repeats", type=int, default=3,
-                        help="probes of the fit point per model, spread over the run")
+    parser.add_argument(
+        "--grid",
+        choices=("full", "tiny"),
+        default="full",
+        help="tiny: two small points, for the test (seconds)",
+    )
+    parser.add_argument(
+        "--fit-repeats",
+        type=int,
+        default=3,
+        help="probes of the fit point per model, spread over the run",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads in each probe")
-    parser.add_argument("--max-estimate", type=float, default=2.5,
-                        help="skip points whose estimate exceeds this many GiB")
-    parser.add_argument("--probe-limit", type=float, default=4.0,
-                        help="address-space limit of each probe child, GiB")
-    parser.add_argument("--live", action="store_true",
-                        help=f"also measure live-tensor peaks at T={LIVE_SEQ_LEN} (live.csv)")
-    parser.add_argument("--summary-only", action="store_true",
-                        help="measure nothing: rewrite summary.md from the files in --out")
+    parser.add_argument(
+        "--max-estimate",
+        type=float,
+        default=2.5,
+        help="skip points whose estimate exceeds this many GiB",
+    )
+    parser.add_argument(
+        "--probe-limit",
+        type=float,
+        default=4.0,
+        help="address-space limit of each probe child, GiB",
+    )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help=f"also measure live-tensor peaks at T={LIVE_SEQ_LEN} (live.csv)",
+    )
+    parser.add_argument(
+        "--summary-only",
+        action="store_true",
+        help="measure nothing: rewrite summary.md from the files in --out",
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
     if args.summary_only:
         live_csv = out / "live.csv"
-        write_summary(out, pd.read_csv(out / "study.csv"),
-                      json.loads((out / "env.json").read_text()),
-                      json.loads((out / "run.json").read_text()),
-                      pd.read_csv(live_csv) if live_csv.exists() else None)
+        write_summary(
+            out,
+            pd.read_csv(out / "study.csv"),
+            json.loads((out / "env.json").read_text()),
+            json.loads((out / "run.json").read_text()),
+            pd.read_csv(live_csv) if live_csv.exists() else None,
+        )
         print(out / "summary.md")
         return 0
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
@@ -483,19 +658,27 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown models: {', '.join(unknown)}")
     run: dict[str, Any] = {
-        "command": "python -m seqbench.studies.memory_model " + shlex.join(
-            sys.argv[1:] if argv is None else argv),
+        "command": "python -m seqbench.studies.memory_model "
+        + shlex.join(sys.argv[1:] if argv is None else argv),
         "started_utc": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}",
-        "code": _code_version(), "threads": args.threads, "load_start": os.getloadavg()[0],
+        "code": _code_version(),
+        "threads": args.threads,
+        "load_start": os.getloadavg()[0],
     }
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     info = env.collect("cpu")
     (out / "env.json").write_text(json.dumps(info, indent=2) + "\n")
     points = GRID if args.grid == "full" else TINY_GRID
-    table = run_study(out, models, points, fit_repeats=args.fit_repeats,
-                      threads=args.threads, max_estimate_bytes=int(args.max_estimate * 2**30),
-                      probe_limit_bytes=int(args.probe_limit * 2**30))
+    table = run_study(
+        out,
+        models,
+        points,
+        fit_repeats=args.fit_repeats,
+        threads=args.threads,
+        max_estimate_bytes=int(args.max_estimate * 2**30),
+        probe_limit_bytes=int(args.probe_limit * 2**30),
+    )
     live = run_live(out, models, LIVE_GRID, args.threads) if args.live else None
     run |= {"wall_s": time.perf_counter() - start, "load_end": os.getloadavg()[0]}
     (out / "run.json").write_text(json.dumps(run, indent=2) + "\n")

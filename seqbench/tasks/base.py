@@ -23,16 +23,18 @@ class Task(ABC):
 
     def check_input_size(self, requested: int | None) -> None:
         if requested is not None and self.fixed_input_size not in (None, requested):
-            raise SeqbenchError(f"task {self.name!r} needs input_size {self.fixed_input_size},"
-                                f" got {requested}")
+            raise SeqbenchError(
+                f"task {self.name!r} needs input_size {self.fixed_input_size}, got {requested}"
+            )
 
     def total_len(self, seq_len: int) -> int:
         """Time steps the model actually runs for a configured seq_len."""
         return seq_len
 
     @abstractmethod
-    def generate(self, n: int, seq_len: int, input_size: int,
-                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def generate(
+        self, n: int, seq_len: int, input_size: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """n sequences, deterministic given the generator: x (n, T', I) and the targets."""
 
     @abstractmethod
@@ -48,6 +50,5 @@ class Task(ABC):
         """Loss of the best input-independent (chance-level) predictor."""
 
     @abstractmethod
-    def is_solved(self, heldout_loss: float, heldout_accuracy: float | None,
-                  seq_len: int) -> bool:
+    def is_solved(self, heldout_loss: float, heldout_accuracy: float | None, seq_len: int) -> bool:
         """The field's criterion for having learned the task."""

@@ -33,7 +33,7 @@ class CopyMemory(Task):
         length = self.total_len(seq_len)
         tokens = torch.zeros(n, length, dtype=torch.long)
         tokens[:, :DIGITS] = digits
-        tokens[:, DIGITS + seq_len - 1:] = 9  # delimiter on the last 11 steps
+        tokens[:, DIGITS + seq_len - 1 :] = 9  # delimiter on the last 11 steps
         target = torch.zeros(n, length, dtype=torch.long)  # (n, T+20)
         target[:, -DIGITS:] = digits
         x = F.one_hot(tokens, SYMBOLS).float()  # (n, T+20, 10)
