@@ -8,10 +8,12 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from seqbench.claims import CLAIMS, CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate
+from seqbench.claims.learning import Survival, logrank
 from seqbench.report.data import Measured, measure
 from seqbench.report.stats import (
     MIN_N_FOR_CI,
@@ -21,6 +23,7 @@ from seqbench.report.stats import (
     rank_test,
     summarize,
 )
+from seqbench.report.stats import testable_subset as tarone_subset  # not a test itself
 from seqbench.results import ResultSet, load_results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report" / "smoke"
@@ -460,3 +463,50 @@ def test_rank_test_and_holm():
     adjusted = holm([0.01, 0.04, float("nan"), 0.03])
     assert adjusted[0] == pytest.approx(0.03) and adjusted[3] == pytest.approx(0.06)
     assert adjusted[1] == pytest.approx(0.06) and math.isnan(adjusted[2])
+
+
+def test_tests_that_cannot_reach_significance_are_not_counted():
+    # Ten comparisons at 4 vs 4 (best p 0.029) cannot pass α/10: none is testable, so they
+    # leave the family instead of making it larger (Tarone 1990).
+    chosen, k = tarone_subset([min_p_value(4, 4)] * 10)
+    assert chosen == [] and k == 2  # K = 2: no test reaches 0.025
+    # Two 6-vs-6 tests (best p 0.0022) next to eight 3-vs-3 ones (best p 0.1): test the two.
+    chosen, k = tarone_subset([min_p_value(6, 6)] * 2 + [min_p_value(3, 3)] * 8)
+    assert chosen == [0, 1] and k == 2
+
+
+def test_four_processes_per_model_fall_back_to_the_run_spread(loaded):
+    records = _records(loaded)
+    _set_rounds(records, "gru", 0.001)
+    _set_rounds(records, "lstm", 0.002)
+    # 4 runs of each cell: a rank test over 4 vs 4 cannot pass Holm here, so the 2x ratio is
+    # judged against the between-run factor instead of being lost as "within noise".
+    outcome = _verdict(
+        "gru-faster-than-lstm", _measure(loaded, _as_processes(records, "throughput", 4))
+    )
+    assert outcome.verdict == SUPPORTED
+    assert "4 and 4 samples, no test" in " ".join(e.numbers for e in outcome.evidence)
+
+
+def test_runs_stopped_when_solved_are_not_compared_by_final_loss(loaded):
+    records = _with_seeds(_records(loaded), "convergence", 5)
+    for model in ("rnn", "lstm", "gru"):
+        _edit(records, "convergence", _heldout(0.1), model=model)
+
+    def stopped(rec):
+        rec["config"] = dict(rec["config"], stop_when_solved=True)
+
+    _edit(records, "convergence", stopped)
+    outcome = _verdict("guide-short", _measure(loaded, records))
+    assert outcome.verdict == INCONCLUSIVE
+    assert "judged by steps-to-solve, not final loss" in outcome.reason
+
+
+def test_log_rank_direction_and_pairs_with_nothing_to_test():
+    fast = Survival("a", 1e-3, np.array([100.0, 200, 300, 400, 500]), np.ones(5, dtype=bool))
+    never = Survival("b", 1e-3, np.full(5, 2000.0), np.zeros(5, dtype=bool))
+    p, sooner = logrank(fast, never)
+    assert p < 0.01 and sooner
+    assert logrank(never, fast)[1] is False
+    p, sooner = logrank(never, never)
+    assert math.isnan(p) and not sooner  # not a member of the claim's family

@@ -22,7 +22,15 @@ from typing import Literal
 import pandas as pd
 
 from seqbench.report.data import GROUP_COLUMNS, Measured, config_label, model_order
-from seqbench.report.stats import ALPHA, RankTest, holm, min_p_value, rank_test, summarize
+from seqbench.report.stats import (
+    ALPHA,
+    RankTest,
+    holm,
+    min_p_value,
+    rank_test,
+    summarize,
+    testable_subset,
+)
 from seqbench.report.units import fmt, unit_of
 
 
@@ -52,14 +60,14 @@ class Sampling:
             return "values by construction (formula), so the ratio decides without a test"
         text = (
             f"a difference needs a two-sided Mann–Whitney U test over ≥ "
-            f"{self.count(self.min_samples)} per model, Holm-corrected across the "
-            f"claim's comparisons (α = {ALPHA:.0%}), and a ratio of medians beyond "
-            f"1 ± {self.tolerance:.0%}"
+            f"{self.count(self.min_samples)} per model, among the claim's tests that can reach "
+            f"significance at all (Tarone), Holm-corrected (α = {ALPHA:.0%}), and a ratio of "
+            f"medians beyond 1 ± {self.tolerance:.0%}"
         )
         if self.single_sample_factor:
             text += (
-                f"; with one {self.unit} per model, a ratio beyond "
-                f"{self.single_sample_factor:g}× (the largest run-to-run spread "
+                f"; where no such test is possible (too few {self.unit} samples per model), "
+                f"a ratio beyond {self.single_sample_factor:g}× (the largest run-to-run spread "
                 "measured on this machine kind), else 'within run-to-run spread'"
             )
         return text
@@ -193,31 +201,32 @@ def provisional(
             else "within noise"
         )
         return Comparison(a, b, relation, t, "construction")
-    enough = min(t.n_a, t.n_b) >= sampling.min_samples
-    if enough:
-        # Decided after Holm over the whole claim (decide()); "within noise" until then.
-        return Comparison(a, b, "within noise", t, "rank test")
-    factor = sampling.single_sample_factor
-    if factor is not None and min(t.n_a, t.n_b) >= 1 and math.isfinite(r):
-        relation = (
-            "lower" if r < 1 / factor else "higher" if r > factor else "within run-to-run spread"
-        )
-        return Comparison(a, b, relation, t, "single sample")
-    return Comparison(a, b, "too few samples", t, "rank test")
+    pending = Comparison(a, b, "within noise", t, "rank test")
+    if min(t.n_a, t.n_b) >= sampling.min_samples:
+        return pending  # decided with the claim's other tests (decide())
+    return _single_sample(pending, sampling) or replace(pending, relation="too few samples")
 
 
 def decide(comparisons: list[Comparison], sampling: Sampling) -> list[Comparison]:
-    """Holm-correct the rank tests among a claim's comparisons and settle their relations:
-    a difference needs adjusted p ≤ ALPHA and a ratio of medians beyond 1 ± tolerance."""
-    tested = [
+    """Settle a claim's rank tests together. Only tests that can reach significance at all are
+    counted (stats.testable_subset, Tarone 1990); those are Holm-corrected as one family, and a
+    difference needs adjusted p ≤ ALPHA and a ratio of medians beyond 1 ± tolerance. A test
+    that could never reach it falls back to the single-sample route where the sampling has
+    one, and is otherwise "too few samples"."""
+    out = list(comparisons)
+    candidates = [
         i
         for i, c in enumerate(comparisons)
         if c.route == "rank test" and c.relation != "too few samples"
     ]
-    adjusted = holm([comparisons[i].test.p_value for i in tested])
-    out = list(comparisons)
+    reach = [min_p_value(out[i].test.n_a, out[i].test.n_b) for i in candidates]
+    chosen, k = testable_subset(reach)
+    tested = [candidates[j] for j in chosen]
+    for i in set(candidates) - set(tested):
+        out[i] = _single_sample(out[i], sampling) or replace(out[i], relation="too few samples")
+    adjusted = holm([out[i].test.p_value for i in tested], family_size=k)
     for i, p in zip(tested, adjusted, strict=True):
-        c = comparisons[i]
+        c = out[i]
         r = c.test.ratio
         relation: Relation = "within noise"
         if math.isfinite(p) and p <= ALPHA:
@@ -227,6 +236,17 @@ def decide(comparisons: list[Comparison], sampling: Sampling) -> list[Comparison
                 relation = "higher"
         out[i] = replace(c, relation=relation, p_holm=p)
     return out
+
+
+def _single_sample(c: Comparison, sampling: Sampling) -> Comparison | None:
+    """The stated-prior route: a ratio of medians beyond the run-to-run factor counts."""
+    factor, r = sampling.single_sample_factor, c.test.ratio
+    if factor is None or min(c.test.n_a, c.test.n_b) < 1 or not math.isfinite(r):
+        return None
+    relation: Relation = (
+        "lower" if r < 1 / factor else "higher" if r > factor else "within run-to-run spread"
+    )
+    return replace(c, relation=relation, route="single sample")
 
 
 def compare(
@@ -244,7 +264,7 @@ def describe_ratio(c: Comparison) -> str:
     if c.route == "rank test" and c.relation != "too few samples":
         return text + f" (Mann–Whitney p = {r.p_value:.2g}, Holm {c.p_holm:.2g}; {c.relation})"
     if c.route == "single sample":
-        return text + f" (1 sample per model; {c.relation})"
+        return text + f" ({r.n_a} and {r.n_b} samples, no test: {c.relation})"
     return (
         text + f" ({c.relation}: n = {r.n_a}, {r.n_b}; a rank test can reach at best "
         f"p = {min_p_value(r.n_a, r.n_b):.2g})"
@@ -284,6 +304,9 @@ def where(config: dict, with_task: bool = True) -> str:
     steps = config.get("train_steps")
     if isinstance(steps, int | float) and not math.isnan(steps) and steps > 0:
         label += f", {int(steps)} steps"
+        lr = config.get("lr")
+        if isinstance(lr, int | float) and not math.isnan(lr):
+            label += f", lr {lr:g}"
     return label
 
 

@@ -68,17 +68,22 @@ def learnable_only(m: Measured, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]
     cells = conv_cells(m)
     cells = cells.assign(_k=setup_key(cells, GROUP_COLUMNS))
     frame = frame.assign(_k=setup_key(frame, GROUP_COLUMNS))
-    ok = {k for k, g in cells.groupby("_k") if learned(g)}
+    # Runs stopped when solved end just under the criterion: their final losses compare
+    # nothing, so those configurations are judged on steps-to-solve (check_long_range).
+    stopped = set(cells.loc[cells["stop_when_solved"], "_k"])
+    ok = {k for k, g in cells.groupby("_k") if learned(g)} - stopped
     keep = frame["_k"].isin(ok)
-    left = frame.loc[~keep].drop_duplicates("_k")
+    left = frame.loc[~keep & ~frame["_k"].isin(stopped)].drop_duplicates("_k")
+    names = sorted({where(r) for r in left.to_dict("records")})
     note = ""
-    if not left.empty:
-        names = ", ".join(where(r) for r in left.to_dict("records"))
+    if names:
         note = (
             f"Left out, {NO_MODEL_LEARNED} (no run solved it and no model's median "
-            f"held-out loss reached {LEARNED_BELOW_CHANCE:.0%} of chance): {names}."
+            f"held-out loss reached {LEARNED_BELOW_CHANCE:.0%} of chance): {', '.join(names)}."
         )
-    return frame.loc[keep].drop(columns="_k"), note
+    if stopped & set(frame["_k"]):
+        note += " Runs stopped when solved are judged by steps-to-solve, not final loss."
+    return frame.loc[keep].drop(columns="_k"), note.strip()
 
 
 @dataclass(frozen=True)
@@ -144,11 +149,14 @@ def survivals(cells: pd.DataFrame) -> dict[str, Survival]:
     return out
 
 
-def logrank_p(a: Survival, b: Survival) -> float:
-    """Two-sided log-rank p-value; 1.0 when neither solved (nothing to compare)."""
+def logrank(a: Survival, b: Survival) -> tuple[float, bool]:
+    """Two-sided log-rank p-value, and whether a solves sooner (the statistic's sign: observed
+    minus expected solves of a). (NaN, False) when neither solved: nothing to test, and not a
+    member of the claim's family of tests."""
     if a.k == 0 and b.k == 0:
-        return 1.0
-    return float(stats.logrank(a.data(), b.data()).pvalue)
+        return math.nan, False
+    result = stats.logrank(a.data(), b.data())
+    return float(result.pvalue), bool(result.statistic > 0)
 
 
 @dataclass(frozen=True)
@@ -179,7 +187,7 @@ def check_long_range(claim: Claim, m: Measured) -> Outcome:
         cells.groupby("_k"),
         key=lambda kv: (str(kv[1]["task"].iloc[0]), float(kv[1]["seq_len"].iloc[0])),
     ):
-        config = group.iloc[0].to_dict()
+        config = group.iloc[0].to_dict() | {"lr": None}  # each model at its own best rate
         surv = survivals(group)
         line = "; ".join(s.describe() for s in surv.values())
         evidence.append(Evidence(where(config), line))
@@ -190,16 +198,22 @@ def check_long_range(claim: Claim, m: Measured) -> Outcome:
             if a in surv and b in surv:
                 sa, sb = surv[a], surv[b]
                 enough = min(sa.n, sb.n) >= spec.sampling.min_samples
-                tests.append((config, a, b, sa, sb, logrank_p(sa, sb) if enough else math.nan))
-    adjusted = holm([t[-1] for t in tests])
+                p, sooner = logrank(sa, sb) if enough else (math.nan, False)
+                tests.append((config, a, b, sa, sb, p, sooner))
+    adjusted = holm([t[5] for t in tests])
     held, reversed_, undecided = [], [], []
-    for (config, a, b, sa, sb, p), p_adj in zip(tests, adjusted, strict=True):
+    for (config, a, b, sa, sb, p, sooner), p_adj in zip(tests, adjusted, strict=True):
         label = f"{where(config)}: {a} vs {b}"
-        if not math.isfinite(p):
+        if min(sa.n, sb.n) < spec.sampling.min_samples:
             undecided.append(
                 f"{label} (too few runs: {min(sa.n, sb.n)}, needs ≥ {spec.sampling.min_samples})"
             )
-        elif p_adj <= ALPHA and _better(sa, sb):
+        elif not math.isfinite(p):
+            undecided.append(f"{label} (neither solved it)")
+        elif sooner != _better(sa, sb):
+            # Crossing curves: the test's direction and the solved fractions disagree.
+            undecided.append(f"{label} (log-rank and solved fractions disagree on the order)")
+        elif p_adj <= ALPHA and sooner:
             held.append(f"{label} (log-rank p = {p:.2g}, Holm {p_adj:.2g})")
         elif p_adj <= ALPHA:
             reversed_.append(

@@ -139,9 +139,15 @@ class Supervisor:
     def _launch_once(self) -> int:
         # A new session (process group) lets the supervisor kill pytest and everything it
         # started (memory probes) at once on a timeout, without signalling itself.
-        proc = subprocess.Popen(self.command(), start_new_session=True)
-        self._timed_out: dict | None = None
+        # Handlers first: a signal between Popen and them would orphan pytest's session.
         previous = {s: signal.signal(s, _terminated) for s in FORWARDED_SIGNALS}
+        self._timed_out: dict | None = None
+        try:
+            proc = subprocess.Popen(self.command(), start_new_session=True)
+        except BaseException:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            raise
         try:
             while proc.poll() is None:
                 time.sleep(POLL_S)
@@ -161,7 +167,10 @@ class Supervisor:
             raise
         except Terminated as exc:
             # pytest runs in its own session, so SIGTERM to us never reached it: forward it,
-            # and record the cell it interrupted, which will not finish.
+            # and record the cell it interrupted, which will not finish. A repeated signal
+            # (SLURM and systemd send more) must not cut the grace period short.
+            for signum in FORWARDED_SIGNALS:
+                signal.signal(signum, signal.SIG_IGN)
             self._stop(proc, exc.signum)
             self._record_fault(-exc.signum, interrupted=True)
             raise

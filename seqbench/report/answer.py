@@ -18,12 +18,13 @@ from seqbench.claims.evidence import (
     TIMING,
     Comparison,
     Sampling,
+    configs,
     decide,
     per_model,
     provisional,
     samples,
 )
-from seqbench.claims.learning import conv_cells, logrank_p, survivals
+from seqbench.claims.learning import conv_cells, logrank, survivals
 from seqbench.claims.registry import LONG_RANGE_TASKS
 from seqbench.report.data import Measured
 from seqbench.report.document import Block, Heading, Paragraph, Table
@@ -80,9 +81,7 @@ def _metric_answers(
     """Per T: one answer line per setup measured there."""
     frame = samples(m, metric, sampling, family, measurement)
     out: dict[int, list[str]] = {}
-    for key, group in frame.groupby(
-        ["seq_len", "batch_size", "hidden_size", "device"], dropna=False, sort=True
-    ):
+    for config, group in configs(frame):  # every config column apart, so setups never pool
         values = per_model(group)
         if len(values) < 2:
             continue
@@ -92,8 +91,7 @@ def _metric_answers(
             for c in comps
             if math.isfinite(c.test.ratio)
         )
-        config = group.iloc[0].to_dict()
-        out.setdefault(int(key[0]), []).append(
+        out.setdefault(int(config["seq_len"]), []).append(
             f"**{best}** ({ratios}); {_confidence(best, comps)}; {_regime(config)} "
             f"[evidence](#{claim})"
         )
@@ -117,11 +115,12 @@ def _learning_answers(m: Measured, task: str) -> dict[int, list[str]]:
         else:
             best = max(surv.values(), key=lambda s: (s.k / s.n, -s.median_steps()))
             others = [s for s in surv.values() if s.model != best.model]
-            adjusted = holm([logrank_p(best, s) for s in others])
+            tests = [logrank(best, s) for s in others]
+            adjusted = holm([p for p, _ in tests])
             loose = [
                 f"{s.model} (log-rank Holm p = {p:.2g})"
-                for s, p in zip(others, adjusted, strict=True)
-                if not p <= ALPHA
+                for s, p, (_, sooner) in zip(others, adjusted, tests, strict=True)
+                if not (p <= ALPHA and sooner)
             ]
             how = (
                 "decided (log-rank, Holm)"

@@ -120,18 +120,33 @@ def rank_test(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) 
     return RankTest(ratio, float(p), len(xa), len(xb))
 
 
-def holm(p_values: Sequence[float]) -> list[float]:
+def holm(p_values: Sequence[float], family_size: int | None = None) -> list[float]:
     """Holm-adjusted p-values, in the input order (NaN stays NaN and is not counted):
-    reject the i-th smallest while p₍ᵢ₎ ≤ α/(m − i + 1), i.e. adjusted p ≤ α."""
+    reject the i-th smallest while p₍ᵢ₎ ≤ α/(m − i + 1), i.e. adjusted p ≤ α. `family_size`
+    sets m when it exceeds the valid p-values (Tarone's K, testable_subset)."""
     p = np.asarray(p_values, dtype=float)
     out = np.full(len(p), math.nan)
     valid = np.flatnonzero(np.isfinite(p))
-    m = len(valid)
+    m = max(len(valid), family_size or 0)
     running = 0.0
     for rank, idx in enumerate(valid[np.argsort(p[valid], kind="stable")]):
         running = max(running, min(1.0, (m - rank) * p[idx]))
         out[idx] = running
     return out.tolist()
+
+
+def testable_subset(min_p_values: Sequence[float]) -> tuple[list[int], int]:
+    """Tarone's (1990) rule for discrete tests: the smallest K such that at most K tests can
+    reach α/K at all (their smallest attainable p-value); only those are tested, as a family
+    of K. A rank test over 4 vs 4 values (best p = 0.029) cannot be significant among ten
+    comparisons, and counting it would only make the others harder to pass. Returns the
+    indices tested and K."""
+    m = len(min_p_values)
+    for k in range(1, m + 1):
+        chosen = [i for i, p in enumerate(min_p_values) if p <= ALPHA / k]
+        if len(chosen) <= k:
+            return chosen, k
+    return list(range(m)), m
 
 
 def aggregate(frame: pd.DataFrame, by: list[str], value: str = "value") -> pd.DataFrame:
