@@ -143,7 +143,9 @@ def quick() -> list[CellConfig]:
                     cells.append(cell)
     # Real time means B=1: one sequence in, its answer out, at the article's input and H.
     # Warm-up rounds: the first calls pay oneDNN's primitive set-up and the allocator's
-    # first pages, which a real-time server pays once at start-up.
+    # first pages, which a real-time server pays once at start-up. One thread: at B=1, H=50
+    # there is no work to split, and a second oneDNN thread only adds a barrier per step
+    # (LSTM at T=8 measured 16-32 ms per pass at 2 threads on busy cores, 0.44 ms at 1).
     for T in LATENCY_LENGTHS:
         for model in ALL_MODELS:
             cells.append(
@@ -157,6 +159,7 @@ def quick() -> list[CellConfig]:
                     hidden_size=50,
                     warmup_rounds=3,
                     rounds=timing_rounds(1, T, LATENCY_TOKENS_BUDGET, cap=LATENCY_MAX_ROUNDS),
+                    threads=1,
                 )
             )
     for task in QUICK_TASKS:
