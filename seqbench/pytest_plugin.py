@@ -239,5 +239,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     entry["extra_info"]["status"] = status
     if message:
         entry["extra_info"]["message"] = message
-    records.write_cell(cells_dir, item.nodeid, entry, status, message)
+    records.write_cell(
+        cells_dir, item.nodeid, entry, status, message, machine_info=_machine_info(item.config)
+    )
     records.clear_running(cells_dir)
+
+
+def _machine_info(config: pytest.Config) -> dict[str, Any]:
+    """The environment block of this session's cell records, collected once."""
+    if not hasattr(config, "_seqbench_machine_info"):
+        device = config.getoption("--seqbench-device") or "cpu"
+        config._seqbench_machine_info = {"seqbench": env.collect(device)}
+    return config._seqbench_machine_info

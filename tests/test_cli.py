@@ -88,6 +88,13 @@ def test_run_smoke_end_to_end(cli, tmp_path):
     machine = data["machine_info"]
     assert "node" not in machine
     assert machine["seqbench"]["torch_version"]
+    # Each cell record carries the environment too, so a run cut short before pytest wrote
+    # its JSON still says where it was measured.
+    for record in (out / "cells").glob("*.json"):
+        env = json.loads(record.read_text())["machine_info"]["seqbench"]
+        assert env["torch_version"] == machine["seqbench"]["torch_version"]
+    (out / "benchmarks-1.json").unlink()
+    assert load_results([out / "cells"]).machines[str(out)]["seqbench"]["cpu_model"]
     results = load_results([out])
     throughput = results.entries[results.entries.family == "throughput"]
     assert set(throughput.measurement) == {"forward", "train_step"}

@@ -43,18 +43,26 @@ def write_atomic(path: Path, data: Any) -> None:
 
 
 def write_cell(
-    cells_dir: Path, nodeid: str, entry: dict[str, Any], status: str, message: str | None = None
+    cells_dir: Path,
+    nodeid: str,
+    entry: dict[str, Any],
+    status: str,
+    message: str | None = None,
+    machine_info: dict[str, Any] | None = None,
 ) -> Path:
+    """One finished cell. `machine_info` is pytest-benchmark's environment block (the same
+    the run's JSON gets at its end), so a run cut short before its JSON is written still
+    says where each cell was measured."""
     path = cells_dir / f"{cell_key(nodeid)}.json"
-    write_atomic(
-        path,
-        {
-            "cell_record": entry,
-            "status": status,
-            "message": message,
-            "finished_unix_s": time.time(),
-        },
-    )
+    record = {
+        "cell_record": entry,
+        "status": status,
+        "message": message,
+        "finished_unix_s": time.time(),
+    }
+    if machine_info:
+        record["machine_info"] = machine_info
+    write_atomic(path, record)
     return path
 
 
