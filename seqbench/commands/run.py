@@ -13,6 +13,7 @@ from pathlib import Path
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
 from seqbench.launchers.preflight import default_budget, parse_size
+from seqbench.launchers.progress import SweepProgress
 from seqbench.launchers.supervisor import Supervisor, Terminated
 from seqbench.profiles import DEFAULT_PROFILE, PROFILES, Overrides, build_cells, split_csv
 
@@ -123,6 +124,11 @@ def _pytest_args(manifest: dict) -> list[str]:
     return args
 
 
+def _tuples(overrides: dict) -> dict:
+    """run.json stores the Overrides' tuples as JSON lists."""
+    return {k: tuple(v) for k, v in overrides.items() if isinstance(v, list)}
+
+
 def _load_manifest(out: Path) -> dict:
     try:
         return json.loads((out / MANIFEST).read_text())
@@ -178,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     supervisor = Supervisor(out, _pytest_args(manifest), cell_timeout_s=manifest["timeout_s"])
+    overrides = Overrides(**{**manifest["overrides"], **_tuples(manifest["overrides"])})
+    supervisor.progress = SweepProgress(build_cells(manifest["profile"], overrides), out / "cells")
     try:
         supervisor.run()
     except (KeyboardInterrupt, Terminated) as exc:
@@ -189,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 128 + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
+    finally:
+        supervisor.progress.close()
     statuses = Counter(records.finished_nodeids(out / "cells").values())
     summary = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
     print(f"seqbench: done: {summary}. Results in {out}", file=sys.stderr)

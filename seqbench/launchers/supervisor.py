@@ -19,6 +19,7 @@ from pathlib import Path
 
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
+from seqbench.launchers.progress import SweepProgress
 
 POLL_S = 0.5  # how often the supervisor checks the child and the running cell's clock
 # What `timeout`, `kill`, CI cancellation, container stop and SLURM preemption send. The
@@ -48,6 +49,7 @@ class Supervisor:
     attempts: int = 0  # pytest launches so far
     events: list[str] = field(default_factory=list)  # crashed/timeout lines, for the summary
     json_path: Path | None = None  # pytest-benchmark's JSON of the latest attempt
+    progress: SweepProgress | None = None  # the whole sweep's bar, redrawn at each poll
 
     @property
     def cells_dir(self) -> Path:
@@ -151,6 +153,8 @@ class Supervisor:
         try:
             while proc.poll() is None:
                 time.sleep(POLL_S)
+                if self.progress is not None:
+                    self.progress.update()
                 running = records.read_running(self.cells_dir)
                 if (
                     running

@@ -1,0 +1,131 @@
+"""One progress bar over a whole sweep: cells done out of all, the cell running, and an ETA
+weighted by each cell's estimated cost.
+
+Cells differ in cost by five orders of magnitude (a T=10 forward pass against a 2000-step
+training run at T=400), so a bar that counts cells would promise the wrong end time. Each
+pytest item gets a cost in token-steps: sequence elements processed (B·T′) times how often
+the measurement processes them. tqdm's rate over those units gives the ETA. The per-step bar
+of a convergence cell, drawn by the pytest child, stays; this bar is redrawn by the
+supervisor whenever a cell finishes. `SEQBENCH_PROGRESS=0` turns both off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from seqbench.config import CellConfig
+from seqbench.launchers import records
+from seqbench.tasks import TASKS
+
+# Token-step equivalents of what a cost does not scale with, at about 2 M token-steps per
+# second (an LSTM training step at B=100, T=100 takes 16 ms on 2 cores): every item's set-up
+# (model, data, pytest; about 0.2 s), a memory probe's fresh process (interpreter and torch
+# import, about a second) and the calibration's GEMM chain (about half a second).
+ITEM_OVERHEAD_COST = 400_000
+PROCESS_START_COST = 2_000_000
+CALIBRATION_COST = 1_000_000
+# The unrolled gradients pass runs one Python-level cell call per step: much slower per token
+# than a fused step.
+UNROLLED_SLOWDOWN = 20
+
+
+def item_cost(family: str, measurement: str | None, config: dict[str, Any]) -> float:
+    """Estimated cost of one pytest item, in token-steps."""
+    return ITEM_OVERHEAD_COST + _work(family, measurement, config)
+
+
+def _work(family: str, measurement: str | None, config: dict[str, Any]) -> float:
+    if family == "calibration" or config.get("task") not in TASKS:
+        return CALIBRATION_COST
+    tokens = config["batch_size"] * TASKS[config["task"]].total_len(config["seq_len"])
+    repeats = config.get("rounds", 1) + config.get("warmup_rounds", 0)
+    if family == "convergence":
+        steps = config.get("train_steps", 0)
+        evals = steps / max(config.get("eval_every", 1), 1)
+        heldout = config.get("heldout_size", 0) * TASKS[config["task"]].total_len(config["seq_len"])
+        return 3.0 * steps * tokens + evals * heldout
+    if family == "gradients":
+        return 3.0 * UNROLLED_SLOWDOWN * tokens
+    if family == "memory":
+        return 3.0 * repeats * tokens + PROCESS_START_COST * max(repeats, 1)
+    if family == "overhead":
+        return 2 * 3.0 * repeats * tokens
+    if family == "throughput" and measurement == "forward":
+        return float(repeats * tokens)
+    if family == "throughput":
+        return 3.0 * repeats * tokens
+    return float(repeats * tokens)  # latency and anything else: forward passes
+
+
+def plan_costs(cells: list[CellConfig]) -> list[float]:
+    """Every pytest item of a sweep: the throughput family times a forward pass and a training
+    step per cell; every run also times the calibration."""
+    costs = [item_cost("calibration", None, {})]
+    for cell in cells:
+        config = cell.to_dict()
+        if cell.family == "throughput":
+            costs += [item_cost(cell.family, m, config) for m in ("forward", "train_step")]
+        else:
+            costs.append(item_cost(cell.family, None, config))
+    return costs
+
+
+def _record_cost(path: Path) -> float:
+    """The cost of a finished item, from its record; 0 for a file that is not one."""
+    try:
+        extra = json.loads(path.read_text())["cell_record"].get("extra_info") or {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return 0.0
+    return item_cost(extra.get("family", ""), extra.get("measurement"), extra.get("config") or {})
+
+
+class SweepProgress:
+    """The sweep's bar. `update()` runs at every supervisor poll: it lists the records folder
+    and reads only records it has not seen, so a long sweep's poll stays cheap."""
+
+    def __init__(self, cells: list[CellConfig], cells_dir: Path) -> None:
+        costs = plan_costs(cells)
+        self.items = len(costs)
+        self.cells_dir = cells_dir
+        self.costs: dict[str, float] = {}  # record file name -> its item's cost
+        self.current: str | None = None
+        disabled = os.environ.get("SEQBENCH_PROGRESS") == "0" or not sys.stderr.isatty()
+        self.bar = tqdm(
+            total=sum(costs),
+            desc="sweep",
+            unit="token-step",
+            unit_scale=True,
+            disable=disabled,
+            bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
+        )
+        self.update()
+
+    def update(self) -> None:
+        names = (
+            {p.name for p in self.cells_dir.glob("*.json")} - {records.RUNNING}
+            if self.cells_dir.is_dir()
+            else set()
+        )
+        new = names - self.costs.keys()
+        for name in new:
+            self.costs[name] = _record_cost(self.cells_dir / name)
+        running = records.read_running(self.cells_dir)
+        current = running["nodeid"].split("::")[-1] if running else None
+        if not new and current == self.current:
+            return
+        self.current = current
+        done = sum(self.costs.values())
+        self.bar.set_description_str(
+            f"sweep: {len(self.costs)}/{self.items} cells, now {current or '-'}", refresh=False
+        )
+        self.bar.n = min(done, self.bar.total)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
