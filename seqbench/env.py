@@ -51,6 +51,9 @@ def collect(device: str = "cpu") -> dict[str, Any]:
         "cuda_version": torch.version.cuda,
         "cudnn_version": None,
         "requested_device": device,
+        # The heap allocator `seqbench run --allocator` chose (glibc when run otherwise).
+        "allocator": os.environ.get("SEQBENCH_ALLOCATOR", "glibc"),
+        "ld_preload": os.environ.get("LD_PRELOAD") or None,
         "executable": sys.executable,
     }
     if torch.cuda.is_available():

@@ -441,6 +441,15 @@ def test_different_torch_and_cpu_warn_and_name_the_field(tmp_path, capsys):
     assert "warning: torch_version differs" in captured.err
 
 
+def test_runs_under_different_allocators_warn(tmp_path, capsys):
+    base, cur = read("tput_base.json"), read("tput_base.json")
+    base["machine_info"]["seqbench"]["allocator"] = "glibc"
+    cur["machine_info"]["seqbench"]["allocator"] = "jemalloc"
+    assert run_cli(write(tmp_path, "b.json", base), write(tmp_path, "c.json", cur)) == 0
+    captured = capsys.readouterr()
+    assert "warning: allocator differs" in captured.err and "jemalloc" in captured.err
+
+
 def test_a_subset_run_against_a_whole_run_warns(tmp_path):
     """A cell's timing depends on what ran before it in its process (README, "Whole runs of
     the quick profile"): runs of different cell sets get a warning, unless some current run

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
+from seqbench.launchers.allocators import ALLOCATORS, DEFAULT_ALLOCATOR, allocator_env
 from seqbench.launchers.preflight import default_budget, parse_size
 from seqbench.launchers.progress import SweepProgress
 from seqbench.launchers.supervisor import Supervisor, Terminated
@@ -65,6 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cell-mem-limit",
         default=None,
         help="address-space limit for each memory probe process (e.g. 2G)",
+    )
+    parser.add_argument(
+        "--allocator",
+        default=DEFAULT_ALLOCATOR,
+        help=f"heap allocator of the run's processes: {', '.join(ALLOCATORS)} "
+        f"(default {DEFAULT_ALLOCATOR}; recorded in the environment)",
     )
 
 
@@ -157,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
             raise SeqbenchError(
                 f"--timeout must be a positive number of seconds, got {args.timeout:g}"
             )
+        allocator_env(args.allocator)  # an unknown name or a missing library: exit 2 now
         overrides = _overrides(args)
         cells = build_cells(profile, overrides)  # validates every value before any work
         budget = parse_size(args.max_mem) if args.max_mem else default_budget()
@@ -171,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
             if args.cell_mem_limit
             else None,
             "timeout_s": args.timeout,
+            "allocator": args.allocator,
             "cells_count": len(cells),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "argv": sys.argv[1:],
@@ -183,7 +192,11 @@ def run(args: argparse.Namespace) -> int:
         f"results in {out}",
         file=sys.stderr,
     )
-    supervisor = Supervisor(out, _pytest_args(manifest), cell_timeout_s=manifest["timeout_s"])
+    # Runs recorded before the allocator was a setting used glibc's default heap.
+    env = allocator_env(manifest.get("allocator", DEFAULT_ALLOCATOR))
+    supervisor = Supervisor(
+        out, _pytest_args(manifest), cell_timeout_s=manifest["timeout_s"], env=env
+    )
     overrides = Overrides(**{**manifest["overrides"], **_tuples(manifest["overrides"])})
     supervisor.progress = SweepProgress(build_cells(manifest["profile"], overrides), out / "cells")
     try:

@@ -17,6 +17,7 @@ CHECKED_FIELDS = (
     "cpu_affinity_count",
     "python_version",
     "numpy_version",
+    "allocator",
 )
 
 

@@ -50,6 +50,7 @@ class Supervisor:
     events: list[str] = field(default_factory=list)  # crashed/timeout lines, for the summary
     json_path: Path | None = None  # pytest-benchmark's JSON of the latest attempt
     progress: SweepProgress | None = None  # the whole sweep's bar, redrawn at each poll
+    env: dict[str, str] = field(default_factory=dict)  # set for pytest and its children
 
     @property
     def cells_dir(self) -> Path:
@@ -145,7 +146,9 @@ class Supervisor:
         previous = {s: signal.signal(s, _terminated) for s in FORWARDED_SIGNALS}
         self._timed_out: dict | None = None
         try:
-            proc = subprocess.Popen(self.command(), start_new_session=True)
+            proc = subprocess.Popen(
+                self.command(), start_new_session=True, env=os.environ | self.env
+            )
         except BaseException:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
