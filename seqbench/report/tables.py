@@ -338,7 +338,8 @@ def build_tables(m: Measured) -> dict[str, pd.DataFrame]:
         "final_losses": final_losses(msum),
         "status": status_counts(m),
         "long_range": long_range(m),
-        "loss_curves": thin_curves(m.curves[CURVE_COLUMNS]),
+        # cell_key tells curves apart while thinning; the configuration columns say the rest.
+        "loss_curves": thin_curves(m.curves)[[c for c in CURVE_COLUMNS if c != "cell_key"]],
         "gradient_flow": gradient_flow_curves(m),
     }
 
