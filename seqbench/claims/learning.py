@@ -111,6 +111,11 @@ class Survival:
         median = median_steps_to_solve(self.steps, self.solved)
         return math.inf if median is None else median
 
+    def rank(self) -> tuple[float, float]:
+        """Learned better = larger: more runs solved, then sooner (the claims' and the
+        answer table's one ordering of models and learning rates)."""
+        return (self.k / max(self.n, 1), -self.median_steps())
+
     def describe(self) -> str:
         lo, hi = solved_ci(self.k, self.n)
         med = self.median_steps()
@@ -141,7 +146,7 @@ def survivals(cells: pd.DataFrame) -> dict[str, Survival]:
         best = None
         for lr, g in cells[cells["model"] == model].groupby("lr", sort=True):
             s = survival_of(g, model, float(lr))
-            rank = (s.k / max(s.n, 1), -s.median_steps())
+            rank = s.rank()
             if best is None or rank > best[0]:
                 best = (rank, s)
         if best is not None:
@@ -170,8 +175,7 @@ class LongRangeSpec:
 
 def _better(a: Survival, b: Survival) -> bool:
     """a learned better: more runs solved, or as many and sooner."""
-    fa, fb = a.k / a.n, b.k / b.n
-    return fa > fb or (fa == fb and a.median_steps() < b.median_steps())
+    return a.rank() > b.rank()
 
 
 def check_long_range(claim: Claim, m: Measured) -> Outcome:

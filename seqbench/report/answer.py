@@ -24,7 +24,7 @@ from seqbench.claims.evidence import (
     provisional,
     samples,
 )
-from seqbench.claims.learning import conv_cells, logrank, survivals
+from seqbench.claims.learning import Survival, conv_cells, logrank, survivals
 from seqbench.claims.registry import LONG_RANGE_TASKS
 from seqbench.report.data import Measured
 from seqbench.report.document import Block, Heading, Paragraph, Table
@@ -113,7 +113,7 @@ def _learning_answers(m: Measured, task: str) -> dict[int, list[str]]:
         if not any(s.k for s in surv.values()):
             text = "no model solved it"
         else:
-            best = max(surv.values(), key=lambda s: (s.k / s.n, -s.median_steps()))
+            best = max(surv.values(), key=Survival.rank)
             others = [s for s in surv.values() if s.model != best.model]
             tests = [logrank(best, s) for s in others]
             adjusted = holm([p for p, _ in tests])
