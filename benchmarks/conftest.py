@@ -21,7 +21,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def matmul_ceiling(request: pytest.FixtureRequest) -> float:
-    """The machine's GEMM ceiling in FLOP/s, measured once per run, before the cells."""
+    """The machine's GEMM ceiling in FLOP/s, measured once per run, before the cells. With
+    worker processes the plugin measures it in a fork of its own before the first worker,
+    so the session that forks the workers never runs torch work and they inherit it."""
+    measured = request.config.seqbench_matmul_ceiling
+    if measured is not None:
+        return measured
     cells = request.config.seqbench_cells
-    device = cells[0].device if cells else "cpu"
-    return matmul_ceiling_flop_per_s(device)
+    return matmul_ceiling_flop_per_s(cells[0].device if cells else "cpu")

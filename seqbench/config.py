@@ -15,6 +15,8 @@ from seqbench.errors import SeqbenchError
 
 # latency is last so that lists of families printed before it existed keep their order.
 FAMILIES = ("throughput", "memory", "gradients", "convergence", "overhead", "latency")
+# Families whose number is a time: measured in `processes` worker processes each.
+TIMING_FAMILIES = ("throughput", "overhead", "latency")
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
 DEFAULT_LR = 1e-3  # Adam's default, which the article uses
@@ -47,6 +49,9 @@ class CellConfig:
     stop_when_solved: bool = False
     rounds: int = 3  # timed rounds per measurement (pytest-benchmark pedantic rounds)
     warmup_rounds: int = 1  # untimed rounds before timing starts
+    # Fresh worker processes the cell is measured in, each with its own warm-up and rounds
+    # (launchers/workers.py): their spread is the between-run spread a report must show.
+    processes: int = 1
     timeout_s: float | None = None  # seconds before the launcher stops the cell as "timeout"
     extra: dict[str, Any] = field(default_factory=dict)  # validation knobs (see scenarios/step.py)
 
@@ -112,6 +117,7 @@ def validate(cfg: CellConfig) -> None:
         "heldout_size",
         "eval_every",
         "rounds",
+        "processes",
     ):
         value = getattr(cfg, name)
         _require(

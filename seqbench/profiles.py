@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from seqbench.config import FAMILIES, CellConfig
+from seqbench.config import FAMILIES, TIMING_FAMILIES, CellConfig
 from seqbench.errors import SeqbenchError
 from seqbench.models import MODELS
 from seqbench.tasks import TASKS
@@ -33,6 +33,7 @@ class Overrides:
     device: str | None = None  # run every cell on this device
     threads: int | None = None  # torch threads for every cell
     lr: float | None = None  # Adam learning rate for every cell
+    processes: int | None = None  # worker processes per timing cell (TIMING_FAMILIES)
     extra: dict = field(default_factory=dict)  # validation knobs merged into every cell.extra
 
     def validate(self) -> None:
@@ -59,6 +60,8 @@ class Overrides:
             raise SeqbenchError(f"threads must be a positive integer, got {self.threads}")
         if self.lr is not None and not self.lr > 0:
             raise SeqbenchError(f"learning rate must be > 0, got {self.lr}")
+        if self.processes is not None and self.processes <= 0:
+            raise SeqbenchError(f"processes must be a positive integer, got {self.processes}")
 
 
 def timing_rounds(batch_size: int, seq_len: int, tokens_budget: int, cap: int = 30) -> int:
@@ -349,6 +352,11 @@ def build_cells(profile: str, overrides: Overrides | None = None) -> list[CellCo
     if overrides.lr:
         changes["lr"] = overrides.lr
     cells = [c.replace(**changes, extra=c.extra | overrides.extra) for c in cells]
+    if overrides.processes:
+        cells = [
+            c.replace(processes=overrides.processes) if c.family in TIMING_FAMILIES else c
+            for c in cells
+        ]
     if not cells:
         raise SeqbenchError(f"profile {profile!r} has no cells left after the filters given")
     return cells

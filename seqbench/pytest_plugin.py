@@ -1,12 +1,15 @@
 """seqbench's pytest plugin (registered through the pytest11 entry point).
 
-It adds the options that select a profile, and records the environment through
-pytest-benchmark's own hooks, so pytest-benchmark's JSON, storage and comparison keep working
-unchanged.
+It selects the cells to run: a run folder's plan (`--seqbench-plan`, what `seqbench run`
+passes), or a profile and overrides given as pytest options (a direct `pytest` run). It
+records the environment through pytest-benchmark's own hooks, so pytest-benchmark's JSON,
+storage and comparison keep working unchanged. With `--seqbench-fork` every item runs in
+worker processes (launchers/workers.py).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,14 @@ from seqbench import env
 from seqbench.config import CellConfig
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
+from seqbench.launchers.plan import (
+    BENCHMARKS_DIR,
+    PlannedCell,
+    make_plan,
+    plan_from_json,
+    planned_cells,
+    validation_knobs,
+)
 from seqbench.profiles import DEFAULT_PROFILE, PROFILES, Overrides, build_cells, split_csv
 from seqbench.schema import SCHEMA_VERSION
 
@@ -48,6 +59,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--seqbench-lr", type=float, default=None, help="Adam learning rate for every cell"
+    )
+    group.addoption(
+        "--seqbench-plan",
+        default=None,
+        help="a run folder's run.json: run exactly its planned cells, with its settings "
+        "(used by `seqbench run`; the selection options above then do not apply)",
+    )
+    group.addoption(
+        "--seqbench-fork",
+        action="store_true",
+        default=False,
+        help="run every item in a fresh worker process forked from this session, and each "
+        "timing cell in as many as its `processes` (used by `seqbench run`)",
     )
     group.addoption(
         "--seqbench-cells-dir",
@@ -92,10 +116,7 @@ def overrides(config: pytest.Config) -> Overrides:
         except ValueError:
             raise pytest.UsageError(f"{option} takes integers, got {values}") from None
 
-    extra: dict[str, Any] = {}
-    # Validation knob for the regression detector (README, "Checking the detector").
-    if os.environ.get("SEQBENCH_INJECT_SLOWDOWN"):
-        extra["inject_slowdown"] = float(os.environ["SEQBENCH_INJECT_SLOWDOWN"])
+    extra: dict[str, Any] = validation_knobs()  # README, "Checking the detector"
     if config.getoption("--seqbench-cell-mem-limit"):
         extra["probe_mem_limit_bytes"] = config.getoption("--seqbench-cell-mem-limit")
     return Overrides(
@@ -111,11 +132,44 @@ def overrides(config: pytest.Config) -> Overrides:
     )
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def _manifest(path: str) -> dict[str, Any]:
     try:
-        config.seqbench_cells = build_cells(profile_name(config), overrides(config))
+        manifest = json.loads(Path(path).read_text())
+        plan_from_json(manifest.get("plan"))
+    except (OSError, ValueError, SeqbenchError) as exc:
+        raise pytest.UsageError(f"cannot read the plan in {path}: {exc}") from None
+    return manifest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.seqbench_process = None  # set in a worker measuring one process of a timing cell
+    config.seqbench_worker_benchmark = None  # a worker's benchmark entry, for its parent
+    config.seqbench_matmul_ceiling = None  # FLOP/s, measured once in a fork (worker mode)
+    config.seqbench_cells_dir = _cells_dir(config)
+    plan_path = config.getoption("--seqbench-plan")
+    try:
+        if plan_path:
+            manifest = _manifest(plan_path)
+            plan = plan_from_json(manifest["plan"])
+            config.seqbench_cell_timeout = manifest.get("timeout_s")
+        else:
+            plan = make_plan(build_cells(profile_name(config), overrides(config)))
+            config.seqbench_cell_timeout = config.getoption("--seqbench-cell-timeout")
     except SeqbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.seqbench_plan = plan
+    config.seqbench_cells = planned_cells(plan)
+
+
+def _pending(config: pytest.Config) -> dict[str, list[int | None]]:
+    """node id → the worker processes of it still without a record."""
+    done = records.finished_nodeids(config.seqbench_cells_dir) if config.seqbench_cells_dir else {}
+    pending: dict[str, list[int | None]] = {}
+    entry: PlannedCell
+    for entry in config.seqbench_plan:
+        if entry.run_key not in done:
+            pending.setdefault(entry.nodeid, []).append(entry.process)
+    return pending
 
 
 def pytest_benchmark_update_machine_info(
@@ -141,22 +195,51 @@ def _cells_dir(config: pytest.Config) -> Path | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    cells_dir = _cells_dir(config)
-    if cells_dir is None:
-        return
+    cells_dir = config.seqbench_cells_dir
     budget = config.getoption("--seqbench-max-mem")
-    if budget:
+    if cells_dir is not None and budget and not config.getoption("--seqbench-plan"):
         from seqbench.launchers.preflight import skip_over_budget
 
         pending = [(i.nodeid, _cell(i)) for i in items if _cell(i) is not None]
         skipped = skip_over_budget(pending, budget, cells_dir)
         for nodeid in skipped:
             print(f"seqbench: skipped {nodeid}: over the memory budget")
-    done = records.finished_nodeids(cells_dir)
-    keep = [item for item in items if item.nodeid not in done]
-    if len(keep) != len(items):
-        config.hook.pytest_deselected(items=[i for i in items if i.nodeid in done])
-        items[:] = keep
+    if config.getoption("--seqbench-plan"):
+        collected = {i.nodeid for i in items if _is_benchmark(i)}
+        missing = [p.nodeid for p in config.seqbench_plan if p.nodeid not in collected]
+        if missing:
+            raise pytest.UsageError(
+                f"the plan names {len(missing)} items the benchmark definitions do not have "
+                f"(first: {missing[0]}); were they renamed since the run started?"
+            )
+    config.seqbench_pending = pending = _pending(config)
+    # Only the benchmark definitions follow the plan; any other test (the unit tests, which
+    # share this plugin through its entry point) runs as pytest chose.
+    dropped = [i for i in items if _is_benchmark(i) and i.nodeid not in pending]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = {id(i) for i in dropped}
+        items[:] = [i for i in items if id(i) not in gone]
+
+
+def _is_benchmark(item: pytest.Item) -> bool:
+    return Path(str(item.path)).resolve().parent == BENCHMARKS_DIR
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    if not item.config.getoption("--seqbench-fork") or not _is_benchmark(item):
+        return None  # pytest runs the item in this process, once
+    from seqbench.launchers import workers
+
+    config = item.config
+    if "matmul_ceiling" in item.fixturenames and config.seqbench_matmul_ceiling is None:
+        from seqbench.scenarios.ceiling import matmul_ceiling_flop_per_s
+
+        device = config.seqbench_cells[0].device if config.seqbench_cells else "cpu"
+        config.seqbench_matmul_ceiling = workers.in_fork(matmul_ceiling_flop_per_s, device)
+    workers.run_item(item, config.seqbench_pending.get(item.nodeid, [None]))
+    return True
 
 
 def _cell(item: pytest.Item) -> CellConfig | None:
@@ -167,16 +250,20 @@ def _cell(item: pytest.Item) -> CellConfig | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    cells_dir = _cells_dir(item.config)
+    cells_dir = item.config.seqbench_cells_dir
     if cells_dir is not None and not ("cell" in item.fixturenames and _cell(item) is None):
         cell = _cell(item)
         timeout = (
             cell.timeout_s
             if cell is not None and cell.timeout_s
-            else item.config.getoption("--seqbench-cell-timeout")
+            else item.config.seqbench_cell_timeout
         )
         records.mark_running(
-            cells_dir, item.nodeid, timeout, cell.to_dict() if cell is not None else {}
+            cells_dir,
+            item.nodeid,
+            timeout,
+            cell.to_dict() if cell is not None else {},
+            process=item.config.seqbench_process,
         )
 
 
@@ -194,7 +281,7 @@ def _failure_status(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
-    cells_dir = _cells_dir(item.config)
+    cells_dir = item.config.seqbench_cells_dir
     if cells_dir is None or report.when == "teardown":
         return
     if report.when == "setup" and report.passed:
@@ -203,8 +290,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return  # a family the profile leaves empty: no cell, nothing to record
     bench = item.funcargs.get("benchmark") if hasattr(item, "funcargs") else None
     meta = getattr(bench, "stats", None)
+    process = item.config.seqbench_process
     if meta is not None and meta.stats.data:  # a cell that failed mid-measurement has none
         entry = meta.as_dict(include_data=True)
+        item.config.seqbench_worker_benchmark = entry  # a worker's parent adds it to its JSON
     else:
         entry = {
             "name": item.name,
@@ -239,8 +328,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     entry["extra_info"]["status"] = status
     if message:
         entry["extra_info"]["message"] = message
+    if process is not None:
+        entry["extra_info"]["worker_process"] = process
     records.write_cell(
-        cells_dir, item.nodeid, entry, status, message, machine_info=_machine_info(item.config)
+        cells_dir,
+        item.nodeid,
+        entry,
+        status,
+        message,
+        machine_info=_machine_info(item.config),
+        process=process,
     )
     records.clear_running(cells_dir)
 

@@ -13,8 +13,11 @@ Schema history (keep old files as fixtures under tests/fixtures/ when bumping):
       New family ``latency`` (measurement ``forward_b1``). Memory cells record the child's own
       ``process_peak_bytes`` instead of ``process_maxrss_bytes`` (which was the parent's
       high-water mark, carried across exec). Gradient norms are taken in float64.
+  3 — 2026-12: config gains ``processes`` (absent before: 1). A cell measured in several
+      worker processes has one entry per process, each with ``worker_process`` (0, 1, ...)
+      in extra_info; entries of one cell share its fullname.
 
-extra_info layout (version 2):
+extra_info layout (version 3):
   schema_version  int, this module's SCHEMA_VERSION
   family          "throughput" | "latency" | "memory" | "gradients" | "convergence" |
                   "overhead" | "calibration"
@@ -26,6 +29,7 @@ extra_info layout (version 2):
   metrics         flat {name: number | None}; every name ends in its unit:
                   _s, _bytes, _per_s, _flop, _ratio, _count, _loss, _accuracy, _step
   series          {name: list of numbers}: curves (loss per step, gradient per time step)
+  worker_process  int, only in the entries of a cell measured in several worker processes
 """
 
 from __future__ import annotations
@@ -33,10 +37,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-SCHEMA_VERSION = 2
-KNOWN_SCHEMA_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3)
 # Config fields added after version 1, with the value an older record implies by lacking them.
-CONFIG_FIELDS_ADDED = {"stop_when_solved": False}
+CONFIG_FIELDS_ADDED = {"stop_when_solved": False, "processes": 1}
 STATUSES = ("ok", "diverged", "crashed", "timeout", "skipped", "error")
 
 

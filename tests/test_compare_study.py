@@ -1,4 +1,5 @@
-"""The detector study's evaluation, on stored real runs (no benchmarks are run here)."""
+"""The detector study's evaluation, on stored real runs, and one study run through the local
+launcher at smoke size."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from seqbench.compare.detector_study import main, summarize
+from seqbench.compare.detector_study import main, run_once, summarize
 from seqbench.compare.study_eval import (
     default_grid,
     evaluate,
@@ -19,6 +20,7 @@ from seqbench.compare.study_eval import (
     split_evaluate,
 )
 from seqbench.errors import SeqbenchError
+from seqbench.profiles import Overrides
 
 FIXTURES = Path(__file__).parent / "fixtures" / "compare"
 
@@ -240,3 +242,18 @@ def test_recipe_only_scans_thresholds_with_the_ci_settings(tmp_path, study):
     rates_table = pd.read_csv(study / "rates.csv")
     assert set(rates_table["kind"]) == {"clean", "slow25"}  # slow10 has no rerun to pool
     assert rates_table["setting"].nunique() == 2  # plain and widened
+
+
+def test_a_study_run_goes_through_the_launcher_with_its_slowdown(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQBENCH_PROGRESS", "0")
+    out = tmp_path / "pair01-slow25-r1.json"
+    subset = Overrides(families=("throughput",), models=("rnn",), threads=1)
+    wall_s = run_once(out, subset, "smoke", 0.25, tmp_path / "pair01-slow25-r1.log")
+    assert wall_s > 0
+    benchmarks = json.loads(out.read_text())["benchmarks"]
+    timed = [b for b in benchmarks if b["extra_info"]["family"] == "throughput"]
+    assert len(timed) == 2  # forward and train step of the one cell
+    assert {b["extra_info"]["config"]["extra"]["inject_slowdown"] for b in timed} == {0.25}
+    # The run folder beside it is an ordinary run: its plan, its records.
+    assert (tmp_path / "pair01-slow25-r1" / "run.json").exists()
+    assert len(list((tmp_path / "pair01-slow25-r1" / "cells").glob("*.json"))) == 3

@@ -6,6 +6,7 @@ import pytest
 
 from seqbench.config import CellConfig
 from seqbench.launchers import records
+from seqbench.launchers.plan import make_plan
 from seqbench.launchers.progress import (
     ITEM_OVERHEAD_COST,
     SweepProgress,
@@ -37,13 +38,16 @@ def test_the_plan_counts_every_pytest_item():
     cells = build_cells("smoke")
     throughput = sum(c.family == "throughput" for c in cells)
     # Calibration, plus two items (forward, train step) per throughput cell.
-    assert len(plan_costs(cells)) == 1 + len(cells) + throughput
+    assert len(plan_costs(make_plan(cells))) == 1 + len(cells) + throughput
+    # A cell timed in N worker processes costs N times.
+    triple = [c.replace(processes=3) for c in cells]
+    assert len(plan_costs(make_plan(triple))) == 1 + 3 * (len(cells) + throughput)
 
 
 def test_the_bar_counts_finished_records_by_cost(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQBENCH_PROGRESS", "0")
     cells = [_cell(family="latency", batch_size=1, seq_len=T) for T in (10, 1000)]
-    progress = SweepProgress(cells, tmp_path)
+    progress = SweepProgress(make_plan(cells), tmp_path)
     assert progress.items == 3 and progress.bar.n == 0
     config = cells[1].to_dict()
     entry = {"fullname": "t::x", "extra_info": {"family": "latency", "config": config}}

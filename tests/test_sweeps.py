@@ -55,7 +55,7 @@ def test_sigkill_halfway_then_resume_gives_each_cell_once(cli, tmp_path):
     proc.wait()
     if running:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(running["pid"], signal.SIGKILL)
+            os.killpg(running["pgid"], signal.SIGKILL)
     done_before = len(finished_nodeids(out / "cells"))
     assert 4 <= done_before < 19
     # The interrupted run can be reported before it is resumed: its cells are on disk.
@@ -156,12 +156,12 @@ def test_pytest_killed_mid_cell_is_recorded_crashed(tmp_path):
             if "test_convergence" in running["nodeid"]:
                 break
         time.sleep(0.05)
-    os.kill(running["pid"], signal.SIGKILL)  # as the OOM killer would
+    os.kill(running["pid"], signal.SIGKILL)  # the cell's worker, as the OOM killer would
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1
     st = finished_nodeids(out / "cells")
     assert st[running["nodeid"]] == "crashed"
-    assert "SIGKILL" in err
+    assert "worker process killed by SIGKILL" in err
     assert list(st.values()).count("ok") == 2  # the other convergence cell + calibration
 
 
@@ -286,7 +286,8 @@ def test_sigterm_stops_every_child_records_the_cell_and_resume_reruns_it(cli, tm
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM
     assert f"Resume with: seqbench run --resume {out}" in stderr
-    assert not _alive(running["pid"])  # pytest did not outlive the supervisor
+    assert not _alive(running["pid"])  # the cell's worker did not outlive the supervisor
+    assert not _alive(running["pgid"])  # nor did pytest
     assert _processes_mentioning(str(out)) == []
     record = finished_nodeids(out / "cells")
     assert list(record.values()) == ["crashed"]

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
 from seqbench.launchers.allocators import ALLOCATORS, DEFAULT_ALLOCATOR, allocator_env
-from seqbench.launchers.preflight import default_budget, parse_size
+from seqbench.launchers.base import RunFolder, Terminated
+from seqbench.launchers.plan import make_plan, validation_knobs
+from seqbench.launchers.preflight import default_budget, parse_size, skip_over_budget
 from seqbench.launchers.progress import SweepProgress
-from seqbench.launchers.supervisor import Supervisor, Terminated
+from seqbench.launchers.supervisor import Supervisor
 from seqbench.profiles import DEFAULT_PROFILE, PROFILES, Overrides, build_cells, split_csv
 
 HELP = "run a benchmark profile and store pytest-benchmark JSON plus per-cell records"
-MANIFEST = "run.json"
 
 
 def _ints(text: str | None, option: str) -> tuple[int, ...]:
@@ -50,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=None, help="cpu or cuda for every cell")
     parser.add_argument("--threads", type=int, help="torch threads for every cell")
     parser.add_argument("--lr", type=float, help="Adam learning rate for every cell")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        help="fresh worker processes each timing cell is measured in (default: the profile's)",
+    )
     parser.add_argument(
         "--max-mem",
         default=None,
@@ -85,6 +91,7 @@ def _overrides(args: argparse.Namespace) -> Overrides:
         device=args.device,
         threads=args.threads,
         lr=args.lr,
+        processes=args.processes,
     )
 
 
@@ -106,103 +113,67 @@ def _default_out(profile: str) -> Path:
     return Path.cwd() / "results" / f"{profile}-{stamp}"
 
 
-def _pytest_args(manifest: dict) -> list[str]:
-    o = manifest["overrides"]
-    args = [
-        "--seqbench-profile",
-        manifest["profile"],
-        "--seqbench-max-mem",
-        str(manifest["max_mem_bytes"]),
-    ]
-    for key, flag in (
-        ("models", "models"),
-        ("tasks", "tasks"),
-        ("families", "families"),
-        ("seq_lens", "seq-lens"),
-        ("seeds", "seeds"),
-    ):
-        if o.get(key):
-            args += [f"--seqbench-{flag}", ",".join(map(str, o[key]))]
-    for key in ("device", "threads", "lr"):
-        if o[key] is not None:
-            args += [f"--seqbench-{key}", str(o[key])]
-    if manifest.get("cell_mem_limit_bytes"):
-        args += ["--seqbench-cell-mem-limit", str(manifest["cell_mem_limit_bytes"])]
-    return args
+def _new_run(args: argparse.Namespace) -> RunFolder:
+    """Validate every value, resolve the plan and write the run folder, before any work."""
+    profile = args.profile or DEFAULT_PROFILE
+    if args.timeout is not None and not args.timeout > 0:
+        raise SeqbenchError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    allocator_env(args.allocator)  # an unknown name or a missing library: exit 2 now
+    overrides = _overrides(args)
+    cell_mem_limit = parse_size(args.cell_mem_limit) if args.cell_mem_limit else None
+    extra = validation_knobs()
+    if cell_mem_limit:
+        extra["probe_mem_limit_bytes"] = cell_mem_limit
+    overrides = replace(overrides, extra=extra)
+    plan = make_plan(build_cells(profile, overrides))  # validates every value
+    budget = parse_size(args.max_mem) if args.max_mem else default_budget()
+    out = _writable_dir(Path(args.out) if args.out else _default_out(profile))
+    run = RunFolder.create(
+        out,
+        profile,
+        overrides,
+        plan,
+        max_mem_bytes=budget,
+        cell_mem_limit_bytes=cell_mem_limit,
+        timeout_s=args.timeout,
+        allocator=args.allocator,
+    )
+    # A cell whose estimated peak exceeds the budget gets a `skipped` record before any runs.
+    entries = [(e.nodeid, e.cell) for e in plan if e.cell is not None and e.process is None]
+    skip_over_budget(entries, budget, run.cells_dir)
+    return run
 
 
-def _tuples(overrides: dict) -> dict:
-    """run.json stores the Overrides' tuples as JSON lists."""
-    return {k: tuple(v) for k, v in overrides.items() if isinstance(v, list)}
-
-
-def _load_manifest(out: Path) -> dict:
-    try:
-        return json.loads((out / MANIFEST).read_text())
-    except FileNotFoundError:
-        raise SeqbenchError(f"{out} is not a seqbench run folder (no {MANIFEST})") from None
-    except (OSError, ValueError) as exc:
-        raise SeqbenchError(f"cannot read {out / MANIFEST}: {exc}") from None
+def _resumed_run(args: argparse.Namespace) -> RunFolder:
+    out = Path(args.resume)
+    run = RunFolder.load(out)
+    _writable_dir(out)
+    if args.profile and args.profile != run.manifest["profile"]:
+        raise SeqbenchError(
+            f"{out} holds a {run.manifest['profile']!r} run; cannot resume it as {args.profile!r}"
+        )
+    for nodeid in records.forget_interrupted(run.cells_dir):
+        print(f"seqbench: {nodeid} was interrupted by a signal: running it again", file=sys.stderr)
+    return run
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.resume:
-        out = Path(args.resume)
-        manifest = _load_manifest(out)
-        _writable_dir(out)
-        if args.profile and args.profile != manifest["profile"]:
-            raise SeqbenchError(
-                f"{out} holds a {manifest['profile']!r} run; cannot resume it as {args.profile!r}"
-            )
-        for nodeid in records.forget_interrupted(out / "cells"):
-            print(
-                f"seqbench: {nodeid} was interrupted by a signal: running it again", file=sys.stderr
-            )
-    else:
-        profile = args.profile or DEFAULT_PROFILE
-        if args.timeout is not None and not args.timeout > 0:
-            raise SeqbenchError(
-                f"--timeout must be a positive number of seconds, got {args.timeout:g}"
-            )
-        allocator_env(args.allocator)  # an unknown name or a missing library: exit 2 now
-        overrides = _overrides(args)
-        cells = build_cells(profile, overrides)  # validates every value before any work
-        budget = parse_size(args.max_mem) if args.max_mem else default_budget()
-        out = _writable_dir(Path(args.out) if args.out else _default_out(profile))
-        if (out / MANIFEST).exists():
-            raise SeqbenchError(f"{out} already holds a run: use --resume {out}, or another --out")
-        manifest = {
-            "profile": profile,
-            "overrides": overrides.__dict__ | {"extra": {}},
-            "max_mem_bytes": budget,
-            "cell_mem_limit_bytes": parse_size(args.cell_mem_limit)
-            if args.cell_mem_limit
-            else None,
-            "timeout_s": args.timeout,
-            "allocator": args.allocator,
-            "cells_count": len(cells),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "argv": sys.argv[1:],
-        }
-        records.write_atomic(out / MANIFEST, manifest)
-    if manifest["overrides"].get("device") == "cuda":
+    run = _resumed_run(args) if args.resume else _new_run(args)
+    out = run.path
+    if run.manifest["overrides"].get("device") == "cuda":
         Overrides(device="cuda").validate()  # CUDA must really be present
+    _ = run.env  # an allocator library removed since the run started: exit 2 before any work
     print(
-        f"seqbench: profile {manifest['profile']!r}, {manifest['cells_count']} cells, "
+        f"seqbench: profile {run.manifest['profile']!r}, {run.manifest['cells_count']} cells, "
         f"results in {out}",
         file=sys.stderr,
     )
-    # Runs recorded before the allocator was a setting used glibc's default heap.
-    env = allocator_env(manifest.get("allocator", DEFAULT_ALLOCATOR))
-    supervisor = Supervisor(
-        out, _pytest_args(manifest), cell_timeout_s=manifest["timeout_s"], env=env
-    )
-    overrides = Overrides(**{**manifest["overrides"], **_tuples(manifest["overrides"])})
-    supervisor.progress = SweepProgress(build_cells(manifest["profile"], overrides), out / "cells")
+    supervisor = Supervisor()
+    supervisor.progress = SweepProgress(run.plan, run.cells_dir)
     try:
-        supervisor.run()
+        supervisor.launch(run)
     except (KeyboardInterrupt, Terminated) as exc:
-        done = records.finished_nodeids(out / "cells")
+        done = records.finished_nodeids(run.cells_dir)
         why = f"stopped by {exc}" if isinstance(exc, Terminated) else "interrupted"
         print(
             f"\nseqbench: {why}; {len(done)} finished cells are kept in {out}.\n"
@@ -212,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         return 128 + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
     finally:
         supervisor.progress.close()
-    statuses = Counter(records.finished_nodeids(out / "cells").values())
+    statuses = Counter(records.finished_nodeids(run.cells_dir).values())
     summary = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
     print(f"seqbench: done: {summary}. Results in {out}", file=sys.stderr)
     for event in supervisor.events:

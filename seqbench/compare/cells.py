@@ -18,7 +18,7 @@ from seqbench.schema import CONFIG_FIELDS_ADDED
 # Config fields that say how a cell was measured or validated, not what it is: two runs that
 # differ only in these are the same cell. "extra" holds the validation knobs (injected
 # slowdowns), which must not stop an injected run from matching its baseline.
-VOLATILE_FIELDS = frozenset({"extra", "rounds", "warmup_rounds", "timeout_s"})
+VOLATILE_FIELDS = frozenset({"extra", "rounds", "warmup_rounds", "timeout_s", "processes"})
 CALIBRATION_FAMILY = "calibration"
 
 

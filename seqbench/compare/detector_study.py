@@ -24,12 +24,12 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shlex
+import shutil
 import signal
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -47,42 +47,34 @@ from seqbench.compare.study_eval import (
     split_evaluate,
 )
 from seqbench.errors import SeqbenchError
+from seqbench.launchers.allocators import DEFAULT_ALLOCATOR
+from seqbench.launchers.base import RunFolder
+from seqbench.launchers.plan import make_plan
+from seqbench.launchers.supervisor import Supervisor
+from seqbench.profiles import Overrides, build_cells, split_csv
 
-DEFAULT_PYTEST_ARGS = (
-    "--seqbench-profile quick --seqbench-families throughput "
-    "--seqbench-threads 1 -k 'T100- or calibration'"
-)
-REPO = Path(__file__).resolve().parents[2]
+# The subset a study run times: the quick profile's throughput cells at T=100, 1 torch thread.
+DEFAULT_SUBSET = Overrides(families=("throughput",), seq_lens=(100,), threads=1)
+DEFAULT_PROFILE = "quick"
 
 
-def run_once(out: Path, pytest_args: str, slowdown: float, log: Path) -> float:
-    """One pytest-benchmark run into `out`; returns its wall time in seconds."""
-    partial = out.with_suffix(".partial")  # pytest-benchmark creates its file at start-up
-    env = {k: v for k, v in os.environ.items() if k != "SEQBENCH_INJECT_SLOWDOWN"}
-    if slowdown:
-        env["SEQBENCH_INJECT_SLOWDOWN"] = f"{slowdown:g}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(REPO / "benchmarks"),
-        "-q",
-        "--benchmark-only",
-        "-p",
-        "no:cacheprovider",
-        "--rootdir",
-        str(REPO),
-        "-c",
-        str(REPO / "pyproject.toml"),
-        f"--benchmark-json={partial}",
-        *shlex.split(pytest_args),
-    ]
+def run_once(out: Path, subset: Overrides, profile: str, slowdown: float, log: Path) -> float:
+    """One run of the subset through the local launcher, into the run folder beside `out`;
+    its pytest-benchmark JSON is then copied to `out`. Returns the wall time in seconds."""
+    folder = out.with_suffix("")
+    shutil.rmtree(folder, ignore_errors=True)  # a run interrupted before its JSON: redo it
+    extra = {"inject_slowdown": slowdown} if slowdown else {}
+    cells = build_cells(profile, replace(subset, extra=extra))
     start = time.perf_counter()
-    with log.open("w") as f:
-        done = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0 or not partial.exists():
-        raise SeqbenchError(f"benchmark run failed (exit {done.returncode}); see {log}")
-    partial.replace(out)  # only a finished run gets its final name (resume skips those)
+    run = RunFolder.create(
+        folder, profile, replace(subset, extra=extra), make_plan(cells), allocator=DEFAULT_ALLOCATOR
+    )
+    log.unlink(missing_ok=True)
+    Supervisor(verbose=False, log=log).launch(run)
+    produced = sorted(folder.glob("benchmarks-*.json"))
+    if not produced:
+        raise SeqbenchError(f"benchmark run produced no JSON; see {log}")
+    shutil.copyfile(produced[-1], out)  # only a finished run gets its final name
     return time.perf_counter() - start
 
 
@@ -112,7 +104,8 @@ def collect(
     baseline_runs: int,
     current_runs: int,
     slowdowns: list[float],
-    pytest_args: str,
+    subset: Overrides,
+    profile: str,
     seed: int,
 ) -> None:
     runs.mkdir(parents=True, exist_ok=True)
@@ -130,7 +123,7 @@ def collect(
             out = runs / f"pair{pair:02d}-{kind}-r{rep}.json"
             if out.exists():
                 continue  # resumable: an interrupted study keeps its finished runs
-            wall = run_once(out, pytest_args, slowdown, out.with_suffix(".log"))
+            wall = run_once(out, subset, profile, slowdown, out.with_suffix(".log"))
             print(
                 f"pair {pair}/{pairs} {kind} r{rep}: {wall:.1f} s "
                 f"(study so far {time.perf_counter() - started:.0f} s)",
@@ -333,9 +326,20 @@ def main(argv: list[str] | None = None) -> int:
         "--thresholds", default="10%", help="timing thresholds to evaluate (default %(default)s)"
     )
     parser.add_argument(
-        "--pytest-args",
-        default=DEFAULT_PYTEST_ARGS,
-        help="the benchmark subset (default: %(default)s)",
+        "--profile", default=DEFAULT_PROFILE, help="profile of the subset (default %(default)s)"
+    )
+    parser.add_argument(
+        "--families",
+        default=",".join(DEFAULT_SUBSET.families),
+        help="families of the subset (default %(default)s)",
+    )
+    parser.add_argument(
+        "--seq-lens",
+        default=",".join(map(str, DEFAULT_SUBSET.seq_lens)),
+        help="sequence lengths of the subset (default %(default)s)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_SUBSET.threads, help="torch threads (default 1)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the run order")
     parser.add_argument(
@@ -391,13 +395,24 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.evaluate_only:
             with timing_lock(args.lock_file):
+                try:
+                    lengths = tuple(int(v) for v in split_csv(args.seq_lens))
+                except ValueError:
+                    raise SeqbenchError(
+                        f"--seq-lens takes integers, got {args.seq_lens!r}"
+                    ) from None
+                subset = Overrides(
+                    families=split_csv(args.families), seq_lens=lengths, threads=args.threads
+                )
+                build_cells(args.profile, subset)  # every value checked before the first run
                 collect(
                     args.out / "runs",
                     args.pairs,
                     args.baseline_runs,
                     args.current_runs,
                     slowdowns,
-                    args.pytest_args,
+                    subset,
+                    args.profile,
                     args.seed,
                 )
         print(

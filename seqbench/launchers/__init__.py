@@ -1,1 +1,2 @@
-"""How a sweep is run: pytest in a supervised child process, one cell at a time."""
+"""How a sweep is run: a plan of cells in a run folder, executed by a launcher (base.py),
+one cell at a time, each in a worker process."""

@@ -19,8 +19,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from seqbench.config import CellConfig
 from seqbench.launchers import records
+from seqbench.launchers.plan import PlannedCell
 from seqbench.tasks import TASKS
 
 # Token-step equivalents of what a cost does not scale with, at about 2 M token-steps per
@@ -63,16 +63,17 @@ def _work(family: str, measurement: str | None, config: dict[str, Any]) -> float
     return float(repeats * tokens)  # latency and anything else: forward passes
 
 
-def plan_costs(cells: list[CellConfig]) -> list[float]:
-    """Every pytest item of a sweep: the throughput family times a forward pass and a training
-    step per cell; every run also times the calibration."""
-    costs = [item_cost("calibration", None, {})]
-    for cell in cells:
-        config = cell.to_dict()
-        if cell.family == "throughput":
-            costs += [item_cost(cell.family, m, config) for m in ("forward", "train_step")]
-        else:
-            costs.append(item_cost(cell.family, None, config))
+def plan_costs(plan: list[PlannedCell]) -> list[float]:
+    """Every entry of a sweep's plan (a cell timed in N processes has N): session entries
+    are the calibration; the throughput family's functions name their measurement."""
+    costs = []
+    for entry in plan:
+        if entry.cell is None:
+            costs.append(item_cost("calibration", None, {}))
+            continue
+        function = entry.nodeid.split("::")[-1].split("[")[0]
+        measurement = function.removeprefix("test_")
+        costs.append(item_cost(entry.cell.family, measurement, entry.cell.to_dict()))
     return costs
 
 
@@ -89,8 +90,8 @@ class SweepProgress:
     """The sweep's bar. `update()` runs at every supervisor poll: it lists the records folder
     and reads only records it has not seen, so a long sweep's poll stays cheap."""
 
-    def __init__(self, cells: list[CellConfig], cells_dir: Path) -> None:
-        costs = plan_costs(cells)
+    def __init__(self, plan: list[PlannedCell], cells_dir: Path) -> None:
+        costs = plan_costs(plan)
         self.items = len(costs)
         self.cells_dir = cells_dir
         self.costs: dict[str, float] = {}  # record file name -> its item's cost

@@ -27,6 +27,12 @@ def cell_key(nodeid: str) -> str:
     return hashlib.sha1(nodeid.encode()).hexdigest()[:16]
 
 
+def run_key(nodeid: str, process: int | None = None) -> str:
+    """What a record finishes: a node id, or one worker process of a timing cell measured
+    in several (launchers/workers.py)."""
+    return nodeid if process is None else f"{nodeid}@p{process}"
+
+
 def write_atomic(path: Path, data: Any) -> None:
     """Write JSON so that readers see the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,17 +55,21 @@ def write_cell(
     status: str,
     message: str | None = None,
     machine_info: dict[str, Any] | None = None,
+    process: int | None = None,
 ) -> Path:
-    """One finished cell. `machine_info` is pytest-benchmark's environment block (the same
-    the run's JSON gets at its end), so a run cut short before its JSON is written still
-    says where each cell was measured."""
-    path = cells_dir / f"{cell_key(nodeid)}.json"
+    """One finished cell, or one worker process of it. `machine_info` is pytest-benchmark's
+    environment block (the same the run's JSON gets at its end), so a run cut short before
+    its JSON is written still says where each cell was measured."""
+    key = run_key(nodeid, process)
+    path = cells_dir / f"{cell_key(key)}.json"
     record = {
         "cell_record": entry,
         "status": status,
         "message": message,
         "finished_unix_s": time.time(),
     }
+    if process is not None:
+        record["run_key"] = key
     if machine_info:
         record["machine_info"] = machine_info
     write_atomic(path, record)
@@ -73,6 +83,7 @@ def write_unmeasured(
     status: str,
     message: str,
     metrics: dict[str, Any] | None = None,
+    process: int | None = None,
 ) -> Path:
     """Record a cell that produced no measurement (skipped, crashed, timed out), in the same
     shape as a measured one so the loader reads it alike."""
@@ -82,8 +93,10 @@ def write_unmeasured(
         config, config.get("family", "unknown"), "none", metrics or {}, status=status
     )
     extra["message"] = message
+    if process is not None:
+        extra["worker_process"] = process
     entry = {"name": nodeid.split("::")[-1], "fullname": nodeid, "stats": None, "extra_info": extra}
-    return write_cell(cells_dir, nodeid, entry, status, message)
+    return write_cell(cells_dir, nodeid, entry, status, message, process=process)
 
 
 # Message prefix of a cell stopped by a signal to the supervisor (SIGTERM, SIGHUP): the cell
@@ -106,7 +119,8 @@ def forget_interrupted(cells_dir: Path) -> list[str]:
 
 
 def finished_nodeids(cells_dir: Path) -> dict[str, str]:
-    """nodeid → status of every finished cell in the folder."""
+    """run key (the node id, or node id and worker process) → status of every finished cell
+    in the folder."""
     done: dict[str, str] = {}
     if not cells_dir.is_dir():
         return done
@@ -115,22 +129,28 @@ def finished_nodeids(cells_dir: Path) -> dict[str, str]:
             continue
         try:
             data = json.loads(path.read_text())
-            done[data["cell_record"]["fullname"]] = data["status"]
+            done[data.get("run_key") or data["cell_record"]["fullname"]] = data["status"]
         except (OSError, ValueError, KeyError, TypeError):
             continue  # a foreign or damaged file is not a finished cell
     return done
 
 
 def mark_running(
-    cells_dir: Path, nodeid: str, timeout_s: float | None, config: dict[str, Any]
+    cells_dir: Path,
+    nodeid: str,
+    timeout_s: float | None,
+    config: dict[str, Any],
+    process: int | None = None,
 ) -> None:
     write_atomic(
         cells_dir / RUNNING,
         {
             "nodeid": nodeid,
+            "process": process,
             "started_unix_s": time.time(),
             "timeout_s": timeout_s,
-            "pid": os.getpid(),
+            "pid": os.getpid(),  # the worker process running the cell
+            "pgid": os.getpgrp(),  # the pytest session's group: the worker and its parent
             "config": config,
         },
     )

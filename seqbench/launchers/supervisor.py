@@ -1,9 +1,11 @@
-"""Runs pytest on the benchmark definitions in a child process and survives its faults.
+"""The local launcher: pytest on the run's plan in a supervised child process.
 
-pytest-benchmark writes its JSON only when a session ends, so the child also writes each
-cell's record as it finishes (seqbench/pytest_plugin.py). If the child dies (the OOM killer,
-a segfault, SIGKILL) or a cell overstays its time limit, the supervisor records the cell in
-progress as `crashed` or `timeout` and starts pytest again on the cells still to run.
+pytest-benchmark writes its JSON only when a session ends, so each cell's record is written
+as the cell finishes (seqbench/pytest_plugin.py). Every item runs in a worker process forked
+from the pytest session (launchers/workers.py): a worker that dies (the OOM killer, a
+segfault) is recorded as `crashed` and the session goes on. If pytest itself dies or a cell
+overstays its time limit, the supervisor records the cell in progress as `crashed` or
+`timeout` and starts pytest again on the cells still to run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
+from seqbench.launchers.base import Launcher, RunFolder, Terminated
+from seqbench.launchers.plan import benchmarks_dir
 from seqbench.launchers.progress import SweepProgress
 
 POLL_S = 0.5  # how often the supervisor checks the child and the running cell's clock
@@ -28,43 +32,29 @@ FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 GRACE_S = 30  # how long pytest gets to stop after a forwarded signal before SIGKILL
 
 
-class Terminated(Exception):
-    """The supervisor received a forwarded signal; its children were stopped."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
 def _terminated(signum: int, frame: object) -> None:
     raise Terminated(signum)
 
 
 @dataclass
-class Supervisor:
-    out_dir: Path  # the run folder
-    pytest_args: list[str]  # profile and override options for the plugin
-    cell_timeout_s: float | None = None  # default limit for cells that set none
+class Supervisor(Launcher):
+    name = "local"
     verbose: bool = True
     attempts: int = 0  # pytest launches so far
     events: list[str] = field(default_factory=list)  # crashed/timeout lines, for the summary
     json_path: Path | None = None  # pytest-benchmark's JSON of the latest attempt
     progress: SweepProgress | None = None  # the whole sweep's bar, redrawn at each poll
-    env: dict[str, str] = field(default_factory=dict)  # set for pytest and its children
+    run_folder: RunFolder | None = None  # set by launch()
+    log: Path | None = None  # where pytest's output goes (default: this terminal)
+
+    @property
+    def out_dir(self) -> Path:
+        assert self.run_folder is not None
+        return self.run_folder.path
 
     @property
     def cells_dir(self) -> Path:
         return self.out_dir / "cells"
-
-    def benchmarks_dir(self) -> Path:
-        # benchmarks/ sits beside the package in a source checkout (pip install -e .).
-        path = Path(__file__).resolve().parents[2] / "benchmarks"
-        if not path.is_dir():
-            raise SeqbenchError(
-                f"benchmark definitions not found at {path}: install seqbench "
-                "from a source checkout (pip install -e .)"
-            )
-        return path
 
     def _next_json(self) -> Path:
         """A new file per pytest attempt: a resumed run never overwrites an earlier one."""
@@ -74,7 +64,8 @@ class Supervisor:
         return self.out_dir / f"benchmarks-{n}.json"
 
     def command(self) -> list[str]:
-        bench_dir = self.benchmarks_dir()
+        assert self.run_folder is not None
+        bench_dir = benchmarks_dir()
         json_path = self.json_path = self._next_json()
         cmd = [
             sys.executable,
@@ -84,6 +75,9 @@ class Supervisor:
             "--benchmark-only",
             "--benchmark-json",
             str(json_path),
+            "--seqbench-plan",
+            str(self.run_folder.manifest_path),
+            "--seqbench-fork",
             "--seqbench-cells-dir",
             str(self.cells_dir),
             "-p",
@@ -97,14 +91,13 @@ class Supervisor:
             "--no-header",
             "--benchmark-columns",
             "median,iqr,rounds",
-            *self.pytest_args,
         ]
-        if self.cell_timeout_s:
-            cmd += ["--seqbench-cell-timeout", str(self.cell_timeout_s)]
         return cmd
 
-    def run(self) -> None:
-        """Launch pytest until every cell has a record. Ctrl-C propagates (records stay)."""
+    def launch(self, run: RunFolder) -> None:
+        """Launch pytest until every planned cell has a record. Ctrl-C propagates as
+        KeyboardInterrupt, SIGTERM and SIGHUP as Terminated (records stay)."""
+        self.run_folder = run
         for stale in self.out_dir.glob("benchmarks-*.json"):  # left by a killed run
             if stale.stat().st_size == 0:
                 stale.unlink()
@@ -146,9 +139,19 @@ class Supervisor:
         previous = {s: signal.signal(s, _terminated) for s in FORWARDED_SIGNALS}
         self._timed_out: dict | None = None
         try:
-            proc = subprocess.Popen(
-                self.command(), start_new_session=True, env=os.environ | self.env
-            )
+            assert self.run_folder is not None
+            output = self.log.open("a") if self.log else None
+            try:
+                proc = subprocess.Popen(
+                    self.command(),
+                    start_new_session=True,
+                    env=os.environ | self.run_folder.env,
+                    stdout=output,
+                    stderr=subprocess.STDOUT if output else None,
+                )
+            finally:
+                if output:
+                    output.close()  # the child holds its own descriptor
         except BaseException:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -221,7 +224,12 @@ class Supervisor:
                 else f"pytest exited with code {code} during the cell"
             )
         records.write_unmeasured(
-            self.cells_dir, nodeid, running.get("config") or {}, status, message
+            self.cells_dir,
+            nodeid,
+            running.get("config") or {},
+            status,
+            message,
+            process=running.get("process"),
         )
         records.clear_running(self.cells_dir)
         self.events.append(f"{status}: {nodeid} ({message})")

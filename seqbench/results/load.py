@@ -95,7 +95,10 @@ def _entry_row(path: Path, run: str, bench: dict[str, Any]) -> dict[str, Any] | 
     row["metrics"] = extra.get("metrics") or {}
     row["series"] = extra.get("series") or {}
     row["config"] = config
-    row["cell_key"] = f"{row['fullname']}"
+    # One row per worker process of a cell measured in several (schema 3): each is a sample.
+    process = extra.get("worker_process")
+    row["worker_process"] = process
+    row["cell_key"] = row["fullname"] if process is None else f"{row['fullname']}@p{process}"
     return row
 
 

@@ -1,0 +1,142 @@
+"""The launcher contract: how a run folder's planned cells get executed.
+
+A run folder is the unit every launcher works on:
+  run.json   the manifest: profile, overrides, settings, and the plan (launchers/plan.py)
+  cells/     one record per finished cell (launchers/records.py)
+
+A launcher runs the planned cells that have no record yet, one at a time (never two timed
+cells at once on one machine), until each has one. Whatever happens, nothing finished is
+lost: each record is on disk as the cell ends. On SIGTERM or SIGHUP a launcher stops its
+workers, records the interrupted cell so that `--resume` measures it again, and raises
+`Terminated`; on Ctrl-C it raises KeyboardInterrupt. Implementations:
+  local   launchers/supervisor.py: pytest in a supervised child process, restarted after a
+          crash or a timeout; timing cells repeated in fresh worker processes
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqbench.errors import SeqbenchError
+from seqbench.launchers import records
+from seqbench.launchers.allocators import DEFAULT_ALLOCATOR, allocator_env
+from seqbench.launchers.plan import PlannedCell, make_plan, plan_from_json, planned_cells
+from seqbench.profiles import Overrides, build_cells
+
+MANIFEST = "run.json"
+
+
+class Terminated(Exception):
+    """The launcher received SIGTERM or SIGHUP; its children were stopped."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@dataclass
+class RunFolder:
+    path: Path  # the run folder
+    manifest: dict[str, Any]  # run.json's content
+
+    @property
+    def cells_dir(self) -> Path:
+        return self.path / "cells"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        profile: str,
+        overrides: Overrides,
+        plan: list[PlannedCell],
+        **settings: Any,
+    ) -> RunFolder:
+        """A new run folder whose run.json holds the plan and the run's settings (max_mem_bytes,
+        timeout_s, allocator, ...), written before any cell runs."""
+        if (path / MANIFEST).exists():
+            raise SeqbenchError(
+                f"{path} already holds a run: use --resume {path}, or another --out"
+            )
+        manifest = {
+            "profile": profile,
+            "overrides": overrides.__dict__,
+            **settings,
+            "cells_count": len(planned_cells(plan)),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "argv": sys.argv[1:],
+            "plan": [p.to_json() for p in plan],
+        }
+        folder = cls(path, manifest)
+        folder.save()
+        return folder
+
+    @classmethod
+    def load(cls, path: Path) -> RunFolder:
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+        except FileNotFoundError:
+            raise SeqbenchError(f"{path} is not a seqbench run folder (no {MANIFEST})") from None
+        except (OSError, ValueError) as exc:
+            raise SeqbenchError(f"cannot read {path / MANIFEST}: {exc}") from None
+        folder = cls(path, manifest)
+        if "plan" not in manifest:
+            # Folders from before plans were written: the plan is what their profile and
+            # overrides give now, fixed from here on so later resumes cannot drift.
+            folder.manifest["plan"] = [p.to_json() for p in make_plan(folder._rebuilt_cells())]
+            folder.save()
+        _ = folder.plan  # a damaged plan: one line and exit 2 before any work
+        return folder
+
+    def save(self) -> None:
+        records.write_atomic(self.manifest_path, self.manifest)
+
+    def _rebuilt_cells(self) -> list:
+        raw = self.manifest["overrides"]
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        return build_cells(self.manifest["profile"], Overrides(**fields))
+
+    @property
+    def plan(self) -> list[PlannedCell]:
+        return plan_from_json(self.manifest["plan"])
+
+    @property
+    def cells(self) -> list:
+        return planned_cells(self.plan)
+
+    def pending(self) -> list[PlannedCell]:
+        """Planned entries without a record yet."""
+        done = records.finished_nodeids(self.cells_dir)
+        return [p for p in self.plan if p.nodeid not in done]
+
+    @property
+    def cell_timeout_s(self) -> float | None:
+        return self.manifest.get("timeout_s")
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment of the run's processes. Runs recorded before the allocator was a
+        setting used glibc's default heap."""
+        return allocator_env(self.manifest.get("allocator", DEFAULT_ALLOCATOR))
+
+
+class Launcher(ABC):
+    """Runs a run folder's pending cells (see the module docstring for the contract)."""
+
+    name: str  # how `seqbench run --launcher` names it
+
+    @abstractmethod
+    def launch(self, run: RunFolder) -> None:
+        """Return when every planned cell has a record; raise Terminated or
+        KeyboardInterrupt when stopped (finished records stay)."""

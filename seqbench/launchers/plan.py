@@ -1,0 +1,137 @@
+"""A sweep's plan: every cell it runs, with the pytest node id that runs it.
+
+`seqbench run` resolves the profile and the user's overrides once and writes the plan into
+the run folder's run.json. The pytest plugin and every launcher read that plan; nothing
+re-derives the cells from command-line options, so options are parsed and validated once
+and a resumed run runs exactly the cells it first planned, whatever the profile became since.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqbench.config import CellConfig
+from seqbench.errors import SeqbenchError
+from seqbench.schema import CONFIG_FIELDS_ADDED
+
+# The benchmark definitions sit beside the package in a source checkout (pip install -e .).
+BENCHMARKS_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@dataclass(frozen=True)
+class PlannedCell:
+    nodeid: str  # pytest node id relative to the repository root, as in the cell records
+    cell: CellConfig | None  # None for a session entry (the calibration GEMM)
+    process: int | None = None  # which worker process of a cell measured in several
+
+    @property
+    def run_key(self) -> str:
+        """What the entry's record is filed under (launchers/records.py)."""
+        return self.nodeid if self.process is None else f"{self.nodeid}@p{self.process}"
+
+    def to_json(self) -> dict[str, Any]:
+        cell = self.cell.to_dict() if self.cell else None
+        out: dict[str, Any] = {"nodeid": self.nodeid, "cell": cell}
+        if self.process is not None:
+            out["process"] = self.process
+        return out
+
+
+def validation_knobs() -> dict[str, Any]:
+    """Knobs for validating the regression detector, from the environment, merged into every
+    planned cell's `extra` so the records say they were set (README, "Checking the
+    detector")."""
+    knobs: dict[str, Any] = {}
+    if os.environ.get("SEQBENCH_INJECT_SLOWDOWN"):
+        try:
+            knobs["inject_slowdown"] = float(os.environ["SEQBENCH_INJECT_SLOWDOWN"])
+        except ValueError:
+            raise SeqbenchError(
+                "SEQBENCH_INJECT_SLOWDOWN must be a fraction such as 0.1, got "
+                f"{os.environ['SEQBENCH_INJECT_SLOWDOWN']!r}"
+            ) from None
+    return knobs
+
+
+def benchmarks_dir() -> Path:
+    if not BENCHMARKS_DIR.is_dir():
+        raise SeqbenchError(
+            f"benchmark definitions not found at {BENCHMARKS_DIR}: install seqbench "
+            "from a source checkout (pip install -e .)"
+        )
+    return BENCHMARKS_DIR
+
+
+def benchmark_functions(bench_dir: Path) -> dict[str | None, list[str]]:
+    """family → the node id prefixes ("benchmarks/test_x.py::test_y") of its benchmark
+    functions, read from each module's ``FAMILY`` constant without importing it. Functions
+    without a ``cell`` argument run once per session, under the key None."""
+    found: dict[str | None, list[str]] = {}
+    for path in sorted(bench_dir.glob("test_*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        family = next(
+            (
+                node.value.value
+                for node in tree.body
+                if isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "FAMILY" for t in node.targets)
+                and isinstance(node.value, ast.Constant)
+            ),
+            None,
+        )
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                takes_cell = any(a.arg == "cell" for a in node.args.args)
+                prefix = f"{bench_dir.name}/{path.name}::{node.name}"
+                found.setdefault(family if takes_cell else None, []).append(prefix)
+    return found
+
+
+def make_plan(cells: list[CellConfig], bench_dir: Path | None = None) -> list[PlannedCell]:
+    """The session entries, then every (benchmark function, cell) pair of the cells' families,
+    in the cells' order; a cell measured in N worker processes has one entry per process."""
+    functions = benchmark_functions(bench_dir or benchmarks_dir())
+    plan = [PlannedCell(prefix, None) for prefix in functions.get(None, [])]
+    for cell in cells:
+        processes = range(cell.processes) if cell.processes > 1 else [None]
+        for prefix in functions.get(cell.family, []):
+            plan.extend(PlannedCell(f"{prefix}[{cell.cell_id}]", cell, p) for p in processes)
+    return plan
+
+
+def cell_from_dict(data: dict[str, Any]) -> CellConfig:
+    """A CellConfig from a plan or a record; fields added since (schema.CONFIG_FIELDS_ADDED)
+    take the value their absence meant."""
+    try:
+        return CellConfig(**(CONFIG_FIELDS_ADDED | data))
+    except TypeError as exc:
+        raise SeqbenchError(f"a planned cell does not fit this seqbench: {exc}") from None
+
+
+def plan_from_json(entries: Any) -> list[PlannedCell]:
+    if not isinstance(entries, list):
+        raise SeqbenchError("the run's plan is not a list of cells")
+    plan = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("nodeid"), str):
+            raise SeqbenchError(f"malformed plan entry: {entry!r:.80}")
+        cell = entry.get("cell")
+        plan.append(
+            PlannedCell(
+                entry["nodeid"], cell_from_dict(cell) if cell else None, entry.get("process")
+            )
+        )
+    return plan
+
+
+def planned_cells(plan: list[PlannedCell]) -> list[CellConfig]:
+    """The distinct cells of a plan, in order (a throughput cell has two functions)."""
+    seen: dict[tuple[str, str], CellConfig] = {}
+    for entry in plan:
+        if entry.cell is not None:
+            seen.setdefault((entry.cell.family, entry.cell.cell_id), entry.cell)
+    return list(seen.values())
