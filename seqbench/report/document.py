@@ -50,7 +50,7 @@ def _md_cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(frame: pd.DataFrame) -> str:
+def md_table(frame: pd.DataFrame) -> str:
     header = "| " + " | ".join(_md_cell(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     rows = [
@@ -69,7 +69,7 @@ def render_markdown(blocks: list[Block]) -> str:
         elif isinstance(b, Bullets):
             out.append("\n".join(f"- {item}" for item in b.items))
         elif isinstance(b, Table):
-            out.append(_md_table(b.frame))
+            out.append(md_table(b.frame))
         elif isinstance(b, Image):
             out.append(f"![{b.alt}]({b.relative})")
     return "\n\n".join(out) + "\n"

@@ -98,7 +98,13 @@ def _entry_row(path: Path, run: str, bench: dict[str, Any]) -> dict[str, Any] | 
     # One row per worker process of a cell measured in several (schema 3): each is a sample.
     process = extra.get("worker_process")
     row["worker_process"] = process
-    row["cell_key"] = row["fullname"] if process is None else f"{row['fullname']}@p{process}"
+    if process is not None:
+        # pytest-benchmark's table names a cell's processes apart (name@pN); the cell's name
+        # stays the cell's, and its key tells the processes apart.
+        row["name"] = str(row["name"]).removesuffix(f"@p{process}")
+        row["cell_key"] = f"{row['fullname']}@p{process}"
+    else:
+        row["cell_key"] = row["fullname"]
     return row
 
 

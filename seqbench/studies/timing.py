@@ -1,0 +1,302 @@
+"""The timing study: are a timing cell's numbers independent of the run they come from?
+
+    python -m seqbench.studies.timing --out results/timing-study --runs 5
+
+It measures, on this machine, what README's "Timing" section states:
+- between runs: each timing cell's max/min of its run medians over --runs whole quick runs
+  of the unchanged tree (the default allocator);
+- alone against inside: one cell (LSTM train step at T=100 and T=1000) run alone, against
+  the same cell inside the whole runs;
+- held out: how often a run's median lies inside the interval the report computes from the
+  other runs' processes;
+- allocators: --allocator-runs runs of quick's timing families under each other allocator,
+  their between-run spread and their speed against the default;
+- the wall time of each whole quick run.
+
+Every run goes through the local launcher, one at a time, in an order shuffled per repetition
+so drift over the study favours no kind. A run folder that finished is kept and one that did
+not is resumed, so the study can be stopped and started again. Outputs in --out: runs/ (the
+run folders), runs.csv (kind, allocator, wall time), cells.csv (per run and cell: the median
+of each process and of the run) and summary.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqbench.config import TIMING_FAMILIES
+from seqbench.errors import SeqbenchError
+from seqbench.launchers import records
+from seqbench.launchers.allocators import ALLOCATORS, DEFAULT_ALLOCATOR, allocator_env
+from seqbench.launchers.base import MANIFEST, RunFolder
+from seqbench.launchers.plan import make_plan
+from seqbench.launchers.supervisor import Supervisor
+from seqbench.profiles import DEFAULT_PROFILE, Overrides, build_cells
+from seqbench.report.document import md_table
+from seqbench.report.stats import summarize
+from seqbench.results import load_results
+
+# The cell the issue found 1.65× slower inside whole runs than alone, and the one whose
+# between-run spread was the worst (1.75×): LSTM train step at T=100 and T=1000.
+ALONE = Overrides(families=("throughput",), models=("lstm",), seq_lens=(100, 1000))
+TIMING_ONLY = Overrides(families=TIMING_FAMILIES)
+TARGET_BETWEEN_RUNS_RATIO = 1.10
+TARGET_ALONE_RATIO = 1.10
+TARGET_HELD_OUT_FRACTION = 0.90
+
+
+def planned_runs(runs: int, allocator_runs: int, allocators: list[str]) -> list[tuple]:
+    """(kind, allocator, repetition, overrides) of every run, repetition by repetition."""
+    plan = []
+    for rep in range(1, max(runs, allocator_runs) + 1):
+        batch = []
+        if rep <= runs:
+            batch.append(("whole", DEFAULT_ALLOCATOR, rep, Overrides()))
+            batch.append(("alone", DEFAULT_ALLOCATOR, rep, ALONE))
+        if rep <= allocator_runs:
+            for name in allocators:
+                if name != DEFAULT_ALLOCATOR:
+                    batch.append(("timing", name, rep, TIMING_ONLY))
+                    batch.append(("alone", name, rep, ALONE))
+        plan.append(batch)
+    return plan
+
+
+def _folder(root: Path, kind: str, allocator: str, rep: int) -> Path:
+    return root / f"{kind}-{allocator}-r{rep}"
+
+
+def run_one(folder: Path, profile: str, overrides: Overrides, allocator: str) -> float:
+    """Run (or finish) one run folder through the local launcher; its wall time in s."""
+    if (folder / MANIFEST).exists():
+        run = RunFolder.load(folder)
+        if not run.pending():
+            return float("nan")  # finished earlier; its wall time is in runs.csv already
+        records.forget_interrupted(run.cells_dir)
+    else:
+        cells = build_cells(profile, overrides)
+        run = RunFolder.create(folder, profile, overrides, make_plan(cells), allocator=allocator)
+    start = time.perf_counter()
+    Supervisor(verbose=False, log=folder.with_suffix(".log")).launch(run)
+    return time.perf_counter() - start
+
+
+def collect(
+    out: Path, profile: str, runs: int, allocator_runs: int, allocators: list[str], seed: int
+) -> None:
+    root = out / "runs"
+    root.mkdir(parents=True, exist_ok=True)
+    walls = out / "runs.csv"
+    done = pd.read_csv(walls) if walls.exists() else pd.DataFrame(columns=["run"])
+    rng = random.Random(seed)
+    for batch in planned_runs(runs, allocator_runs, allocators):
+        rng.shuffle(batch)
+        for kind, allocator, rep, overrides in batch:
+            folder = _folder(root, kind, allocator, rep)
+            if folder.name in set(done["run"]):
+                continue
+            wall_s = run_one(folder, profile, overrides, allocator)
+            row = {
+                "run": folder.name,
+                "kind": kind,
+                "allocator": allocator,
+                "rep": rep,
+                "wall_s": wall_s,
+            }
+            done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
+            done.to_csv(walls, index=False)
+            print(f"{folder.name}: {wall_s:.0f} s", file=sys.stderr)
+
+
+def cell_table(out: Path) -> pd.DataFrame:
+    """Per run and timing cell: each process's median time and the run's median of them."""
+    runs = pd.read_csv(out / "runs.csv")
+    rows = []
+    for run in runs.to_dict("records"):
+        entries = load_results([out / "runs" / run["run"]]).entries
+        timed = entries[entries["family"].isin(TIMING_FAMILIES) & (entries["status"] == "ok")]
+        for fullname, group in timed.groupby("fullname"):
+            times = group["time_median_s"].astype(float).tolist()
+            rows.append(
+                {
+                    **run,
+                    "cell": fullname.split("::")[-1],
+                    "process_medians_s": times,
+                    "run_median_s": float(np.median(times)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _between_runs(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per (allocator, cell) over the runs with every timing cell: max/min of run medians."""
+    full = cells[cells["kind"].isin(["whole", "timing"])]
+    return (
+        full.groupby(["allocator", "cell"])["run_median_s"]
+        .agg(runs="count", median_s="median", max_over_min=lambda v: v.max() / v.min())
+        .reset_index()
+    )
+
+
+def _held_out(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per (allocator, cell, run): is the run's median inside the interval of the median that
+    the other runs' processes give (the report's interval, or their range below 6 values)?"""
+    rows = []
+    full = cells[cells["kind"].isin(["whole", "timing"])]
+    for (allocator, cell), group in full.groupby(["allocator", "cell"]):
+        if len(group) < 2:
+            continue
+        for i, row in enumerate(group.to_dict("records")):
+            others = [
+                t
+                for j, r in enumerate(group.to_dict("records"))
+                if j != i
+                for t in r["process_medians_s"]
+            ]
+            s = summarize(others)
+            low, high = (s.ci_low, s.ci_high) if s.has_ci else (s.low, s.high)
+            inside = low <= row["run_median_s"] <= high
+            rows.append(
+                {
+                    "allocator": allocator,
+                    "cell": cell,
+                    "run": row["run"],
+                    "n_other_processes": s.n,
+                    "inside": inside,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _alone(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per allocator and cell: median over runs alone / median over whole (or timing) runs."""
+    alone = cells[cells["kind"] == "alone"].groupby(["allocator", "cell"])["run_median_s"]
+    inside = cells[cells["kind"] != "alone"].groupby(["allocator", "cell"])["run_median_s"]
+    frame = (
+        pd.concat([alone.median().rename("alone_s"), inside.median().rename("inside_s")], axis=1)
+        .dropna()
+        .reset_index()
+    )
+    frame["alone_over_inside"] = frame["alone_s"] / frame["inside_s"]
+    return frame
+
+
+def _allocators(between: pd.DataFrame) -> pd.DataFrame:
+    """Per allocator: typical and worst between-run spread, and speed against the default
+    (geometric mean over cells of the default's median / this allocator's median)."""
+    base = between[between["allocator"] == DEFAULT_ALLOCATOR].set_index("cell")["median_s"]
+    rows = []
+    for allocator, group in between.groupby("allocator"):
+        ratio = base.reindex(group["cell"]).to_numpy() / group["median_s"].to_numpy()
+        ratio = ratio[np.isfinite(ratio)]
+        rows.append(
+            {
+                "allocator": allocator,
+                "runs": int(group["runs"].max()),
+                "median_max_over_min": group["max_over_min"].median(),
+                "worst_max_over_min": group["max_over_min"].max(),
+                "worst_cell": group.loc[group["max_over_min"].idxmax(), "cell"],
+                "speed_vs_default": float(np.exp(np.log(ratio).mean())) if len(ratio) else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summarize_study(out: Path) -> str:
+    cells = cell_table(out)
+    if cells.empty:
+        raise SeqbenchError(f"{out} holds no finished study runs")
+    cells.to_csv(out / "cells.csv", index=False)
+    between, held, alone = _between_runs(cells), _held_out(cells), _alone(cells)
+    allocators = _allocators(between)
+    runs = pd.read_csv(out / "runs.csv")
+    whole = runs[runs["kind"] == "whole"]["wall_s"].dropna()
+    default = between[between["allocator"] == DEFAULT_ALLOCATOR]
+    held_default = held[held["allocator"] == DEFAULT_ALLOCATOR]
+    alone_default = alone[alone["allocator"] == DEFAULT_ALLOCATOR]
+    targets = pd.DataFrame(
+        [
+            {
+                "what": "a timing cell's between-run max/min (whole runs, worst cell)",
+                "measured": f"{default['max_over_min'].max():.3f} ({len(whole)} runs)",
+                "target": f"≤ {TARGET_BETWEEN_RUNS_RATIO:.2f}",
+            },
+            {
+                "what": "alone / inside a whole run (worst of the alone cells)",
+                "measured": f"{alone_default['alone_over_inside'].max():.3f}",
+                "target": f"≤ {TARGET_ALONE_RATIO:.2f}",
+            },
+            {
+                "what": "held-out run's median inside the others' interval",
+                "measured": f"{held_default['inside'].mean():.0%} of {len(held_default)}",
+                "target": f"≥ {TARGET_HELD_OUT_FRACTION:.0%}",
+            },
+            {
+                "what": "whole quick run wall time",
+                "measured": f"{whole.median() / 60:.1f} min (median; {whole.min() / 60:.1f}–"
+                f"{whole.max() / 60:.1f})"
+                if len(whole)
+                else "no run",
+                "target": "≤ 10 min",
+            },
+        ]
+    )
+    text = "\n\n".join(
+        [
+            "# Timing study",
+            f"Machine: see each run folder's records (environment). Runs: {len(runs)}.",
+            "## Targets\n\n" + md_table(targets),
+            "## Allocators\n\n" + md_table(allocators.round(3)),
+            "## Alone against inside\n\n" + md_table(alone.round(5)),
+            "## Between runs, per cell\n\n" + md_table(between.round(5)),
+        ]
+    )
+    (out / "summary.md").write_text(text + "\n")
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m seqbench.studies.timing", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--out", type=Path, required=True, help="study folder")
+    parser.add_argument("--runs", type=int, default=5, help="whole runs (default 5)")
+    parser.add_argument(
+        "--allocator-runs",
+        type=int,
+        default=3,
+        help="timing-family runs per other allocator (default 3)",
+    )
+    parser.add_argument(
+        "--allocators", default=",".join(ALLOCATORS), help="allocators to compare (default: all)"
+    )
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help="profile (default quick)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the run order")
+    parser.add_argument(
+        "--summarize-only", action="store_true", help="only summarise the runs already in --out"
+    )
+    args = parser.parse_args(argv)
+    try:
+        allocators = [a.strip() for a in args.allocators.split(",") if a.strip()]
+        for name in allocators:
+            allocator_env(name)  # unknown or not installed: one line, exit 2, before any run
+        if min(args.runs, args.allocator_runs) < 0 or args.runs < 2:
+            raise SeqbenchError("--runs must be >= 2 and --allocator-runs >= 0")
+        if not args.summarize_only:
+            collect(args.out, args.profile, args.runs, args.allocator_runs, allocators, args.seed)
+        print(summarize_study(args.out))
+    except SeqbenchError as exc:
+        print(f"timing study: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

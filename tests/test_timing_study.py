@@ -1,0 +1,71 @@
+"""The timing study's plan of runs and its statistics, on synthetic run medians."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from seqbench.studies import timing
+
+
+def _cells(rows: list[tuple[str, str, str, str, list[float]]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "run": run,
+                "kind": kind,
+                "allocator": allocator,
+                "cell": cell,
+                "process_medians_s": times,
+                "run_median_s": float(pd.Series(times).median()),
+            }
+            for run, kind, allocator, cell, times in rows
+        ]
+    )
+
+
+def test_every_repetition_runs_every_kind_once():
+    plan = timing.planned_runs(runs=2, allocator_runs=1, allocators=["glibc", "jemalloc"])
+    assert [sorted((k, a) for k, a, _, _ in batch) for batch in plan] == [
+        [("alone", "glibc"), ("alone", "jemalloc"), ("timing", "jemalloc"), ("whole", "glibc")],
+        [("alone", "glibc"), ("whole", "glibc")],
+    ]
+
+
+def test_between_runs_held_out_and_alone():
+    cells = _cells(
+        [
+            ("w1", "whole", "glibc", "a", [1.0, 1.1, 1.2]),
+            ("w2", "whole", "glibc", "a", [1.1, 1.2, 1.3]),
+            ("w3", "whole", "glibc", "a", [2.0, 2.1, 2.2]),  # a slow mode
+            ("x1", "alone", "glibc", "a", [1.65, 1.65, 1.65]),
+        ]
+    )
+    between = timing._between_runs(cells)
+    assert between.loc[0, "max_over_min"] == pytest.approx(2.1 / 1.1)
+    held = timing._held_out(cells)
+    # With 6 other processes the interval is the 95% order-statistic one, [min, max] of 6.
+    assert list(held["n_other_processes"]) == [6, 6, 6]
+    assert list(held["inside"]) == [True, True, False]
+    alone = timing._alone(cells)
+    assert alone.loc[0, "alone_over_inside"] == pytest.approx(1.65 / 1.2)
+
+
+def test_allocators_are_compared_with_the_default():
+    cells = _cells(
+        [
+            ("w1", "whole", "glibc", "a", [2.0]),
+            ("w2", "whole", "glibc", "a", [2.2]),
+            ("t1", "timing", "jemalloc", "a", [1.0]),
+            ("t2", "timing", "jemalloc", "a", [1.0]),
+        ]
+    )
+    table = timing._allocators(timing._between_runs(cells)).set_index("allocator")
+    assert table.loc["jemalloc", "speed_vs_default"] == pytest.approx(2.1)
+    assert table.loc["jemalloc", "worst_max_over_min"] == 1.0
+    assert table.loc["glibc", "worst_max_over_min"] == pytest.approx(1.1)
+
+
+def test_an_unknown_allocator_is_one_line_and_exit_2(tmp_path, capsys):
+    assert timing.main(["--out", str(tmp_path), "--allocators", "glibc,nope"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
