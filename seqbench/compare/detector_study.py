@@ -59,7 +59,7 @@ DEFAULT_PROFILE = "quick"
 
 
 def run_once(out: Path, subset: Overrides, profile: str, slowdown: float, log: Path) -> float:
-    """One run of the subset through the local launcher, into the run folder beside `out`;
+    """One run of the subset through the default launcher, into the run folder beside `out`;
     its pytest-benchmark JSON is then copied to `out`. Returns the wall time in seconds."""
     folder = out.with_suffix("")
     shutil.rmtree(folder, ignore_errors=True)  # a run interrupted before its JSON: redo it

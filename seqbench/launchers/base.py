@@ -9,8 +9,8 @@ cells at once on one machine), until each has one. Whatever happens, nothing fin
 lost: each record is on disk as the cell ends. On SIGTERM or SIGHUP a launcher stops its
 workers, records the interrupted cell so that `--resume` measures it again, and raises
 `Terminated`; on Ctrl-C it raises KeyboardInterrupt. Implementations:
-  local   launchers/supervisor.py: pytest in a supervised child process, restarted after a
-          crash or a timeout; timing cells repeated in fresh worker processes
+  supervisor  launchers/supervisor.py (the default): pytest in a supervised child process,
+              restarted after a crash or a timeout; every item in a forked worker process
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The local launcher: pytest on the run's plan in a supervised child process.
+"""The default launcher (`supervisor`): pytest on the run's plan in a supervised child process.
 
 pytest-benchmark writes its JSON only when a session ends, so each cell's record is written
 as the cell finishes (seqbench/pytest_plugin.py). Every item runs in a worker process forked
@@ -38,7 +38,7 @@ def _terminated(signum: int, frame: object) -> None:
 
 @dataclass
 class Supervisor(Launcher):
-    name = "local"
+    name = "supervisor"
     verbose: bool = True
     attempts: int = 0  # pytest launches so far
     events: list[str] = field(default_factory=list)  # crashed/timeout lines, for the summary

@@ -13,7 +13,7 @@ It measures, on this machine, what README's "Timing" section states:
   their between-run spread and their speed against the default;
 - the wall time of each whole quick run.
 
-Every run goes through the local launcher, one at a time, in an order shuffled per repetition
+Every run goes through the default launcher, one at a time, in an order shuffled per repetition
 so drift over the study favours no kind. A run folder that finished is kept and one that did
 not is resumed, so the study can be stopped and started again. Outputs in --out: runs/ (the
 run folders), runs.csv (kind, allocator, wall time), cells.csv (per run and cell: the median
@@ -74,7 +74,7 @@ def _folder(root: Path, kind: str, allocator: str, rep: int) -> Path:
 
 
 def run_one(folder: Path, profile: str, overrides: Overrides, allocator: str) -> float:
-    """Run (or finish) one run folder through the local launcher; its wall time in s."""
+    """Run (or finish) one run folder through the default launcher; its wall time in s."""
     if (folder / MANIFEST).exists():
         run = RunFolder.load(folder)
         if not run.pending():
