@@ -122,6 +122,8 @@ class GradientFlow:
     param_norms: dict[str, float]  # L2 norm per parameter tensor (float64, scaled)
     grad_h: np.ndarray  # (T,) ‖∂L/∂h_t‖, Frobenius over batch and D·H, t = 1..T; 0 = exact 0
     grad_x: np.ndarray  # (T,) ‖∂L/∂x_t‖, Frobenius over batch and input features
+    # The model dtype's smallest normal number: a gradient below it is subnormal (or 0).
+    tiny: float = 0.0
 
     def summary(self) -> dict[str, float | None]:
         """Ratios of the first and last step's gradient, the fitted decay per step back in
@@ -132,10 +134,14 @@ class GradientFlow:
         vanishing, > 1 exploding), i.e. by 10^(−b/ln 10): that exponent is
         grad_h_decay_log10_per_step (negative vanishing, e.g. −0.25 is a factor 10 lost every
         4 steps back). Steps whose gradient is exactly 0 (every element, in the model's own
-        dtype) are counted, not fitted: their logarithm does not exist.
+        dtype) are counted, not fitted: their logarithm does not exist. So are steps whose
+        norm is below the dtype's smallest normal number (`tiny`): their elements are
+        subnormal, with a few bits of precision left, and pile up at float32's floor near
+        1e-44 instead of decaying (GRU at T ≥ 1000: hundreds of steps at 1e-44, which a fit
+        through them would read as no decay at all).
         """
         g = self.grad_h
-        nonzero = np.flatnonzero((g > 0) & np.isfinite(g))
+        nonzero = np.flatnonzero((g > 0) & (g >= self.tiny) & np.isfinite(g))
         decay = log10_decay = None
         if len(nonzero) >= 2:
             slope = np.polyfit(nonzero + 1, np.log(g[nonzero]), 1)[0]
@@ -152,7 +158,7 @@ class GradientFlow:
             else None,
             "grad_h_decay_per_step_ratio": decay,
             "grad_h_decay_log10_per_step": log10_decay,
-            "grad_h_underflow_steps_count": int(np.count_nonzero(g == 0)),
+            "grad_h_underflow_steps_count": int(np.count_nonzero((g == 0) | (g < self.tiny))),
             "grad_h_first_norm": first,
             "grad_h_last_norm": last,
             "grad_x_first_norm": float(self.grad_x[0]),
@@ -188,6 +194,7 @@ def gradient_flow(model: RecurrentModel, loss_fn, x: torch.Tensor, y: torch.Tens
         param_norms=parameter_grad_norms(model),
         grad_h=grad_h,
         grad_x=grad_x,
+        tiny=float(torch.finfo(x.dtype).tiny),
     )
 
 
