@@ -214,6 +214,17 @@ def test_timings_from_several_processes_use_a_rank_test(loaded):
     assert _verdict("gru-faster-than-lstm", _measure(loaded, records)).verdict == INCONCLUSIVE
 
 
+def test_a_ranking_with_only_some_pairs_decided_says_which_hold(loaded):
+    records = _records(loaded)
+    _set_rounds(records, "rnn", 0.001)
+    _set_rounds(records, "gru", 0.003)  # RNN 3x GRU's tokens/s: beyond the 1.75x prior
+    _set_rounds(records, "lstm", 0.0035)  # GRU vs LSTM 1.17x: within run-to-run spread
+    outcome = _verdict("char-training-speed", _measure(loaded, records))
+    assert outcome.verdict == INCONCLUSIVE
+    assert "no configuration decides every claimed pair" in outcome.reason
+    assert "(gru < rnn)" in outcome.reason
+
+
 def test_real_time_is_judged_on_b1_latency(loaded):
     outcome = _verdict("guide-real-time", measure(loaded))
     assert outcome.verdict == INCONCLUSIVE and "latency" in outcome.reason

@@ -138,7 +138,17 @@ def outcome_of(
         worst = min(results, key=lambda r: min(len(v) for v in r.values.values()))
         reason = f"too few samples: {shortfall(worst.values, sampling)}"
     else:
-        reason = f"no difference decided at any of the {n} configurations"
+        held = [c for r in results for c in r.comparisons if c.relation == "lower"]
+        if held:
+            # Some claimed pairs hold, but at no configuration all of them: say which do.
+            pairs = sorted({f"{c.a} < {c.b}" for c in held})
+            reason = (
+                f"no configuration decides every claimed pair; {len(held)} of "
+                f"{len(relations)} comparisons hold as claimed ({', '.join(pairs)}), the rest "
+                "are undecided"
+            )
+        else:
+            reason = f"no difference decided at any of the {n} configurations"
     return Outcome(INCONCLUSIVE, reason + tail, evidence, measured)
 
 
