@@ -233,10 +233,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     from seqbench.launchers import workers
 
     config = item.config
+    device = config.seqbench_cells[0].device if config.seqbench_cells else "cpu"
+    if not hasattr(config, "_seqbench_machine_info"):
+        workers.prepare_session(config, device)
     if "matmul_ceiling" in item.fixturenames and config.seqbench_matmul_ceiling is None:
         from seqbench.scenarios.ceiling import matmul_ceiling_flop_per_s
 
-        device = config.seqbench_cells[0].device if config.seqbench_cells else "cpu"
         config.seqbench_matmul_ceiling = workers.in_fork(matmul_ceiling_flop_per_s, device)
     workers.run_item(item, config.seqbench_pending.get(item.nodeid, [None]))
     return True

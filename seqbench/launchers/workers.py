@@ -75,6 +75,17 @@ def in_fork(function: Callable[..., Any], *args: Any) -> Any:
     return json.loads(data)
 
 
+def prepare_session(config: pytest.Config, device: str) -> None:
+    """Once, in the session before its first worker: what every worker would otherwise repeat.
+    torch.optim imports torch._dynamo on its first use, about 4 s on this machine kind; the
+    recorded environment queries torch's inter-op pool, so it is collected in a fork."""
+    import torch._dynamo  # noqa: F401  (imported for its side effect: loaded once, here)
+
+    from seqbench import env
+
+    config._seqbench_machine_info = {"seqbench": in_fork(env.collect, device)}
+
+
 def run_item(item: pytest.Item, processes: list[int | None]) -> None:
     """pytest's run-test protocol for one item, once per process index, each in a worker."""
     ihook = item.ihook
