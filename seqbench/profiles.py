@@ -14,8 +14,6 @@ from seqbench.errors import SeqbenchError
 from seqbench.models import MODELS
 from seqbench.tasks import TASKS
 
-ALL_MODELS = ("rnn", "lstm", "gru")
-
 
 def split_csv(text: str | None) -> tuple[str, ...]:
     """'a, b,,c' → ('a', 'b', 'c'): the comma lists of the CLI and the pytest options."""
@@ -104,7 +102,7 @@ def _article_sizes(family: str, model: str, T: int, rounds_budget: int) -> CellC
 def smoke() -> list[CellConfig]:
     """Every model, task and family at tiny sizes (tests and CI)."""
     cells = []
-    for model in ALL_MODELS:
+    for model in MODELS:
         base = dict(model=model, seq_len=8, batch_size=4, hidden_size=8, rounds=3, warmup_rounds=1)
         cells.append(CellConfig(family="throughput", task="mean-sign", **base))
         cells.append(CellConfig(family="memory", task="mean-sign", **base | {"rounds": 1}))
@@ -156,7 +154,7 @@ def quick() -> list[CellConfig]:
     cells = []
     for family in ("throughput", "memory", "gradients"):
         for T in QUICK_LENGTHS:
-            for model in ALL_MODELS:
+            for model in MODELS:
                 cell = _article_sizes(family, model, T, rounds_budget=2_000_000)
                 if family == "gradients":
                     seeds = GRADIENT_SEEDS if T <= GRADIENT_SEEDS_MAX_LENGTH else QUICK_SEEDS
@@ -169,7 +167,7 @@ def quick() -> list[CellConfig]:
     # there is no work to split, and a second oneDNN thread only adds a barrier per step
     # (LSTM at T=8 measured 16-32 ms per pass at 2 threads on busy cores, 0.44 ms at 1).
     for T in LATENCY_LENGTHS:
-        for model in ALL_MODELS:
+        for model in MODELS:
             cells.append(
                 CellConfig(
                     family="latency",
@@ -193,7 +191,7 @@ def quick() -> list[CellConfig]:
             )
     for task in QUICK_TASKS:
         for T in (50, 200):
-            for model in ALL_MODELS:
+            for model in MODELS:
                 for s in QUICK_SEEDS:
                     cells.append(
                         CellConfig(
@@ -228,7 +226,7 @@ def seed() -> list[CellConfig]:
         # Headline: T=20000, B=100, H=50, input 1, 100 full-batch epochs on 100 fixed
         # sequences, Adam lr 1e-3, no clipping, as the article ran it; held-out evaluation
         # added.
-        for model in ALL_MODELS:
+        for model in MODELS:
             cells.append(
                 CellConfig(
                     family="convergence",
@@ -251,7 +249,7 @@ def seed() -> list[CellConfig]:
         # sequence, T=10000, batch 1, input 10, hidden 20, loss = output.sum(), no clipping.
         # One held-out sequence: the loss is a sum over the batch, so a single sequence keeps
         # the held-out loss on the training loss's scale.
-        for model in ALL_MODELS:
+        for model in MODELS:
             cells.append(
                 CellConfig(
                     family="convergence",
@@ -272,7 +270,7 @@ def seed() -> list[CellConfig]:
             )
     # Gradient vanishing: input 10, hidden 20, batch 1, fresh model per T, over 5 seeds.
     for T in (10, 50, 100, 500, 1000):
-        for model in ALL_MODELS:
+        for model in MODELS:
             for s in range(5):
                 cells.append(
                     CellConfig(
@@ -289,7 +287,7 @@ def seed() -> list[CellConfig]:
                     )
                 )
     # The suite's own overhead at the headline size.
-    for model in ALL_MODELS:
+    for model in MODELS:
         cells.append(_article_sizes("overhead", model, 20000, rounds_budget=0))
     return cells
 

@@ -165,3 +165,12 @@ def test_cell_config_validation(field, value, message):
     base = dict(family="throughput", model="rnn", task="adding", seq_len=5)
     with pytest.raises(SeqbenchError, match=message):
         CellConfig(**base | {field: value})
+
+
+def test_a_model_registered_at_runtime_runs_in_every_profile(monkeypatch):
+    from seqbench.models import MODELS
+
+    monkeypatch.setitem(MODELS, "gru-twin", MODELS["gru"])
+    for profile in ("smoke", "quick", "seed", "long"):
+        models = {c.model for c in build_cells(profile)}
+        assert "gru-twin" in models, profile
