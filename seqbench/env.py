@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import sys
@@ -24,6 +25,38 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# /proc/cpuinfo fields that tell two CPUs with one marketing name apart ("AMD EPYC" is all a
+# virtual machine may show): family, model number, stepping, microcode, cache size.
+CPUINFO_FIELDS = {
+    "cpu family": "cpu_family",
+    "model": "cpu_model_number",
+    "stepping": "cpu_stepping",
+    "microcode": "cpu_microcode",
+    "cache size": "cpu_cache_size",
+}
+
+
+def cpu_signature() -> dict[str, str | None]:
+    """The first processor's identifying fields from /proc/cpuinfo, and a digest of its flags
+    (the instruction sets, which decide which kernels oneDNN may use). Empty values where the
+    file or a field is missing."""
+    found: dict[str, str | None] = dict.fromkeys([*CPUINFO_FIELDS.values(), "cpu_flags_digest"])
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor's block ends here
+                key, _, value = (part.strip() for part in line.partition(":"))
+                if key in CPUINFO_FIELDS:
+                    found[CPUINFO_FIELDS[key]] = value
+                elif key == "flags":
+                    digest = hashlib.sha1(" ".join(sorted(value.split())).encode()).hexdigest()
+                    found["cpu_flags_digest"] = digest[:12]
+    except OSError:
+        pass
+    return found
+
+
 def collect(device: str = "cpu") -> dict[str, Any]:
     """Versions, hardware and threading: what a reader needs to trust a number. No hostname."""
     import numpy
@@ -39,6 +72,7 @@ def collect(device: str = "cpu") -> dict[str, Any]:
         "pytest_benchmark_version": pytest_benchmark.__version__,
         "platform": platform.platform(),
         "cpu_model": cpu_model(),
+        **cpu_signature(),
         "cpu_count_logical": os.cpu_count(),
         "cpu_affinity_count": len(os.sched_getaffinity(0))
         if hasattr(os, "sched_getaffinity")
