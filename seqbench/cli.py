@@ -9,7 +9,7 @@ import sys
 
 from seqbench.errors import SeqbenchError
 
-COMMANDS = ("run", "env", "report", "compare")
+COMMANDS = ("run", "status", "env", "report", "compare")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -80,6 +80,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "that already have one (used by `seqbench run` and --resume)",
     )
     group.addoption(
+        "--seqbench-running-file",
+        default=None,
+        help="where the cell in progress is marked (default: running.json in the cells "
+        "folder); a cluster job, one of several sharing the cells folder, passes its own",
+    )
+    group.addoption(
         "--seqbench-cell-timeout",
         type=float,
         default=None,
@@ -146,6 +152,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.seqbench_worker_benchmark = None  # a worker's benchmark entry, for its parent
     config.seqbench_matmul_ceiling = None  # FLOP/s, measured once in a fork (worker mode)
     config.seqbench_cells_dir = _cells_dir(config)
+    running_file = config.getoption("--seqbench-running-file")
+    records.use_running_file(Path(running_file) if running_file else None)
     plan_path = config.getoption("--seqbench-plan")
     try:
         if plan_path:
@@ -178,6 +186,7 @@ def pytest_benchmark_update_machine_info(
     machine_info.pop("node", None)  # the hostname: not ours to publish
     device = config.getoption("--seqbench-device") or "cpu"
     machine_info["seqbench"] = env.collect(device)
+    machine_info.update(_job_info())
 
 
 def pytest_benchmark_update_json(
@@ -349,4 +358,20 @@ def _machine_info(config: pytest.Config) -> dict[str, Any]:
     if not hasattr(config, "_seqbench_machine_info"):
         device = config.getoption("--seqbench-device") or "cpu"
         config._seqbench_machine_info = {"seqbench": env.collect(device)}
-    return config._seqbench_machine_info
+    return config._seqbench_machine_info | _job_info()
+
+
+def _job_info() -> dict[str, Any]:
+    """The cluster job this session runs in (launchers/cluster/job.py sets the variables), so
+    each record says which job and which host measured it: the report and compare warn when
+    one run's cells came from different machines. The host is a digest, not its name."""
+    job_id = os.environ.get("SEQBENCH_JOB_ID")
+    if not job_id:
+        return {}
+    return {
+        "seqbench_job": {
+            "launcher": os.environ.get("SEQBENCH_LAUNCHER"),
+            "job_id": job_id,
+            "host_id": os.environ.get("SEQBENCH_HOST_ID"),
+        }
+    }

@@ -441,6 +441,19 @@ def test_different_torch_and_cpu_warn_and_name_the_field(tmp_path, capsys):
     assert "warning: torch_version differs" in captured.err
 
 
+def test_two_cpus_of_one_name_are_told_apart(tmp_path, capsys):
+    base, cur = read("tput_base.json"), read("tput_base.json")
+    base["machine_info"]["seqbench"].update(cpu_model_number="1", cpu_flags_digest="aaa")
+    cur["machine_info"]["seqbench"].update(cpu_model_number="17", cpu_flags_digest="bbb")
+    assert (
+        base["machine_info"]["seqbench"]["cpu_model"]
+        == cur["machine_info"]["seqbench"]["cpu_model"]
+    )
+    run_cli(write(tmp_path, "b.json", base), write(tmp_path, "c.json", cur))
+    out = capsys.readouterr().out
+    assert "cpu_model_number differs" in out and "cpu_flags_digest differs" in out
+
+
 def test_runs_under_different_allocators_warn(tmp_path, capsys):
     base, cur = read("tput_base.json"), read("tput_base.json")
     base["machine_info"]["seqbench"]["allocator"] = "glibc"

@@ -11,6 +11,12 @@ from seqbench.results.load import ResultSet
 CHECKED_FIELDS = (
     "torch_version",
     "cpu_model",
+    # The marketing name alone ("AMD EPYC") joins machines 2.6x apart; these tell them apart.
+    "cpu_family",
+    "cpu_model_number",
+    "cpu_stepping",
+    "cpu_microcode",
+    "cpu_flags_digest",
     "cuda_device",
     "cuda_version",
     "torch_threads",
@@ -36,7 +42,8 @@ def _values(results: ResultSet, field: str) -> set[str]:
 
 
 def environment_warnings(baseline: ResultSet, current: ResultSet) -> list[str]:
-    """One line per field whose recorded values differ between the two sides."""
+    """One line per field whose recorded values differ between the two sides, then one per
+    run whose cells came from different machines."""
     warnings = []
     for field in CHECKED_FIELDS:
         base, cur = _values(baseline, field), _values(current, field)
@@ -45,6 +52,56 @@ def environment_warnings(baseline: ResultSet, current: ResultSet) -> list[str]:
                 f"{field} differs: baseline {', '.join(sorted(base))}; "
                 f"current {', '.join(sorted(cur))}"
             )
+    return (
+        warnings
+        + mixed_machine_warnings(baseline, "baseline")
+        + mixed_machine_warnings(current, "current")
+    )
+
+
+# What tells machines apart within one run: the checked environment, and the host a cluster
+# job ran on (a digest of its name: seqbench/launchers/cluster/job.py).
+HOST_FIELD = "host"
+
+
+def _machine(info: dict[str, Any]) -> dict[str, Any]:
+    env = _env(info)
+    machine = {f: env.get(f) for f in CHECKED_FIELDS if env.get(f) is not None}
+    host = (info.get("seqbench_job") or {}).get("host_id")
+    if host:
+        machine[HOST_FIELD] = host
+    return machine
+
+
+def mixed_machine_warnings(results: ResultSet, side: str | None = None) -> list[str]:
+    """One line per run whose cells were measured on different machines or GPUs (a cluster
+    run's jobs land where the scheduler puts them): its timings mix machines, and a
+    comparison against it compares machines as much as code."""
+    warnings = []
+    for run, infos in sorted(results.run_machines.items()):
+        machines = [_machine(info) for info in infos]
+        differing = {}
+        for field in (*CHECKED_FIELDS, HOST_FIELD):
+            values = {str(m[field]) for m in machines if field in m}
+            if len(values) > 1:
+                differing[field] = values
+        if not differing:
+            continue
+        detail = "; ".join(
+            f"{field}: {', '.join(sorted(values))}"
+            for field, values in differing.items()
+            if field != HOST_FIELD
+        )
+        where = f"{side} run {run}" if side else f"run {run}"
+        if HOST_FIELD in differing:
+            hosts = f"{len(differing[HOST_FIELD])} hosts"
+            what = f"{hosts} ({detail})" if detail else f"{hosts} of the same kind"
+        else:
+            what = detail
+        warnings.append(
+            f"{where} holds cells measured on different machines: {what}; its timings "
+            "mix machines (pin a cluster run's jobs to one node kind with --constraint)"
+        )
     return warnings
 
 

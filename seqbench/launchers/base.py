@@ -8,9 +8,15 @@ A launcher runs the planned cells that have no record yet, one at a time (never 
 cells at once on one machine), until each has one. Whatever happens, nothing finished is
 lost: each record is on disk as the cell ends. On SIGTERM or SIGHUP a launcher stops its
 workers, records the interrupted cell so that `--resume` measures it again, and raises
-`Terminated`; on Ctrl-C it raises KeyboardInterrupt. Implementations:
+`Terminated`; on Ctrl-C it raises KeyboardInterrupt. Implementations (LAUNCHERS):
   supervisor  launchers/supervisor.py (the default): pytest in a supervised child process,
               restarted after a crash or a timeout; every item in a forked worker process
+  slurm       launchers/cluster/: the pending cells split into SLURM jobs (submitit job
+              arrays), each running the supervisor on its share of the plan, all writing
+              into the one cells/ folder; timing cells on nodes of their own
+  local       the same jobs as processes of this machine (submitit's local executor)
+A cluster launcher returns when every job has ended: a cell a job did not reach (its job
+was killed) has no record, and `seqbench run --resume` submits it again.
 """
 
 from __future__ import annotations
@@ -31,6 +37,14 @@ from seqbench.launchers.plan import PlannedCell, make_plan, plan_from_json, plan
 from seqbench.profiles import Overrides, build_cells
 
 MANIFEST = "run.json"
+# `seqbench run --launcher` names → "module:class", imported when chosen: the cluster
+# launchers need submitit, which the default one does not.
+LAUNCHERS = {
+    "supervisor": "seqbench.launchers.supervisor:Supervisor",
+    "local": "seqbench.launchers.cluster.launcher:LocalLauncher",
+    "slurm": "seqbench.launchers.cluster.launcher:SlurmLauncher",
+}
+DEFAULT_LAUNCHER = "supervisor"
 
 
 class Terminated(Exception):
@@ -117,12 +131,18 @@ class RunFolder:
 
     def pending(self) -> list[PlannedCell]:
         """Planned entries without a record yet."""
-        done = records.finished_nodeids(self.cells_dir)
-        return [p for p in self.plan if p.nodeid not in done]
+        done = records.finished_nodeids(self.cells_dir)  # by run key: node id@pN per process
+        return [p for p in self.plan if p.run_key not in done]
 
     @property
     def cell_timeout_s(self) -> float | None:
         return self.manifest.get("timeout_s")
+
+    @property
+    def launcher(self) -> str:
+        """The launcher the run was started with (runs from before there was a choice: the
+        supervisor)."""
+        return self.manifest.get("launcher", DEFAULT_LAUNCHER)
 
     @property
     def env(self) -> dict[str, str]:
@@ -135,8 +155,24 @@ class Launcher(ABC):
     """Runs a run folder's pending cells (see the module docstring for the contract)."""
 
     name: str  # how `seqbench run --launcher` names it
+    events: list[str]  # one line per cell that crashed or timed out, for the summary
+
+    def prepare(self, run: RunFolder) -> None:  # noqa: B027  (optional: most need none)
+        """Checks and bookkeeping before any work: one line and exit 2 for what stops the
+        launch (a cluster launcher: jobs of an earlier launch still running)."""
 
     @abstractmethod
     def launch(self, run: RunFolder) -> None:
-        """Return when every planned cell has a record; raise Terminated or
-        KeyboardInterrupt when stopped (finished records stay)."""
+        """Return when every planned cell has a record (a cluster launcher: when every job
+        has ended); raise Terminated or KeyboardInterrupt when stopped (finished records
+        stay)."""
+
+
+def launcher_class(name: str) -> type[Launcher]:
+    """The launcher named `name` (one line and exit 2 for an unknown one)."""
+    import importlib
+
+    if name not in LAUNCHERS:
+        raise SeqbenchError(f"unknown launcher {name!r}: choose from {', '.join(LAUNCHERS)}")
+    module, _, cls = LAUNCHERS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)

@@ -6,7 +6,9 @@ training run at T=400), so a bar that counts cells would promise the wrong end t
 pytest item gets a cost in token-steps: sequence elements processed (B·T′) times how often
 the measurement processes them. tqdm's rate over those units gives the ETA. The per-step bar
 of a convergence cell, drawn by the pytest child, stays; this bar is redrawn by the
-supervisor whenever a cell finishes. `SEQBENCH_PROGRESS=0` turns both off.
+supervisor whenever a cell finishes. A cluster launcher (launchers/cluster/) runs several
+jobs at once, each with its own running marker: it gives the bar a line of how many cells
+run and wait instead. `SEQBENCH_PROGRESS=0` turns both off.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class SweepProgress:
         self.cells_dir = cells_dir
         self.costs: dict[str, float] = {}  # record file name -> its item's cost
         self.current: str | None = None
+        self.activity: str | None = None  # e.g. "2 running, 5 queued", from a cluster launcher
         disabled = os.environ.get("SEQBENCH_PROGRESS") == "0" or not sys.stderr.isatty()
         self.bar = tqdm(
             total=sum(costs),
@@ -107,7 +110,9 @@ class SweepProgress:
         )
         self.update()
 
-    def update(self) -> None:
+    def update(self, activity: str | None = None) -> None:
+        """Redraw after new records; `activity` replaces the running cell's name (several
+        jobs run cells at once)."""
         names = (
             {p.name for p in self.cells_dir.glob("*.json")} - {records.RUNNING}
             if self.cells_dir.is_dir()
@@ -116,14 +121,17 @@ class SweepProgress:
         new = names - self.costs.keys()
         for name in new:
             self.costs[name] = _record_cost(self.cells_dir / name)
-        running = records.read_running(self.cells_dir)
-        current = running["nodeid"].split("::")[-1] if running else None
-        if not new and current == self.current:
+        current = None
+        if activity is None:
+            running = records.read_running(self.cells_dir)
+            current = running["nodeid"].split("::")[-1] if running else None
+        if not new and current == self.current and activity == self.activity:
             return
-        self.current = current
+        self.current, self.activity = current, activity
         done = sum(self.costs.values())
+        now = activity or f"now {current or '-'}"
         self.bar.set_description_str(
-            f"sweep: {len(self.costs)}/{self.items} cells, now {current or '-'}", refresh=False
+            f"sweep: {len(self.costs)}/{self.items} cells, {now}", refresh=False
         )
         self.bar.n = min(done, self.bar.total)
         self.bar.refresh()

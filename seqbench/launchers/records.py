@@ -3,7 +3,9 @@
 A run folder holds:
   run.json              the manifest: profile and overrides, so --resume runs the same sweep
   cells/<key>.json      one record per finished cell (any status), written atomically
-  cells/running.json    the cell in progress (so the supervisor can name a crashed cell)
+  cells/running.json    the cell in progress (so the supervisor can name a crashed cell); a
+                        cluster job, one of several writing into the same cells/, keeps its
+                        own marker instead (jobs/<tag>/running.json, --seqbench-running-file)
   benchmarks-<n>.json   pytest-benchmark's own JSON, one per pytest attempt that ended
 
 A record has the shape of a pytest-benchmark entry ({"cell_record": {name, fullname, stats,
@@ -21,6 +23,22 @@ from pathlib import Path
 from typing import Any
 
 RUNNING = "running.json"
+# Where this process's running marker goes when it is not cells/running.json: set once by the
+# pytest plugin from --seqbench-running-file, so the forked workers (launchers/workers.py),
+# which call these functions with the cells folder only, use the job's own marker.
+_running_file: Path | None = None
+
+
+def use_running_file(path: Path | None) -> None:
+    """Make `path` this process's running marker (None: cells/running.json)."""
+    global _running_file
+    _running_file = path
+
+
+def running_path(cells_dir: Path, marker: Path | None = None) -> Path:
+    """The running marker: `marker` if given, else the process's (use_running_file), else
+    cells/running.json."""
+    return marker or _running_file or cells_dir / RUNNING
 
 
 def cell_key(nodeid: str) -> str:
@@ -56,10 +74,12 @@ def write_cell(
     message: str | None = None,
     machine_info: dict[str, Any] | None = None,
     process: int | None = None,
+    job: dict[str, Any] | None = None,
 ) -> Path:
     """One finished cell, or one worker process of it. `machine_info` is pytest-benchmark's
     environment block (the same the run's JSON gets at its end), so a run cut short before
-    its JSON is written still says where each cell was measured."""
+    its JSON is written still says where each cell was measured. `job` names the scheduler's
+    job (id, state) that a cluster launcher saw end during the cell."""
     key = run_key(nodeid, process)
     path = cells_dir / f"{cell_key(key)}.json"
     record = {
@@ -72,6 +92,8 @@ def write_cell(
         record["run_key"] = key
     if machine_info:
         record["machine_info"] = machine_info
+    if job:
+        record["job"] = job
     write_atomic(path, record)
     return path
 
@@ -84,6 +106,7 @@ def write_unmeasured(
     message: str,
     metrics: dict[str, Any] | None = None,
     process: int | None = None,
+    job: dict[str, Any] | None = None,
 ) -> Path:
     """Record a cell that produced no measurement (skipped, crashed, timed out), in the same
     shape as a measured one so the loader reads it alike."""
@@ -95,8 +118,10 @@ def write_unmeasured(
     extra["message"] = message
     if process is not None:
         extra["worker_process"] = process
+    if job:
+        extra["job"] = job
     entry = {"name": nodeid.split("::")[-1], "fullname": nodeid, "stats": None, "extra_info": extra}
-    return write_cell(cells_dir, nodeid, entry, status, message, process=process)
+    return write_cell(cells_dir, nodeid, entry, status, message, process=process, job=job)
 
 
 # Message prefix of a cell stopped by a signal to the supervisor (SIGTERM, SIGHUP): the cell
@@ -104,18 +129,38 @@ def write_unmeasured(
 INTERRUPTED_BY = "interrupted by "
 
 
-def forget_interrupted(cells_dir: Path) -> list[str]:
-    """Remove the records of interrupted cells; return their node ids."""
+def forget_interrupted(cells_dir: Path, only: set[str] | None = None) -> list[str]:
+    """Remove the records of interrupted cells (of the run keys in `only`, if given); return
+    their node ids."""
     forgotten = []
     for path in cells_dir.glob("*.json") if cells_dir.is_dir() else ():
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and str(data.get("message") or "").startswith(INTERRUPTED_BY):
+        if not isinstance(data, dict) or not isinstance(data.get("cell_record"), dict):
+            continue
+        key = data.get("run_key") or data["cell_record"].get("fullname")
+        if only is not None and key not in only:
+            continue
+        if str(data.get("message") or "").startswith(INTERRUPTED_BY):
             path.unlink()
-            forgotten.append(data.get("cell_record", {}).get("fullname", path.stem))
+            forgotten.append(data["cell_record"].get("fullname", path.stem))
     return forgotten
+
+
+def read_records(cells_dir: Path) -> dict[str, dict[str, Any]]:
+    """run key → the whole record, for every finished cell in the folder."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in cells_dir.glob("*.json") if cells_dir.is_dir() else ():
+        if path.name == RUNNING:
+            continue
+        try:
+            data = json.loads(path.read_text())
+            found[data.get("run_key") or data["cell_record"]["fullname"]] = data
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a foreign or damaged file is not a finished cell
+    return found
 
 
 def finished_nodeids(cells_dir: Path) -> dict[str, str]:
@@ -141,9 +186,10 @@ def mark_running(
     timeout_s: float | None,
     config: dict[str, Any],
     process: int | None = None,
+    marker: Path | None = None,
 ) -> None:
     write_atomic(
-        cells_dir / RUNNING,
+        running_path(cells_dir, marker),
         {
             "nodeid": nodeid,
             "process": process,
@@ -156,12 +202,12 @@ def mark_running(
     )
 
 
-def read_running(cells_dir: Path) -> dict[str, Any] | None:
+def read_running(cells_dir: Path, marker: Path | None = None) -> dict[str, Any] | None:
     try:
-        return json.loads((cells_dir / RUNNING).read_text())
+        return json.loads(running_path(cells_dir, marker).read_text())
     except (OSError, ValueError):
         return None
 
 
-def clear_running(cells_dir: Path) -> None:
-    (cells_dir / RUNNING).unlink(missing_ok=True)
+def clear_running(cells_dir: Path, marker: Path | None = None) -> None:
+    running_path(cells_dir, marker).unlink(missing_ok=True)

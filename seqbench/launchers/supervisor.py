@@ -46,6 +46,12 @@ class Supervisor(Launcher):
     progress: SweepProgress | None = None  # the whole sweep's bar, redrawn at each poll
     run_folder: RunFolder | None = None  # set by launch()
     log: Path | None = None  # where pytest's output goes (default: this terminal)
+    # A cluster job (launchers/cluster/job.py) runs its share of the plan: its own manifest,
+    # its own running marker (other jobs write into the same cells/ at the same time) and
+    # its own pytest-benchmark JSON names. None: the run folder's run.json and cells marker.
+    plan_path: Path | None = None
+    running_file: Path | None = None
+    json_prefix: str = "benchmarks"  # pytest-benchmark's JSON is <prefix>-<attempt>.json
 
     @property
     def out_dir(self) -> Path:
@@ -59,9 +65,9 @@ class Supervisor(Launcher):
     def _next_json(self) -> Path:
         """A new file per pytest attempt: a resumed run never overwrites an earlier one."""
         n = 1
-        while (self.out_dir / f"benchmarks-{n}.json").exists():
+        while (self.out_dir / f"{self.json_prefix}-{n}.json").exists():
             n += 1
-        return self.out_dir / f"benchmarks-{n}.json"
+        return self.out_dir / f"{self.json_prefix}-{n}.json"
 
     def command(self) -> list[str]:
         assert self.run_folder is not None
@@ -76,7 +82,7 @@ class Supervisor(Launcher):
             "--benchmark-json",
             str(json_path),
             "--seqbench-plan",
-            str(self.run_folder.manifest_path),
+            str(self.plan_path or self.run_folder.manifest_path),
             "--seqbench-fork",
             "--seqbench-cells-dir",
             str(self.cells_dir),
@@ -92,13 +98,15 @@ class Supervisor(Launcher):
             "--benchmark-columns",
             "median,iqr,rounds",
         ]
+        if self.running_file is not None:
+            cmd += ["--seqbench-running-file", str(self.running_file)]
         return cmd
 
     def launch(self, run: RunFolder) -> None:
         """Launch pytest until every planned cell has a record. Ctrl-C propagates as
         KeyboardInterrupt, SIGTERM and SIGHUP as Terminated (records stay)."""
         self.run_folder = run
-        for stale in self.out_dir.glob("benchmarks-*.json"):  # left by a killed run
+        for stale in self.out_dir.glob(f"{self.json_prefix}-*.json"):  # left by a killed run
             if stale.stat().st_size == 0:
                 stale.unlink()
         while True:
@@ -116,7 +124,7 @@ class Supervisor(Launcher):
                 ):
                     self.json_path.unlink()
             if code in (3, 4):  # pytest's internal or usage error: a bug, not a cell's fault
-                records.clear_running(self.cells_dir)
+                records.clear_running(self.cells_dir, self.running_file)
                 raise SeqbenchError(
                     f"pytest failed with exit code {code} (internal or usage "
                     "error); see its output above"
@@ -161,7 +169,7 @@ class Supervisor(Launcher):
                 time.sleep(POLL_S)
                 if self.progress is not None:
                     self.progress.update()
-                running = records.read_running(self.cells_dir)
+                running = records.read_running(self.cells_dir, self.running_file)
                 if (
                     running
                     and running.get("timeout_s")
@@ -173,7 +181,7 @@ class Supervisor(Launcher):
         except KeyboardInterrupt:
             # The terminal sent SIGINT to our group only; pass it on so pytest stops cleanly.
             self._stop(proc, signal.SIGINT)
-            records.clear_running(self.cells_dir)
+            records.clear_running(self.cells_dir, self.running_file)
             raise
         except Terminated as exc:
             # pytest runs in its own session, so SIGTERM to us never reached it: forward it,
@@ -207,7 +215,7 @@ class Supervisor(Launcher):
         """If a cell was in progress when pytest ended, record why; return that status. An
         interrupted cell (a signal to the supervisor, not the cell's fault) is marked so that
         --resume runs it again."""
-        running = records.read_running(self.cells_dir)
+        running = records.read_running(self.cells_dir, self.running_file)
         if running is None:
             return None
         nodeid = running["nodeid"]
@@ -231,7 +239,7 @@ class Supervisor(Launcher):
             message,
             process=running.get("process"),
         )
-        records.clear_running(self.cells_dir)
+        records.clear_running(self.cells_dir, self.running_file)
         self.events.append(f"{status}: {nodeid} ({message})")
         if self.verbose:
             print(f"seqbench: cell {status}: {nodeid} ({message}); continuing", file=sys.stderr)

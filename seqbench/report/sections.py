@@ -10,6 +10,7 @@ import pandas as pd
 from seqbench.claims import CHARACTERISTICS, Judged
 from seqbench.claims.evidence import EXACT, MEMORY, SEEDS, TIMING
 from seqbench.claims.learning import LEARNED_BELOW_CHANCE
+from seqbench.compare.provenance import mixed_machine_warnings
 from seqbench.report.data import Measured, model_order
 from seqbench.report.document import Block, Bullets, Heading, Image, Paragraph, Table
 from seqbench.report.figures import N_BOOT, DrawnFigure
@@ -42,6 +43,7 @@ def overview(m: Measured, out: Path) -> list[Block]:
         )
     else:
         items.append("families missing: none")
+    items += [f"warning: {w}" for w in mixed_machine_warnings(m.results)]
     return [
         Heading("seqbench report", 1),
         Paragraph(
@@ -62,6 +64,8 @@ def environment(m: Measured) -> list[Block]:
         if not env:
             env = {k: info.get(k) for k in ("python_version", "machine", "system") if info}
         columns[run] = {k: "" if v is None else str(v) for k, v in env.items()}
+    # A cluster run's jobs land on whichever nodes the scheduler gives them.
+    blocks += [Paragraph(f"Warning: {w}.") for w in mixed_machine_warnings(m.results)]
     if not columns:
         return [*blocks, Paragraph("The results record no environment.")]
     frame = pd.DataFrame(columns)

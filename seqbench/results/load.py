@@ -8,7 +8,7 @@ file and as a cell record of the same run is taken once, from the JSON.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,9 @@ class ResultSet:
     entries: pd.DataFrame  # one row per benchmark entry (cell × measurement)
     machines: dict[str, dict[str, Any]]  # run id → pytest-benchmark machine_info
     files: list[Path]
+    # run id → every distinct machine_info its files and cell records carry: a cluster run's
+    # jobs each record their own (compare/provenance.py warns when they differ).
+    run_machines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def metrics(self) -> pd.DataFrame:
         """Long format: one row per entry and metric, the configuration as columns."""
@@ -147,6 +150,7 @@ def load_results(paths: list[str | Path]) -> ResultSet:
     files = _collect([Path(p) for p in paths])
     rows: list[dict[str, Any]] = []
     machines: dict[str, dict[str, Any]] = {}
+    run_machines: dict[str, dict[str, dict[str, Any]]] = {}
     json_keys: set[tuple[str, str]] = set()
     cell_rows: list[dict[str, Any]] = []
     for path in files:
@@ -157,18 +161,26 @@ def load_results(paths: list[str | Path]) -> ResultSet:
             rows.extend(entries)
             json_keys.update((run, r["cell_key"]) for r in entries)
             machines[run] = data.get("machine_info", {})
+            _add_machine(run_machines, run, data.get("machine_info"))
         elif _is_cell_record(data):
             row = _entry_row(path, run, data["cell_record"])
             if row is not None:
                 cell_rows.append(row)
                 machines.setdefault(run, data.get("machine_info", {}))
+                _add_machine(run_machines, run, data.get("machine_info"))
         else:
             raise SeqbenchError(f"{path} is not a pytest-benchmark or seqbench result file")
     rows.extend(r for r in cell_rows if (r["run"], r["cell_key"]) not in json_keys)
     if not rows:
         raise SeqbenchError("no seqbench entries found in: "
                             + ", ".join(str(p) for p in paths))
-    return ResultSet(pd.DataFrame(rows), machines, files)
+    distinct = {run: list(infos.values()) for run, infos in run_machines.items()}
+    return ResultSet(pd.DataFrame(rows), machines, files, distinct)
+
+
+def _add_machine(found: dict[str, dict[str, dict[str, Any]]], run: str, info: Any) -> None:
+    if isinstance(info, dict) and info:
+        found.setdefault(run, {})[json.dumps(info, sort_keys=True, default=str)] = info
 
 
 def _run_id(path: Path) -> str:
