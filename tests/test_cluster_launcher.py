@@ -24,7 +24,12 @@ from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
 from seqbench.launchers.base import RunFolder
 from seqbench.launchers.cluster.jobs import split
-from seqbench.launchers.cluster.options import ClusterOptions, from_args, parse_time_limit
+from seqbench.launchers.cluster.options import (
+    ClusterOptions,
+    add_arguments,
+    from_args,
+    parse_time_limit,
+)
 from seqbench.launchers.plan import make_plan
 from seqbench.profiles import Overrides, build_cells
 from seqbench.results import load_results
@@ -68,6 +73,18 @@ def _measured_once(out: Path) -> None:
 
 def _seqbench(*args: str) -> list[str]:
     return [sys.executable, "-m", "seqbench", *args]
+
+
+def _start(*args: str) -> subprocess.Popen:
+    """`seqbench ARGS` in the background, its output captured as text."""
+    return subprocess.Popen(
+        _seqbench(*args),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"SEQBENCH_PROGRESS": "0"},
+    )
 
 
 def _cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -121,23 +138,12 @@ def test_the_options_file_is_read_and_flags_win(tmp_path, monkeypatch):
 
 
 def _args(**given):
+    """The cluster flags as the CLI parses them (none given), with `given` set on top."""
     import argparse
 
-    names = [
-        "cluster_options",
-        "partition",
-        "time_limit",
-        "mem",
-        "cpus_per_task",
-        "gpus_per_node",
-        "account",
-        "constraint",
-        "array_parallelism",
-        "jobs",
-        "share_timing_nodes",
-        "cancel_on_interrupt",
-    ]
-    return argparse.Namespace(**(dict.fromkeys(names) | given))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return argparse.Namespace(**(vars(parser.parse_args([])) | given))
 
 
 def test_timing_cells_get_jobs_of_their_own_and_the_rest_is_balanced():
@@ -306,16 +312,9 @@ def _signal_all(pids: list[int], sig: int) -> None:
 def test_a_job_killed_mid_cell_is_crashed_with_its_id_and_resume_completes(cli, tmp_path):
     out = tmp_path / "run"
     # One job: the calibration, then the rnn, lstm and gru gradient cells.
-    proc = subprocess.Popen(
-        _seqbench(
-            *("run", *SMOKE_GRADIENTS, "--out", str(out)),
-            *("--launcher", "local", "--jobs", "1"),
-        ),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ | {"SEQBENCH_PROGRESS": "0"},
+    proc = _start(
+        *("run", *SMOKE_GRADIENTS, "--out", str(out)),
+        *("--launcher", "local", "--jobs", "1"),
     )
     marker = out / "jobs" / "1-0" / "running.json"
     last = RunFolder.load(_wait_for(lambda: (out / "run.json").exists() and out, 60, "run.json"))
@@ -466,17 +465,10 @@ def test_slurm_gpus_exclusive_timing_nodes_and_ctrl_c_leaves_the_jobs(
 ):
     out = tmp_path / "run"
     monkeypatch.setenv("FAKE_SLURM_HOLD", "1")  # the jobs stay queued: nothing runs
-    proc = subprocess.Popen(
-        _seqbench(
-            *("run", "--profile", "smoke", "--families", "gradients,latency", "--models", "rnn"),
-            *("--device", "cuda", "--out", str(out), "--launcher", "slurm"),
-            *("--gpus-per-node", "2"),
-        ),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ | {"SEQBENCH_PROGRESS": "0"},
+    proc = _start(
+        *("run", "--profile", "smoke", "--families", "gradients,latency", "--models", "rnn"),
+        *("--device", "cuda", "--out", str(out), "--launcher", "slurm"),
+        *("--gpus-per-node", "2"),
     )
     _wait_for(lambda: len(_scripts(fake_slurm)) == 2, 120, "two submissions")
     _wait_for(
