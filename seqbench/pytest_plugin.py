@@ -184,9 +184,7 @@ def pytest_benchmark_update_machine_info(
     config: pytest.Config, machine_info: dict[str, Any]
 ) -> None:
     machine_info.pop("node", None)  # the hostname: not ours to publish
-    device = config.getoption("--seqbench-device") or "cpu"
-    machine_info["seqbench"] = env.collect(device)
-    machine_info.update(_job_info())
+    machine_info.update(_machine_info(config))  # the block every cell record carries
 
 
 def pytest_benchmark_update_json(
@@ -242,7 +240,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     from seqbench.launchers import workers
 
     config = item.config
-    device = config.seqbench_cells[0].device if config.seqbench_cells else "cpu"
+    device = _device(config)
     if not hasattr(config, "_seqbench_machine_info"):
         workers.prepare_session(config, device)
     if "matmul_ceiling" in item.fixturenames and config.seqbench_matmul_ceiling is None:
@@ -356,9 +354,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 def _machine_info(config: pytest.Config) -> dict[str, Any]:
     """The environment block of this session's cell records, collected once."""
     if not hasattr(config, "_seqbench_machine_info"):
-        device = config.getoption("--seqbench-device") or "cpu"
-        config._seqbench_machine_info = {"seqbench": env.collect(device)}
+        config._seqbench_machine_info = {"seqbench": env.collect(_device(config))}
     return config._seqbench_machine_info | _job_info()
+
+
+def _device(config: pytest.Config) -> str:
+    """The session's device: its planned cells' (a plan carries no --seqbench-device)."""
+    return config.seqbench_cells[0].device if config.seqbench_cells else "cpu"
 
 
 def _job_info() -> dict[str, Any]:
