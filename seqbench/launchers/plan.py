@@ -16,6 +16,7 @@ from typing import Any
 
 from seqbench.config import CellConfig
 from seqbench.errors import SeqbenchError
+from seqbench.launchers import records
 from seqbench.schema import CONFIG_FIELDS_ADDED
 
 # The benchmark definitions sit beside the package in a source checkout (pip install -e .).
@@ -30,8 +31,8 @@ class PlannedCell:
 
     @property
     def run_key(self) -> str:
-        """What the entry's record is filed under (launchers/records.py)."""
-        return self.nodeid if self.process is None else f"{self.nodeid}@p{self.process}"
+        """What the entry's record is filed under."""
+        return records.run_key(self.nodeid, self.process)
 
     def to_json(self) -> dict[str, Any]:
         cell = self.cell.to_dict() if self.cell else None

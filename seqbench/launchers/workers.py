@@ -176,7 +176,7 @@ def _metadata(entry: dict[str, Any]) -> Metadata:
     process = (entry.get("extra_info") or {}).get("worker_process")
     fixture = SimpleNamespace(
         # The terminal table tells a cell's processes apart by name; fullname stays the node id.
-        name=entry["name"] if process is None else f"{entry['name']}@p{process}",
+        name=records.run_key(entry["name"], process),
         fullname=entry["fullname"],
         group=entry.get("group"),
         param=entry.get("param"),
