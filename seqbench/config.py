@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seqbench.errors import SeqbenchError
+from seqbench.models import MODELS
+from seqbench.tasks import TASKS
 
 # latency is last so that lists of families printed before it existed keep their order.
 FAMILIES = ("throughput", "memory", "gradients", "convergence", "overhead", "latency")
@@ -96,10 +98,6 @@ def _require(ok: bool, message: str) -> None:
 
 def validate(cfg: CellConfig) -> None:
     """Check every field up front, so a sweep never fails an hour in on a typo."""
-    # Imported here: the registries import this module for CellConfig.
-    from seqbench.models import MODELS
-    from seqbench.tasks import TASKS
-
     _require(
         cfg.family in FAMILIES, f"unknown family {cfg.family!r}: choose from {', '.join(FAMILIES)}"
     )

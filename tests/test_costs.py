@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from seqbench.config import CellConfig
-from seqbench.models import MODELS, build_model
+from seqbench.models import MODELS
 from seqbench.models.costs import (
     BACKWARD_FIT,
     activation_bytes,
@@ -17,6 +17,7 @@ from seqbench.models.costs import (
     peak_step_bytes,
     train_step_flops,
 )
+from seqbench.models.recurrent import build_model
 
 
 def cell(model: str, **kw) -> CellConfig:

@@ -2,7 +2,9 @@
 
 Each entry names torch.nn's fused sequence module, its single-step twin (used to unroll the
 recurrence when measuring the gradient that reaches each time step), and G, the number of
-gate blocks, which sets the cost formulas in ``costs.py``.
+gate blocks, which sets the cost formulas in ``costs.py``. The model built from an entry is
+in ``recurrent.py``; this module holds data only, so the config can validate names against it
+without importing the model code that builds from a config.
 """
 
 from __future__ import annotations
@@ -70,6 +72,4 @@ MODELS: dict[str, CellSpec] = {
     ),
 }
 
-from seqbench.models.recurrent import RecurrentModel, build_model  # noqa: E402
-
-__all__ = ["MODELS", "CellSpec", "RecurrentModel", "build_model"]
+__all__ = ["MODELS", "CellSpec"]

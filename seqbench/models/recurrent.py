@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from seqbench.config import CellConfig
+from seqbench.models import MODELS
 from seqbench.tasks import TASKS
 
 
@@ -26,8 +27,6 @@ class RecurrentModel(nn.Module):
         many_to_one: bool = True,
     ) -> None:
         super().__init__()
-        from seqbench.models import MODELS
-
         self.spec = MODELS[cell]
         self.many_to_one = many_to_one
         self.rnn = self.spec.sequence_module(

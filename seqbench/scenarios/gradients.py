@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqbench.models import RecurrentModel
+from seqbench.models.recurrent import RecurrentModel
 
 MAX_SERIES_POINTS = 256  # curves are stored on at most this many log-spaced time steps
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from seqbench.config import CellConfig
-from seqbench.models import RecurrentModel, build_model
+from seqbench.models.recurrent import RecurrentModel, build_model
 from seqbench.tasks import TASKS, Task
 
 # Held-out data comes from a generator offset from the training seed, so the two splits never
