@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--families", help="comma-separated families to keep")
     parser.add_argument("--seq-lens", help="comma-separated sequence lengths to use instead")
     parser.add_argument("--seeds", help="comma-separated seeds to keep")
-    parser.add_argument("--device", choices=None, help="cpu or cuda for every cell")
+    parser.add_argument("--device", help="cpu or cuda for every cell")
     parser.add_argument("--threads", type=int, help="torch threads for every cell")
     parser.add_argument("--lr", type=float, help="Adam learning rate for every cell")
     parser.add_argument(

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from seqbench.schema import make_record
+
 RUNNING = "running.json"
 # Where this process's running marker goes when it is not cells/running.json: set once by the
 # pytest plugin from --seqbench-running-file, so the forked workers (launchers/workers.py),
@@ -110,8 +112,6 @@ def write_unmeasured(
 ) -> Path:
     """Record a cell that produced no measurement (skipped, crashed, timed out), in the same
     shape as a measured one so the loader reads it alike."""
-    from seqbench.schema import make_record
-
     extra = make_record(
         config, config.get("family", "unknown"), "none", metrics or {}, status=status
     )

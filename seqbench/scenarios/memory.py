@@ -136,6 +136,9 @@ def _child(max_mem_bytes: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (max_mem_bytes, max_mem_bytes))
     reply = sys.stdout
     try:
+        # Imported in the child, after the address-space limit: the probe's peak must include
+        # what loading torch costs, as a real training process's does, and the parent that
+        # only reads the reply needs none of it.
         import torch
 
         from seqbench.scenarios.step import TrainStep
