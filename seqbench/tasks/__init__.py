@@ -1,4 +1,8 @@
-"""Registry of synthetic tasks. Adding a task takes one entry here plus one small module."""
+"""Registry of synthetic tasks. Adding a task takes one entry here plus one small module.
+
+The units, the claims and the report read a task's knowledge from here (its loss unit,
+whether it is long-range, its chance caption) instead of keeping tables of their own.
+"""
 
 from __future__ import annotations
 
@@ -15,4 +19,17 @@ TASKS: dict[str, Task] = {
     "output-sum": OutputSum(),
 }
 
-__all__ = ["TASKS", "Task"]
+
+def long_range_tasks() -> tuple[str, ...]:
+    """The registered tasks that need memory across the whole sequence, in registry order."""
+    return tuple(name for name, task in TASKS.items() if task.long_range)
+
+
+def short_range_tasks() -> tuple[str, ...]:
+    """The registered tasks that are not long-range but have a chance level to learn below."""
+    return tuple(
+        name for name, task in TASKS.items() if not task.long_range and task.has_chance_level()
+    )
+
+
+__all__ = ["TASKS", "Task", "long_range_tasks", "short_range_tasks"]

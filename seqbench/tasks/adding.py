@@ -17,6 +17,9 @@ class Adding(Task):
     many_to_one = True
     output_size = 1  # regression
     fixed_input_size = 2
+    loss_unit = "MSE (target units²)"
+    long_range = True  # the two marked values can lie a whole sequence apart
+    chance_caption = "1/6, the variance 2 · 1/12 left by predicting the mean sum, 1"
 
     def generate(self, n, seq_len, input_size, generator):
         values = torch.rand(n, seq_len, generator=generator)  # (n, T)
@@ -42,4 +45,4 @@ class Adding(Task):
         return 1.0 / 6.0
 
     def is_solved(self, heldout_loss, heldout_accuracy, seq_len):
-        return heldout_loss < 0.01  # "well below 1/6" (references.md)
+        return heldout_loss < 0.01  # well below the chance loss, 1/6

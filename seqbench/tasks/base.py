@@ -1,7 +1,14 @@
-"""The contract every synthetic task fulfils (after algorithmic-efficiency's workloads)."""
+"""The contract every synthetic task fulfils (after algorithmic-efficiency's workloads).
+
+A task carries everything the rest of seqbench needs to know about it: its data, loss and
+solved criterion, and for the report and the claims its loss unit, whether it is a
+long-range task, and a one-line caption of its chance loss. Adding a task needs no edit to
+the units, the claims, the report or compare.
+"""
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 
 import torch
@@ -15,6 +22,14 @@ class Task(ABC):
     output_size: int  # logits (classification) or outputs (regression) per target
     fixed_input_size: int | None = None  # features per step if the task fixes them
     default_input_size: int = 1  # features per step when the config leaves it open
+    loss_unit: str  # the unit of loss()'s value: "nats" for cross-entropy, MSE in target units²
+    # Needs memory across the whole sequence (the target depends on inputs far back, as in
+    # Hochreiter & Schmidhuber 1997's long time lags): the long-term dependency claims and
+    # the report's "learns" columns are judged on these tasks.
+    long_range: bool = False
+    # One line for captions: the chance loss (baseline_loss) and the input-independent
+    # prediction that reaches it, or why the task has none.
+    chance_caption: str
 
     def input_size(self, requested: int | None) -> int:
         if requested is None:
@@ -48,6 +63,10 @@ class Task(ABC):
     @abstractmethod
     def baseline_loss(self, seq_len: int) -> float:
         """Loss of the best input-independent (chance-level) predictor."""
+
+    def has_chance_level(self) -> bool:
+        """Whether the loss has a chance level to compare with (baseline_loss is finite)."""
+        return math.isfinite(self.baseline_loss(100))
 
     @abstractmethod
     def is_solved(self, heldout_loss: float, heldout_accuracy: float | None, seq_len: int) -> bool:

@@ -24,6 +24,9 @@ class CopyMemory(Task):
     many_to_one = False
     output_size = SYMBOLS
     fixed_input_size = SYMBOLS
+    loss_unit = "nats"
+    long_range = True  # the digits must be held across the T blanks
+    chance_caption = "10·ln 8/(T+20), blanks everywhere and then a uniform guess among the 8 digits"
 
     def total_len(self, seq_len):
         return seq_len + 2 * DIGITS

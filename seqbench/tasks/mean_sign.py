@@ -15,6 +15,8 @@ class MeanSign(Task):
     many_to_one = True
     output_size = 2  # two classes, cross-entropy, as in the article
     default_input_size = 1
+    loss_unit = "nats"
+    chance_caption = "ln 2, a uniform guess between the two balanced classes"
 
     def generate(self, n, seq_len, input_size, generator):
         x = torch.randn(n, seq_len, input_size, generator=generator)  # (n, T, I)

@@ -26,6 +26,8 @@ class OutputSum(Task):
     many_to_one = True
     output_size = 2  # the article's 2-class model, whose two logits the loss sums
     default_input_size = 10  # the article's input size for this experiment
+    loss_unit = "loss units"  # a sum of raw outputs: no unit beyond the outputs' own
+    chance_caption = "none, as the loss (a sum of outputs) is unbounded below"
 
     def generate(self, n, seq_len, input_size, generator):
         x = torch.randn(n, seq_len, input_size, generator=generator)  # (n, T, I)
