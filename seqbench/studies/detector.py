@@ -1,6 +1,6 @@
 """Measure the regression detector's false-alarm and detection rates on this machine.
 
-    python -m seqbench.compare.detector_study --pairs 10 --out study/
+    python -m seqbench.studies.detector --pairs 10 --out study/
 
 Each "pair" is --baseline-runs runs of the unchanged tree (the baseline), --current-runs more
 runs of it ("clean") and as many per injected slowdown (SEQBENCH_INJECT_SLOWDOWN, which makes
@@ -17,6 +17,21 @@ of RNN, LSTM and GRU at B=100, H=50, 30 timed rounds each) plus the calibration 
 torch thread (the CI gate's setting: 2 threads on 2 shared cores time tiny recurrent steps
 bimodally, README "Comparing runs"); about 12 s a run on a quiet 2-core machine, so --pairs 20
 with 3 baseline and 2 current runs (180 runs) takes about 40 minutes.
+
+    python -m seqbench.studies.detector --out whole/ --splits RUN1 RUN2 RUN3 RUN4 ...
+
+--splits instead measures false alarms on whole runs already made (any profile): every choice
+of --baseline-runs of them as the baseline against the rest (splits.md, splits.csv,
+splits_flagged.csv). --evaluate-only re-evaluates the runs already in --out/runs.
+
+--lock-file PATH holds PATH while timing (other jobs on a shared machine agree not to load the
+CPU while it exists). It is created atomically; when another process holds it the study stops
+with an error naming the holder, and it is removed when the study ends, however it ends.
+
+The study is a client of the regression detector: it calls seqbench.compare's public API
+(compare_results, CompareOptions, the runs' calibrations) as `seqbench compare` does; the
+evaluation lives in seqbench.studies.detector_eval. The runs go through the default launcher
+(seqbench.launchers), like `seqbench run`.
 """
 
 from __future__ import annotations
@@ -36,7 +51,13 @@ import pandas as pd
 
 from seqbench.compare.engine import CALIBRATION_WARN_RATIO
 from seqbench.compare.options import POOLS, CompareOptions, parse_fraction
-from seqbench.compare.study_eval import (
+from seqbench.errors import SeqbenchError
+from seqbench.launchers.allocators import DEFAULT_ALLOCATOR
+from seqbench.launchers.base import RunFolder
+from seqbench.launchers.plan import make_plan
+from seqbench.launchers.supervisor import Supervisor
+from seqbench.profiles import Overrides, build_cells, split_csv
+from seqbench.studies.detector_eval import (
     SLOW_RUN_RATIO,
     default_grid,
     evaluate,
@@ -46,12 +67,6 @@ from seqbench.compare.study_eval import (
     run_health,
     split_evaluate,
 )
-from seqbench.errors import SeqbenchError
-from seqbench.launchers.allocators import DEFAULT_ALLOCATOR
-from seqbench.launchers.base import RunFolder
-from seqbench.launchers.plan import make_plan
-from seqbench.launchers.supervisor import Supervisor
-from seqbench.profiles import Overrides, build_cells, split_csv
 
 # The subset a study run times: the quick profile's throughput cells at T=100, 1 torch thread.
 DEFAULT_SUBSET = Overrides(families=("throughput",), seq_lens=(100,), threads=1)
@@ -78,24 +93,52 @@ def run_once(out: Path, subset: Overrides, profile: str, slowdown: float, log: P
     return time.perf_counter() - start
 
 
+LOCK_OWNER = "seqbench detector study"
+
+
 @contextmanager
 def timing_lock(path: Path | None):
-    """Hold a lock file while timing, waiting while someone else holds it (shared machines:
-    other jobs agree not to load the CPU while it exists)."""
+    """Hold the lock file `path` while timing (shared machines: other jobs agree not to load
+    the CPU while it exists). It is created atomically (O_CREAT | O_EXCL), so of two studies
+    started at once exactly one gets it; the other stops with a one-line SeqbenchError naming
+    the holder. It is removed on exit, on an exception and on SIGTERM (`timeout`, `kill`)."""
     if path is None:
         yield
         return
-    while path.exists():
-        print(f"waiting: {path} exists", file=sys.stderr)
-        time.sleep(30)
-    path.write_text(f"seqbench detector study, pid {os.getpid()}\n")
-    # A `timeout` or `kill` sends SIGTERM: turn it into SystemExit so the lock is removed.
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        raise SeqbenchError(
+            f"lock file {path} is held by {_lock_holder(path)}; wait for it to finish, or "
+            "remove the file if that process is gone"
+        ) from None
+    except OSError as exc:
+        raise SeqbenchError(f"cannot create lock file {path}: {exc.strerror}") from None
+    mine = f"{LOCK_OWNER}, pid {os.getpid()}"
+    written = False
+    previous = None
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(mine + "\n")
+        written = True
+        # A `timeout` or `kill` sends SIGTERM: turn it into SystemExit so the lock is removed.
+        previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         yield
     finally:
-        path.unlink(missing_ok=True)
-        signal.signal(signal.SIGTERM, previous)
+        # Never remove a lock someone else took since (after removing ours by hand).
+        if not written or _lock_holder(path) == mine:
+            path.unlink(missing_ok=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _lock_holder(path: Path) -> str:
+    """The first line of a lock file: who holds it (or where that is unknown, why)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return "a process that has since released it"
+    return lines[0] if lines else "a process still writing it"
 
 
 def collect(
@@ -225,7 +268,7 @@ def summarize_splits(
     recipe_only: bool = False,
 ) -> str:
     """False alarms of whole runs of the unchanged tree: every split of run_dirs into a
-    baseline and a current side (study_eval.split_evaluate); with `gate`, each setting also
+    baseline and a current side (detector_eval.split_evaluate); with `gate`, each setting also
     with only the matching cells failing (with `recipe_only`, only gated)."""
     grid = (
         recipe_grid(thresholds, baseline_runs, current_runs, gate)
@@ -302,7 +345,7 @@ def summarize_splits(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m seqbench.compare.detector_study", description=__doc__.split("\n\n")[0]
+        prog="python -m seqbench.studies.detector", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--pairs", type=int, default=10, help="pairs of runs (default 10)")
     parser.add_argument("--out", type=Path, required=True, help="study folder")
@@ -346,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         "--lock-file",
         type=Path,
         default=None,
-        help="hold this file while timing; wait while it exists",
+        help="hold this file while timing, created atomically; stop with an error if "
+        "another process holds it",
     )
     parser.add_argument(
         "--evaluate-only", action="store_true", help="re-evaluate the runs already in --out/runs"
@@ -419,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
             summarize(args.out, thresholds, args.baseline_runs, args.current_runs, args.recipe_only)
         )
     except SeqbenchError as exc:
-        print(f"detector_study: error: {exc}", file=sys.stderr)
+        print(f"detector study: error: {exc}", file=sys.stderr)
         return exc.exit_code
     return 0
 

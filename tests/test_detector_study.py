@@ -1,17 +1,25 @@
-"""The detector study's evaluation, on stored real runs, and one study run through the local
-launcher at smoke size."""
+"""The detector study (seqbench.studies.detector): its evaluation on stored real runs, one
+study run through the local launcher at smoke size, its lock file, and the normalisers
+analysis of whole runs (seqbench.studies.normalisers)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import tarfile
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from seqbench.compare.detector_study import main, run_once, summarize
-from seqbench.compare.study_eval import (
+from seqbench.errors import SeqbenchError
+from seqbench.profiles import Overrides
+from seqbench.studies import normalisers
+from seqbench.studies.detector import main, run_once, summarize, timing_lock
+from seqbench.studies.detector_eval import (
     default_grid,
     evaluate,
     find_runs,
@@ -19,9 +27,8 @@ from seqbench.compare.study_eval import (
     run_health,
     split_evaluate,
 )
-from seqbench.errors import SeqbenchError
-from seqbench.profiles import Overrides
 
+REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "compare"
 
 
@@ -257,3 +264,121 @@ def test_a_study_run_goes_through_the_launcher_with_its_slowdown(tmp_path, monke
     # The run folder beside it is an ordinary run: its plan, its records.
     assert (tmp_path / "pair01-slow25-r1" / "run.json").exists()
     assert len(list((tmp_path / "pair01-slow25-r1" / "cells").glob("*.json"))) == 3
+
+
+def test_the_lock_is_created_once_and_a_second_holder_gets_one_clear_line(tmp_path):
+    lock = tmp_path / "timing.lock"
+    with timing_lock(lock):
+        assert lock.read_text() == f"seqbench detector study, pid {os.getpid()}\n"
+        held = "is held by seqbench detector study, pid"
+        with pytest.raises(SeqbenchError, match=held) as err, timing_lock(lock):
+            pytest.fail("a held lock was acquired again")
+        assert "\n" not in str(err.value) and str(lock) in str(err.value)
+        assert lock.exists()  # the refused attempt leaves the holder's lock alone
+    assert not lock.exists()
+    with timing_lock(lock):  # released: the next study gets it
+        assert lock.exists()
+    assert not lock.exists()
+
+
+def test_the_lock_is_released_on_an_exception_and_on_sigterm(tmp_path):
+    lock = tmp_path / "timing.lock"
+    with pytest.raises(RuntimeError), timing_lock(lock):
+        raise RuntimeError("a run failed")
+    assert not lock.exists()
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exited, timing_lock(lock):
+        os.kill(os.getpid(), signal.SIGTERM)  # what `timeout` or `kill` sends
+        time.sleep(5)  # interrupted by the handler
+    assert exited.value.code == 143
+    assert not lock.exists()
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_the_lock_never_removes_a_lock_someone_else_took_since(tmp_path):
+    lock = tmp_path / "timing.lock"
+    with timing_lock(lock):
+        lock.unlink()  # removed by hand while the study ran; another job took it
+        lock.write_text("another job\n")
+    assert lock.read_text() == "another job\n"
+
+
+def test_a_study_stops_before_its_first_run_when_the_lock_is_held(tmp_path, capsys):
+    lock = tmp_path / "timing.lock"
+    lock.write_text("seqbench detector study, pid 12345\n")
+    assert main(["--out", str(tmp_path / "study"), "--pairs", "1", "--lock-file", str(lock)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("detector study: error: lock file ") and err.count("\n") == 1
+    assert "held by seqbench detector study, pid 12345" in err
+    assert not (tmp_path / "study" / "runs").exists()
+    assert lock.read_text() == "seqbench detector study, pid 12345\n"
+
+
+LSTM_T100 = "test_forward[lstm-mean-sign-T100-B100-H50-I1-s0]"
+
+
+def _normaliser_run(folder: Path, cells: float = 1.0, calibration: float = 1.0) -> Path:
+    """A run folder made from a real throughput run plus an LSTM T=10 forward entry (a copy of
+    the T=100 one), every cell's times scaled by `cells` and the calibration's by
+    `calibration`: a machine that slowed down uniformly, or the cells alone."""
+    data = json.loads((FIXTURES / "tput_base.json").read_text())
+    lstm = json.loads(json.dumps(next(b for b in data["benchmarks"] if b["name"] == LSTM_T100)))
+    for key in ("name", "fullname", "param"):
+        lstm[key] = lstm[key].replace("-T100-", "-T10-")
+    lstm["extra_info"]["config"]["seq_len"] = 10
+    data["benchmarks"].append(lstm)
+    for bench in data["benchmarks"]:
+        factor = calibration if bench["name"] == normalisers.CALIBRATION else cells
+        for key in ("median", "min"):
+            bench["stats"][key] *= factor
+    folder.mkdir()
+    (folder / "benchmarks-1.json").write_text(json.dumps(data))
+    return folder
+
+
+def test_normalisers_cancel_what_they_measure(tmp_path):
+    a = _normaliser_run(tmp_path / "a")
+    slower = _normaliser_run(tmp_path / "slower", cells=1.1, calibration=1.1)
+    busy = _normaliser_run(tmp_path / "busy", cells=1.1)  # the calibration did not see it
+    for runs, expected in (
+        ([a, slower], {"none": 0.1, "calibration GEMM (--normalize)": 0.0}),
+        ([a, busy], {"none": 0.1, "calibration GEMM (--normalize)": 0.1}),
+    ):
+        table = normalisers.table(*normalisers.run_times(runs))
+        assert set(table["cells"]) == {"T=100 cells", "T>=100 cells"}
+        assert (table["comparisons"] == 6).all()  # 6 timed cells at T=100, 1 pair of runs
+        by = table.set_index(["normaliser", "cells"])["median_abs_change"]
+        for label, change in expected.items():
+            assert by[label, "T=100 cells"] == pytest.approx(change)
+        # the LSTM step slowed with the cells, so dividing by it cancels either slowdown
+        assert by["LSTM T=10 forward", "T=100 cells"] == pytest.approx(0.0)
+    assert by["geometric mean of both", "T=100 cells"] == pytest.approx(1.1**0.5 - 1)
+
+
+def test_normalisers_refuse_runs_without_their_entries(tmp_path, capsys):
+    a = _normaliser_run(tmp_path / "a")
+    with pytest.raises(SeqbenchError, match="at least 2 run folders"):
+        normalisers.run_times([a])
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    shutil.copy(FIXTURES / "tput_clean.json", plain / "benchmarks-1.json")
+    with pytest.raises(SeqbenchError, match=r"T10.*missing from run\(s\): .*plain"):
+        normalisers.run_times([a, plain])
+    assert normalisers.main([str(a), str(plain)]) == 2
+    assert capsys.readouterr().err.startswith("normalisers: error: test_forward[lstm")
+
+
+def test_normalisers_reproduce_the_committed_whole_runs_table(tmp_path, capsys):
+    """results/detector-study/whole-runs/normalisers.txt, from its 7 committed runs."""
+    study = REPO / "results" / "detector-study" / "whole-runs"
+    baseline = [REPO / "results" / "baseline" / f"run-{i}" for i in (1, 2, 3)]
+    if not (study / "extra-runs.tar.xz").exists() or not all(p.is_dir() for p in baseline):
+        pytest.skip("the whole-runs study's runs are not in this checkout")
+    with tarfile.open(study / "extra-runs.tar.xz") as tar:
+        tar.extractall(tmp_path / "runs", filter="data")
+    extra = sorted((tmp_path / "runs").glob("extra-run-*"))
+    assert len(extra) == 4
+    assert normalisers.main([*map(str, baseline + extra), "--out", str(tmp_path / "out")]) == 0
+    expected = (study / "normalisers.txt").read_text()
+    assert capsys.readouterr().out == expected
+    assert (tmp_path / "out" / "normalisers.txt").read_text() == expected

@@ -1,4 +1,5 @@
-"""Evaluate the detector on stored runs: false-alarm and detection rates per setting.
+"""The detector study's evaluation (seqbench.studies.detector): false-alarm and detection
+rates per detector setting, on stored runs.
 
 Input: a folder of pytest-benchmark JSON files named ``pairNN-KIND-rR.json`` where KIND is
 ``base`` (the baseline: runs of the unchanged tree), ``clean`` (the unchanged tree again) or
