@@ -12,10 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqbench.claims import CLAIMS, CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate
-from seqbench.claims.learning import Survival, logrank
-from seqbench.report.data import Measured, measure
-from seqbench.report.stats import (
+from seqbench.analysis.data import Measured, measure
+from seqbench.analysis.stats import (
     MIN_N_FOR_CI,
     holm,
     min_p_value,
@@ -23,7 +21,9 @@ from seqbench.report.stats import (
     rank_test,
     summarize,
 )
-from seqbench.report.stats import testable_subset as tarone_subset  # not a test itself
+from seqbench.analysis.stats import testable_subset as tarone_subset  # not a test itself
+from seqbench.claims import CLAIMS, CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate
+from seqbench.claims.learning import Survival, logrank
 from seqbench.results import ResultSet, load_results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report" / "smoke"

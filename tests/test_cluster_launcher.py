@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from seqbench.analysis.provenance import mixed_machine_warnings
 from seqbench.cli import main
 from seqbench.compare import CompareOptions, compare_results
-from seqbench.compare.provenance import mixed_machine_warnings
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
 from seqbench.launchers.base import RunFolder
@@ -268,8 +268,8 @@ def test_local_jobs_fill_one_run_folder_that_report_and_compare_read(local_run, 
 
 
 def test_cells_from_different_machines_are_warned_about(local_run, tmp_path):
+    from seqbench.analysis.data import measure
     from seqbench.report import sections
-    from seqbench.report.data import measure
 
     mixed = tmp_path / "mixed"
     shutil.copytree(local_run, mixed)

@@ -12,16 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqbench.config import CellConfig
-from seqbench.report import figures
-from seqbench.report.data import Measured, measure
-from seqbench.report.survival import (
+from seqbench.analysis.data import Measured, measure
+from seqbench.analysis.survival import (
     convergence_runs,
     km_curve,
     median_steps_to_solve,
     solved_fraction,
 )
-from seqbench.report.units import unit_of
+from seqbench.analysis.units import unit_of
+from seqbench.config import CellConfig
+from seqbench.report import figures
 from seqbench.results import load_results
 from seqbench.schema import make_record
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seqbench.analysis.data import Measured
 from seqbench.claims.model import (
     CONTRADICTED,
     INCONCLUSIVE,
@@ -15,7 +16,6 @@ from seqbench.claims.model import (
     Verdict,
 )
 from seqbench.claims.registry import CHARACTERISTICS, CLAIMS
-from seqbench.report.data import Measured
 
 
 @dataclass(frozen=True)

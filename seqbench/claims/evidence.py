@@ -6,7 +6,7 @@ A comparison has three routes, chosen by how the metric is sampled:
   ratio decides, with no test;
 - enough independent samples per model (seeds, or worker processes for timings): the
   two-sided Mann–Whitney U test, Holm-corrected across every comparison of the claim
-  (seqbench.report.stats), and the ratio of medians beyond the noise margin;
+  (seqbench.analysis.stats), and the ratio of medians beyond the noise margin;
 - one sample per model (one process, one run): no test is possible, so a difference counts
   only beyond the largest run-to-run spread measured for that kind of quantity on this
   machine kind (a stated prior, written below), and anything less is "within run-to-run
@@ -21,8 +21,8 @@ from typing import Literal
 
 import pandas as pd
 
-from seqbench.report.data import GROUP_COLUMNS, Measured, config_label, model_order
-from seqbench.report.stats import (
+from seqbench.analysis.data import GROUP_COLUMNS, Measured, config_label, model_order
+from seqbench.analysis.stats import (
     ALPHA,
     RankTest,
     holm,
@@ -31,7 +31,7 @@ from seqbench.report.stats import (
     summarize,
     testable_subset,
 )
-from seqbench.report.units import fmt, unit_of
+from seqbench.analysis.units import fmt, unit_of
 
 
 @dataclass(frozen=True)

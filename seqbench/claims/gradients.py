@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seqbench.analysis.data import Measured, model_order
+from seqbench.analysis.stats import summarize
 from seqbench.claims.evidence import SEEDS_SHARED_WEIGHTS, Sampling
 from seqbench.claims.model import Claim, Evidence, Outcome
 from seqbench.claims.ranking import RankingSpec, check_ranking_spec
-from seqbench.report.data import Measured, model_order
-from seqbench.report.stats import summarize
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from seqbench.analysis.data import GROUP_COLUMNS, Measured, model_order
+from seqbench.analysis.stats import ALPHA, holm
+from seqbench.analysis.survival import convergence_runs, median_steps_to_solve
 from seqbench.claims.evidence import SEEDS, Sampling, setup_key, where
 from seqbench.claims.model import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Claim, Evidence, Outcome
-from seqbench.report.data import GROUP_COLUMNS, Measured, model_order
-from seqbench.report.stats import ALPHA, holm
-from seqbench.report.survival import convergence_runs, median_steps_to_solve
-from seqbench.tasks import TASKS
+from seqbench.tasks import TASKS, long_range_tasks
 
 # A model learned a task when its median held-out loss is at most this fraction of chance.
 LEARNED_BELOW_CHANCE = 0.5
@@ -37,7 +37,7 @@ NO_MODEL_LEARNED = "no model learned the task in this regime"
 
 def conv_cells(m: Measured) -> pd.DataFrame:
     """One row per convergence run: its config, `step` (solved at, or censored at), `solved`
-    and `over_chance_ratio` (report.survival.convergence_runs)."""
+    and `over_chance_ratio` (seqbench.analysis.survival.convergence_runs)."""
     return convergence_runs(m.results.entries)
 
 
@@ -169,7 +169,9 @@ class LongRangeSpec:
     """'Model a learns long-range structure better than model b' for each pair."""
 
     pairs: tuple[tuple[str, str], ...]  # (a, b): the article says a learns better than b
-    tasks: tuple[str, ...]  # the long-range tasks
+    # The tasks judged; empty: the task registry's long-range tasks (Task.long_range), read
+    # when the claim is checked.
+    tasks: tuple[str, ...] = ()
     sampling: Sampling = SEEDS  # runs (seeds) per model needed for a test
 
 
@@ -180,10 +182,11 @@ def _better(a: Survival, b: Survival) -> bool:
 
 def check_long_range(claim: Claim, m: Measured) -> Outcome:
     spec: LongRangeSpec = claim.spec
+    tasks = spec.tasks or long_range_tasks()
     cells = conv_cells(m)
-    cells = cells[cells["task"].isin(spec.tasks)]
+    cells = cells[cells["task"].isin(tasks)]
     if cells.empty:
-        return Outcome(INCONCLUSIVE, f"no convergence results on {', '.join(spec.tasks)}.")
+        return Outcome(INCONCLUSIVE, f"no convergence results on {', '.join(tasks)}.")
     setup = [c for c in GROUP_COLUMNS if c != "lr"]
     cells = cells.assign(_k=setup_key(cells, setup))
     tests, skipped, evidence = [], [], []

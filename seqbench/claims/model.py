@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from seqbench.report.data import Measured
+    from seqbench.analysis.data import Measured
 
 Verdict = Literal["supported", "contradicted", "inconclusive"]
 SUPPORTED: Verdict = "supported"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from seqbench.analysis.data import Measured
 from seqbench.claims.evidence import (
     Comparison,
     Sampling,
@@ -23,7 +24,6 @@ from seqbench.claims.evidence import (
 )
 from seqbench.claims.learning import NO_MODEL_LEARNED, learnable_only
 from seqbench.claims.model import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Claim, Evidence, Outcome
-from seqbench.report.data import Measured
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from seqbench.analysis.data import GROUP_COLUMNS, Measured
+from seqbench.analysis.stats import range_coverage, summarize
+from seqbench.analysis.units import fmt, unit_of
 from seqbench.claims.evidence import (
     SEEDS,
     Sampling,
@@ -23,9 +26,6 @@ from seqbench.claims.evidence import (
 from seqbench.claims.learning import NO_MODEL_LEARNED, learnable_only
 from seqbench.claims.model import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Claim, Evidence, Outcome
 from seqbench.claims.ranking import judge_frame, no_data, outcome_of
-from seqbench.report.data import GROUP_COLUMNS, Measured
-from seqbench.report.stats import range_coverage, summarize
-from seqbench.report.units import fmt, unit_of
 
 
 @dataclass(frozen=True)
@@ -238,13 +238,6 @@ def check_not_worse(claim: Claim, m: Measured) -> Outcome:
             text += "; " + "; ".join(reasons)
         return Outcome(SUPPORTED, text + tail, tuple(evidence))
     return Outcome(INCONCLUSIVE, "; ".join(reasons) + tail, tuple(evidence))
-
-
-@dataclass(frozen=True)
-class ClippingSpec:
-    """'Gradient clipping prevents explosion': paired runs that differ only in clipping."""
-
-    metric: str = "diverged_at_step"  # recorded only when a run diverged (NaN/Inf)
 
 
 def check_clipping(claim: Claim, m: Measured) -> Outcome:

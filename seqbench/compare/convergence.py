@@ -61,11 +61,12 @@ def judge_group(
             float(np.nanmean(c)) if np.isfinite(c).any() else np.nan,
         )
     )
+    config = shared["config"].iloc[0]
     row = {
         "name": group_name(list(shared["name"])),
-        "measurement": shared["config"].iloc[0].get("measurement"),
+        "measurement": config.get("measurement"),
         "metric": spec.name,
-        "unit": spec.unit,
+        "unit": spec.unit(config.get("task")),  # the task's loss unit
         "baseline": b_mean,
         "current": c_mean,
         "change": c_mean / b_mean - 1 if b_mean else np.nan,

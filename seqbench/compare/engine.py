@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from seqbench.analysis.provenance import cell_set_warning, environment_warnings
 from seqbench.compare import cells
 from seqbench.compare.convergence import judge_losses
 from seqbench.compare.metrics import MetricSpec, select
 from seqbench.compare.options import CompareOptions
-from seqbench.compare.provenance import cell_set_warning, environment_warnings
 from seqbench.compare.significance import rounds_differ
 from seqbench.errors import SeqbenchError
 from seqbench.results.load import ResultSet
@@ -73,8 +73,8 @@ class Comparison:
 
 def _unit(spec: MetricSpec, normalize: bool) -> str:
     if normalize and spec.kind == "time":
-        return "cal" if spec.better == "lower" else f"{spec.unit}·cal"
-    return spec.unit
+        return "cal" if spec.better == "lower" else f"{spec.unit()}·cal"
+    return spec.unit()
 
 
 def _tolerance(threshold: float, base: pd.Series, opt: CompareOptions) -> float:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from seqbench.analysis.markdown import markdown_table
+from seqbench.analysis.units import fmt
 from seqbench.compare.engine import Comparison
 from seqbench.compare.metrics import infer_spec
 
@@ -23,29 +25,10 @@ MARKS = {
 }
 
 
-def _scaled(value: float, steps: list[tuple[float, str]]) -> str:
-    for factor, unit in steps:
-        if abs(value) >= factor:
-            return f"{value / factor:.4g} {unit}"
-    factor, unit = steps[-1]
-    return f"{value / factor:.4g} {unit}"
-
-
 def format_value(value: Any, unit: str) -> str:
-    """A number with its unit, scaled to a readable prefix."""
-    if isinstance(value, str):
-        return value
-    if value is None or not math.isfinite(value):
-        return "—"
-    if unit == "s":
-        return _scaled(value, [(1, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")])
-    if unit == "B":
-        return _scaled(value, [(2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"), (1, "B")])
-    if unit == "tokens/s":
-        return _scaled(value, [(1e6, "M tokens/s"), (1e3, "k tokens/s"), (1, "tokens/s")])
-    if unit in ("loss", "1", ""):
-        return f"{value:.4g}"
-    return f"{value:.4g} {unit}"  # normalised timings: "cal", "tokens/s·cal"
+    """A value of a comparison row: seqbench.analysis.units.fmt with 4 significant digits
+    (changes of a few percent stay visible) and "—" where a side has no value."""
+    return fmt(value, unit, digits=4, missing="—")
 
 
 def format_limit(tolerance: float, metric: str, unit: str) -> str:
@@ -84,17 +67,6 @@ def display_table(comparison: Comparison, rows: pd.DataFrame | None = None) -> p
         },
         columns=DISPLAY_COLUMNS,
     )
-
-
-def _markdown_table(frame: pd.DataFrame) -> str:
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += [
-        "| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
-    ]
-    return "\n".join(lines)
 
 
 def summary_line(c: Comparison) -> str:
@@ -155,12 +127,12 @@ def to_markdown(c: Comparison, baseline: str, current: str) -> str:
     ]
     out += [f"> ⚠️ {w}" for w in c.warnings] + ([""] if c.warnings else [])
     if len(flagged):
-        out += [_markdown_table(display_table(c, flagged)), ""]
+        out += [markdown_table(display_table(c, flagged)), ""]
     if len(quiet):
         out += [
             f"<details><summary>{len(quiet)} unchanged</summary>",
             "",
-            _markdown_table(display_table(c, quiet)),
+            markdown_table(display_table(c, quiet)),
             "",
             "</details>",
             "",

@@ -13,6 +13,8 @@ import math
 
 import pandas as pd
 
+from seqbench.analysis.data import Measured
+from seqbench.analysis.stats import ALPHA, holm, summarize
 from seqbench.claims.evidence import (
     MEMORY,
     TIMING,
@@ -25,10 +27,8 @@ from seqbench.claims.evidence import (
     samples,
 )
 from seqbench.claims.learning import Survival, conv_cells, logrank, survivals
-from seqbench.claims.registry import LONG_RANGE_TASKS
-from seqbench.report.data import Measured
 from seqbench.report.document import Block, Heading, Paragraph, Table
-from seqbench.report.stats import ALPHA, holm, summarize
+from seqbench.tasks import long_range_tasks
 
 
 def _regime(config: dict, extra: str = "") -> str:
@@ -143,7 +143,7 @@ def answer(m: Measured) -> list[Block]:
         "least memory (one step)": _metric_answers(
             m, "peak_mem_bytes", "memory", "memory_step", MEMORY, False, "char-memory-usage"
         ),
-        **{f"learns {task}": _learning_answers(m, task) for task in LONG_RANGE_TASKS},
+        **{f"learns {task}": _learning_answers(m, task) for task in long_range_tasks()},
     }
     lengths = sorted({T for answers in columns.values() for T in answers})
     blocks: list[Block] = [

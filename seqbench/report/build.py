@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from seqbench.analysis.data import measure
 from seqbench.claims import Judged, evaluate
 from seqbench.report import sections
 from seqbench.report.answer import answer
-from seqbench.report.data import measure
 from seqbench.report.document import render_html, render_markdown
 from seqbench.report.figures import DrawnFigure, draw_all
 from seqbench.report.tables import build_tables, claims_frames, write_tables

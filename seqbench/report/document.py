@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from seqbench.analysis.markdown import markdown_table
+
 
 @dataclass(frozen=True)
 class Heading:
@@ -46,19 +48,6 @@ class Image:
 Block = Heading | Paragraph | Bullets | Table | Image
 
 
-def _md_cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def md_table(frame: pd.DataFrame) -> str:
-    header = "| " + " | ".join(_md_cell(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = [
-        "| " + " | ".join(_md_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
-    ]
-    return "\n".join([header, rule, *rows])
-
-
 def render_markdown(blocks: list[Block]) -> str:
     out = []
     for b in blocks:
@@ -69,7 +58,7 @@ def render_markdown(blocks: list[Block]) -> str:
         elif isinstance(b, Bullets):
             out.append("\n".join(f"- {item}" for item in b.items))
         elif isinstance(b, Table):
-            out.append(md_table(b.frame))
+            out.append(markdown_table(b.frame))
         elif isinstance(b, Image):
             out.append(f"![{b.alt}]({b.relative})")
     return "\n\n".join(out) + "\n"

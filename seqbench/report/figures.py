@@ -40,9 +40,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullLocator, ScalarFormatter
 
-from seqbench.report.data import Measured, config_label, model_order
-from seqbench.report.survival import convergence_runs, km_curve
-from seqbench.report.units import fmt
+from seqbench.analysis.data import Measured, config_label, model_order
+from seqbench.analysis.survival import convergence_runs, km_curve
+from seqbench.analysis.units import fmt
+from seqbench.tasks import TASKS
 
 ERRORBAR = ("ci", 95)  # seaborn's bootstrap CI of the mean across seeds/rounds at each x
 N_BOOT = 1000  # seaborn's default resamples, stated so the report can cite it
@@ -85,8 +86,13 @@ class NoData(Exception):
 class FigureSpec:
     name: str  # file stem under figures/
     title: str  # heading in the report
-    caption: str  # what the figure shows, how to read it
+    # What the figure shows and how to read it; a function when the text reads a registry
+    # (the tasks' chance losses), so that it lists what is registered when the report is built.
+    caption: str | Callable[[], str]
     draw: Callable[[Measured, Path], None]  # writes the PNG or raises NoData
+
+    def caption_text(self) -> str:
+        return self.caption() if callable(self.caption) else self.caption
 
 
 def _palette(models: pd.Series) -> tuple[list[str], dict[str, tuple]]:
@@ -741,21 +747,26 @@ def draw_ceiling_fraction(m: Measured, path: Path) -> None:
     )
 
 
+def _loss_curves_caption() -> str:
+    """The loss curves' caption, with each registered task's chance loss."""
+    chance = "; ".join(
+        f"{name}: {task.chance_caption}" for name, task in TASKS.items() if task.has_chance_level()
+    )
+    without = ", ".join(name for name, task in TASKS.items() if not task.has_chance_level())
+    return (
+        f"Train (solid) and held-out (dashed) loss divided by the task's chance loss "
+        f"({chance}), per optimizer step, log y: the dotted line at 1 is chance, 0.1 is "
+        "ten times better than chance. One panel per setup (title: task, T, B, H, I, "
+        "training budget), one colour per model (lighter: the model's lower learning "
+        "rate, when it has several); bands are 95% bootstrap CIs across seeds. Where runs "
+        "end at different steps (stopped when solved, or diverged) each run is drawn on "
+        "its own, since a mean over the runs still going would be biased."
+        + (f" Tasks without a chance level ({without}) are left out." if without else "")
+    )
+
+
 FIGURES: list[FigureSpec] = [
-    FigureSpec(
-        "loss_curves",
-        "Loss curves",
-        "Train (solid) and held-out (dashed) loss divided by the task's chance loss "
-        "(ln 2 for mean-sign, 1/6 for adding, 10·ln 8/(T+20) for copy), per optimizer "
-        "step, log y: the dotted line at 1 is chance, 0.1 is ten times better than "
-        "chance. One panel per setup (title: task, T, B, H, I, training budget), "
-        "one colour per model (lighter: the model's lower learning rate, when it has "
-        "several); bands are 95% bootstrap CIs across seeds. Where runs end at "
-        "different steps (stopped when solved, or diverged) each run is drawn on its "
-        "own, since a mean over the runs still going would be biased. Tasks without "
-        "a chance level (output-sum) are left out.",
-        draw_loss_curves,
-    ),
+    FigureSpec("loss_curves", "Loss curves", _loss_curves_caption, draw_loss_curves),
     FigureSpec(
         "steps_to_solve",
         "Steps to solve",

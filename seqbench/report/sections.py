@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from seqbench.analysis.data import Measured, model_order
+from seqbench.analysis.provenance import mixed_machine_warnings
+from seqbench.analysis.stats import ALPHA, CONFIDENCE, MIN_N_FOR_CI
+from seqbench.analysis.units import fmt, fmt_range, loss_unit
 from seqbench.claims import CHARACTERISTICS, Judged
 from seqbench.claims.evidence import EXACT, MEMORY, SEEDS, TIMING
 from seqbench.claims.learning import LEARNED_BELOW_CHANCE
-from seqbench.compare.provenance import mixed_machine_warnings
-from seqbench.report.data import Measured, model_order
 from seqbench.report.document import Block, Bullets, Heading, Image, Paragraph, Table
 from seqbench.report.figures import N_BOOT, DrawnFigure
-from seqbench.report.stats import ALPHA, CONFIDENCE, MIN_N_FOR_CI
-from seqbench.report.units import LOSS_UNITS, fmt, fmt_range
 
 
 def _median_ci(row: pd.Series, column: str, unit: str) -> str:
@@ -80,10 +80,6 @@ def cells(tables: dict[str, pd.DataFrame]) -> list[Block]:
     return [Heading("Cells by status"), Table(status)]
 
 
-def _loss_unit(task: str) -> str:
-    return LOSS_UNITS.get(task, "loss units")
-
-
 def model_summaries(m: Measured, tables: dict[str, pd.DataFrame]) -> list[Block]:
     costs, losses = tables["model_costs"], tables["final_losses"]
     blocks: list[Block] = [
@@ -130,7 +126,7 @@ def model_summaries(m: Measured, tables: dict[str, pd.DataFrame]) -> list[Block]
         if not lo.empty:
             rows = []
             for _, r in lo.iterrows():
-                unit = _loss_unit(r["task"])
+                unit = loss_unit(r["task"])
                 rows.append(
                     {
                         "task": r["task"],
@@ -213,7 +209,7 @@ def figures(drawn: list[DrawnFigure], out: Path) -> list[Block]:
         if d.path is None:
             blocks.append(Paragraph(f"Not drawn: {d.missing}."))
             continue
-        blocks.append(Paragraph(d.spec.caption))
+        blocks.append(Paragraph(d.spec.caption_text()))
         blocks.append(Image(d.path, d.spec.title, d.path.relative_to(out).as_posix()))
     return blocks
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from seqbench.analysis.data import GROUP_COLUMNS, Measured, model_order
+from seqbench.analysis.stats import aggregate
+from seqbench.analysis.units import unit_of
 from seqbench.claims import Judged
 from seqbench.claims.learning import conv_cells, solved_ci, survival_of, survivals
-from seqbench.report.data import GROUP_COLUMNS, Measured, model_order
-from seqbench.report.stats import aggregate
-from seqbench.report.units import unit_of
 
 SUMMARY_COLUMNS = [
     *GROUP_COLUMNS,

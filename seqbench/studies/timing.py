@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqbench.analysis.markdown import markdown_table
+from seqbench.analysis.stats import summarize
 from seqbench.config import TIMING_FAMILIES
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
@@ -39,8 +41,6 @@ from seqbench.launchers.base import MANIFEST, RunFolder
 from seqbench.launchers.plan import make_plan
 from seqbench.launchers.supervisor import Supervisor
 from seqbench.profiles import DEFAULT_PROFILE, Overrides, build_cells
-from seqbench.report.document import md_table
-from seqbench.report.stats import summarize
 from seqbench.results import load_results
 
 # The cell the issue found 1.65× slower inside whole runs than alone, and the one whose
@@ -252,10 +252,10 @@ def summarize_study(out: Path) -> str:
         [
             "# Timing study",
             f"Machine: see each run folder's records (environment). Runs: {len(runs)}.",
-            "## Targets\n\n" + md_table(targets),
-            "## Allocators\n\n" + md_table(allocators.round(3)),
-            "## Alone against inside\n\n" + md_table(alone.round(5)),
-            "## Between runs, per cell\n\n" + md_table(between.round(5)),
+            "## Targets\n\n" + markdown_table(targets),
+            "## Allocators\n\n" + markdown_table(allocators.round(3)),
+            "## Alone against inside\n\n" + markdown_table(alone.round(5)),
+            "## Between runs, per cell\n\n" + markdown_table(between.round(5)),
         ]
     )
     (out / "summary.md").write_text(text + "\n")

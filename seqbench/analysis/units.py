@@ -1,13 +1,23 @@
 """Units of seqbench's metrics, read from their names, and numbers formatted with them.
 
 Every metric name ends in its unit (seqbench/schema.py). A few older names end in a
-quantity instead (``loss``, ``*_norm``); they get the unit that quantity has.
+quantity instead (``loss``, ``*_norm``); they get the unit that quantity has. A loss is in
+its task's unit (``Task.loss_unit``: nats for cross-entropy, squared target units for MSE).
+
+This is the one suffix→unit table and the one number formatter: the report, the claims and
+``seqbench compare`` all read units here, and compare decides how to judge a metric from it.
 """
 
 from __future__ import annotations
 
 import math
 import re
+
+from seqbench.tasks import TASKS
+
+LOSS = "loss"  # what UNIT_RULES gives a loss: the task's unit replaces it (loss_unit)
+GENERIC_LOSS_UNIT = "loss units"  # the unit of a loss whose task is unknown
+UNITLESS = "unitless"  # a name with no unit suffix seqbench knows
 
 # (pattern on the metric name, unit). First match wins, so longer suffixes come first.
 UNIT_RULES: list[tuple[str, str]] = [
@@ -27,22 +37,24 @@ UNIT_RULES: list[tuple[str, str]] = [
     (r"_count$", "count"),
     (r"_accuracy$", "fraction"),
     (r"_step$", "steps"),
-    (r"(^|_)loss$", "loss"),
+    (r"(^|_)loss$", LOSS),
     (r"norm", "L2 norm"),
 ]
-# Loss units by task: cross-entropy is in nats, the adding task's MSE in squared target units.
-LOSS_UNITS = {"mean-sign": "nats", "copy": "nats", "adding": "MSE (target units²)"}
+
+
+def loss_unit(task: str | None) -> str:
+    """The unit of a task's loss, from the task registry."""
+    return TASKS[task].loss_unit if task in TASKS else GENERIC_LOSS_UNIT
 
 
 def unit_of(metric: str, task: str | None = None) -> str:
-    """The unit of a metric, e.g. ``tokens_per_s`` → ``tokens/s``."""
+    """The unit of a metric, e.g. ``tokens_per_s`` → ``tokens/s``; a loss in its task's unit
+    (``loss units`` without a task)."""
     base = metric.split("[", 1)[0]  # param_grad_norm[rnn.weight_ih_l0] → param_grad_norm
     for pattern, unit in UNIT_RULES:
         if re.search(pattern, base):
-            if unit == "loss":
-                return LOSS_UNITS.get(task or "", "loss units")
-            return unit
-    return "unitless"
+            return loss_unit(task) if unit == LOSS else unit
+    return UNITLESS
 
 
 # Scaled display: (unit, [(factor, label), ...] from largest to smallest).
@@ -59,20 +71,28 @@ _SCALES: dict[str, list[tuple[float, str]]] = {
     "FLOP": [(1e12, "TFLOP"), (1e9, "GFLOP"), (1e6, "MFLOP"), (1e3, "kFLOP"), (1.0, "FLOP")],
     "tokens/s": [(1e9, "G tokens/s"), (1e6, "M tokens/s"), (1e3, "k tokens/s"), (1.0, "tokens/s")],
 }
+_WHOLE = ("parameters", "count", "steps")  # written with thousands separators
 
 
-def fmt(value: float | None, unit: str, digits: int = 3) -> str:
-    """A number with its unit, scaled to a readable prefix: ``0.0123, "s"`` → ``12.3 ms``."""
+def fmt(value: float | str | None, unit: str, digits: int = 3, missing: str = "n/a") -> str:
+    """A number with its unit, scaled to a readable prefix: ``0.0123, "s"`` → ``12.3 ms``.
+
+    `digits` significant digits; `missing` for None, NaN and ±inf; text (a status such as
+    "diverged") is returned as it is; an empty unit writes the number alone."""
+    if isinstance(value, str):
+        return value
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
+        return missing
     value = float(value)
+    if not math.isfinite(value):
+        return missing
     if unit in _SCALES:
         for factor, label in _SCALES[unit]:
             if abs(value) >= factor or factor == _SCALES[unit][-1][0]:
                 return f"{value / factor:.{digits}g} {label}"
-    if unit in ("parameters", "count", "steps") and value == int(value):
+    if unit in _WHOLE and value == int(value):
         return f"{int(value):,} {unit}"
-    return f"{value:.{digits}g} {unit}"
+    return f"{value:.{digits}g} {unit}".rstrip()
 
 
 def fmt_range(low: float | None, high: float | None, unit: str, digits: int = 3) -> str:

@@ -1,4 +1,4 @@
-"""The tidy frames a report is built from, derived from a loaded ResultSet.
+"""The tidy frames the claims and the report are built from, derived from a loaded ResultSet.
 
 `ResultSet.metrics()` already gives one row per cell and metric. This module adds the frames
 it does not: per-round timings (samples across rounds, not only each cell's median), loss
@@ -22,8 +22,6 @@ MODEL_ORDER = ("rnn", "lstm", "gru")  # the article's order; other models follow
 # Configuration columns that tell cells apart, apart from the model and the seed: two cells
 # that agree on these are repeats (seeds) of one experiment.
 GROUP_COLUMNS = [c for c in CONFIG_COLUMNS if c not in ("model", "seed")]
-# Families a full report draws from (calibration is bookkeeping, not a report section).
-REPORT_FAMILIES = FAMILIES
 # Measurements timed per round whose rounds are processing a batch of tokens.
 TOKEN_MEASUREMENTS = {
     "forward": "forward_flop",
@@ -58,8 +56,9 @@ class Measured:
 
     @property
     def missing_families(self) -> list[str]:
+        """The benchmark families (seqbench.config.FAMILIES) these results hold none of."""
         present = set(self.families)
-        return [f for f in REPORT_FAMILIES if f not in present]
+        return [f for f in FAMILIES if f not in present]
 
     def metric(
         self, name: str, family: str | None = None, measurement: str | None = None
@@ -159,7 +158,7 @@ def _profiles(results: ResultSet) -> list[str]:
 
 
 def measure(results: ResultSet) -> Measured:
-    """Build the report's frames from loaded results."""
+    """The claims' and the report's frames, from loaded results."""
     metrics = results.metrics()
     metrics = metrics[metrics["value"].notna() & metrics["model"].notna()]
     metrics = metrics[metrics["value"].map(math.isfinite)].reset_index(drop=True)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-CONFIDENCE = 0.95  # two-sided confidence level of every interval in the report
+CONFIDENCE = 0.95  # two-sided confidence level of every interval in the claims and report
 ALPHA = 1 - CONFIDENCE  # family-wise error rate of a claim's comparisons (Holm)
 
 
