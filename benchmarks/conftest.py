@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import pytest
 
+from seqbench.pytest_plugin import activate
 from seqbench.scenarios.ceiling import matmul_ceiling_flop_per_s
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The entry-point plugin loads seqbench's session plugin (cells, records, workers) only
+    # where these definitions are collected, so other projects' pytest runs never import torch.
+    activate(config)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -1,44 +1,30 @@
-"""seqbench's pytest plugin (registered through the pytest11 entry point).
+"""seqbench's pytest plugin, which the pytest11 entry point loads into every pytest run in
+the environment.
 
-It selects the cells to run: a run folder's plan (`--seqbench-plan`, what `seqbench run`
-passes), or a profile and overrides given as pytest options (a direct `pytest` run). It
-records the environment through pytest-benchmark's own hooks, so pytest-benchmark's JSON,
-storage and comparison keep working unchanged. With `--seqbench-fork` every item runs in
-worker processes (launchers/workers.py).
+This module only adds seqbench's options. It imports no torch and changes nothing in a
+session until seqbench is in it: its benchmark definitions are collected (benchmarks/conftest.py
+calls `activate`) or a --seqbench-* option is given on the command line. Then it loads
+seqbench.pytest_session, which selects the cells, records each one and runs them in worker
+processes. So installing seqbench leaves other projects' pytest runs, and pytest-benchmark's
+machine_info in them, as they were. SEQBENCH_PROFILE and SEQBENCH_DEVICE in the environment
+apply once seqbench is in the session; alone they do not bring it in.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from seqbench import env
-from seqbench.config import CellConfig
-from seqbench.errors import SeqbenchError
-from seqbench.launchers import records
-from seqbench.launchers.plan import (
-    BENCHMARKS_DIR,
-    PlannedCell,
-    make_plan,
-    plan_from_json,
-    planned_cells,
-    validation_knobs,
-)
-from seqbench.profiles import DEFAULT_PROFILE, PROFILES, Overrides, build_cells, split_csv
-from seqbench.schema import SCHEMA_VERSION
+# The name seqbench's session plugin is registered under (its module's name).
+SESSION_PLUGIN = "seqbench.pytest_session"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("seqbench")
     group.addoption(
         "--seqbench-profile",
-        default=os.environ.get("SEQBENCH_PROFILE"),
-        help=f"benchmark profile: {', '.join(PROFILES)} (env SEQBENCH_PROFILE; "
-        f"default {DEFAULT_PROFILE} with --benchmark-only, else smoke)",
+        default=None,
+        help="benchmark profile, one of those `seqbench run --help` lists (env "
+        "SEQBENCH_PROFILE; default: seqbench run's with --benchmark-only, else smoke)",
     )
     group.addoption("--seqbench-models", default=None, help="comma-separated models to keep")
     group.addoption("--seqbench-tasks", default=None, help="comma-separated tasks to keep")
@@ -51,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seqbench-seeds", default=None, help="comma-separated seeds to keep")
     group.addoption(
         "--seqbench-device",
-        default=os.environ.get("SEQBENCH_DEVICE"),
+        default=None,
         help="cpu or cuda for every cell (env SEQBENCH_DEVICE)",
     )
     group.addoption(
@@ -105,275 +91,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def profile_name(config: pytest.Config) -> str:
-    """The profile in force. A plain `pytest` run (the test command) runs the benchmark
-    definitions once at smoke size as tests; `pytest --benchmark-only` measures quick."""
-    chosen = config.getoption("--seqbench-profile")
-    if chosen:
-        return chosen
-    return DEFAULT_PROFILE if config.getoption("benchmark_only", False) else "smoke"
-
-
-def overrides(config: pytest.Config) -> Overrides:
-    def integers(option: str) -> tuple[int, ...]:
-        values = split_csv(config.getoption(option))
-        try:
-            return tuple(int(v) for v in values)
-        except ValueError:
-            raise pytest.UsageError(f"{option} takes integers, got {values}") from None
-
-    extra: dict[str, Any] = validation_knobs()  # README, "Checking the detector"
-    if config.getoption("--seqbench-cell-mem-limit"):
-        extra["probe_mem_limit_bytes"] = config.getoption("--seqbench-cell-mem-limit")
-    return Overrides(
-        models=split_csv(config.getoption("--seqbench-models")),
-        tasks=split_csv(config.getoption("--seqbench-tasks")),
-        families=split_csv(config.getoption("--seqbench-families")),
-        seq_lens=integers("--seqbench-seq-lens"),
-        seeds=integers("--seqbench-seeds"),
-        device=config.getoption("--seqbench-device"),
-        threads=config.getoption("--seqbench-threads"),
-        lr=config.getoption("--seqbench-lr"),
-        extra=extra,
-    )
-
-
-def _manifest(path: str) -> dict[str, Any]:
-    try:
-        manifest = json.loads(Path(path).read_text())
-        plan_from_json(manifest.get("plan"))
-    except (OSError, ValueError, SeqbenchError) as exc:
-        raise pytest.UsageError(f"cannot read the plan in {path}: {exc}") from None
-    return manifest
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    config.seqbench_process = None  # set in a worker measuring one process of a timing cell
-    config.seqbench_worker_benchmark = None  # a worker's benchmark entry, for its parent
-    config.seqbench_matmul_ceiling = None  # FLOP/s, measured once in a fork (worker mode)
-    config.seqbench_cells_dir = _cells_dir(config)
-    running_file = config.getoption("--seqbench-running-file")
-    records.use_running_file(Path(running_file) if running_file else None)
-    plan_path = config.getoption("--seqbench-plan")
-    try:
-        if plan_path:
-            manifest = _manifest(plan_path)
-            plan = plan_from_json(manifest["plan"])
-            config.seqbench_cell_timeout = manifest.get("timeout_s")
-        else:
-            plan = make_plan(build_cells(profile_name(config), overrides(config)))
-            config.seqbench_cell_timeout = config.getoption("--seqbench-cell-timeout")
-    except SeqbenchError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    config.seqbench_plan = plan
-    config.seqbench_cells = planned_cells(plan)
+    options = {k: v for k, v in vars(config.option).items() if k.startswith("seqbench_")}
+    if any(v is not None and v is not False for v in options.values()):  # one was given
+        activate(config)
 
 
-def _pending(config: pytest.Config) -> dict[str, list[int | None]]:
-    """node id → the worker processes of it still without a record."""
-    done = records.finished_nodeids(config.seqbench_cells_dir) if config.seqbench_cells_dir else {}
-    pending: dict[str, list[int | None]] = {}
-    entry: PlannedCell
-    for entry in config.seqbench_plan:
-        if entry.run_key not in done:
-            pending.setdefault(entry.nodeid, []).append(entry.process)
-    return pending
-
-
-def pytest_benchmark_update_machine_info(
-    config: pytest.Config, machine_info: dict[str, Any]
-) -> None:
-    machine_info.pop("node", None)  # the hostname: not ours to publish
-    machine_info.update(_machine_info(config))  # the block every cell record carries
-
-
-def pytest_benchmark_update_json(
-    config: pytest.Config, benchmarks: list, output_json: dict[str, Any]
-) -> None:
-    output_json["seqbench"] = {"schema_version": SCHEMA_VERSION, "profile": profile_name(config)}
-
-
-# --- per-cell persistence (README, "Long sweeps") -------------------------------------------
-
-
-def _cells_dir(config: pytest.Config) -> Path | None:
-    value = config.getoption("--seqbench-cells-dir")
-    return Path(value) if value else None
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    cells_dir = config.seqbench_cells_dir
-    budget = config.getoption("--seqbench-max-mem")
-    if cells_dir is not None and budget and not config.getoption("--seqbench-plan"):
-        from seqbench.launchers.preflight import skip_over_budget
-
-        pending = [(i.nodeid, _cell(i)) for i in items if _cell(i) is not None]
-        skipped = skip_over_budget(pending, budget, cells_dir)
-        for nodeid in skipped:
-            print(f"seqbench: skipped {nodeid}: over the memory budget")
-    if config.getoption("--seqbench-plan"):
-        collected = {i.nodeid for i in items if _is_benchmark(i)}
-        missing = [p.nodeid for p in config.seqbench_plan if p.nodeid not in collected]
-        if missing:
-            raise pytest.UsageError(
-                f"the plan names {len(missing)} items the benchmark definitions do not have "
-                f"(first: {missing[0]}); were they renamed since the run started?"
-            )
-    config.seqbench_pending = pending = _pending(config)
-    # Only the benchmark definitions follow the plan; any other test (the unit tests, which
-    # share this plugin through its entry point) runs as pytest chose.
-    dropped = [i for i in items if _is_benchmark(i) and i.nodeid not in pending]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        gone = {id(i) for i in dropped}
-        items[:] = [i for i in items if id(i) not in gone]
-
-
-def _is_benchmark(item: pytest.Item) -> bool:
-    return Path(str(item.path)).resolve().parent == BENCHMARKS_DIR
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
-    if not item.config.getoption("--seqbench-fork") or not _is_benchmark(item):
-        return None  # pytest runs the item in this process, once
-    from seqbench.launchers import workers
-
-    config = item.config
-    device = _device(config)
-    if not hasattr(config, "_seqbench_machine_info"):
-        workers.prepare_session(config, device)
-    if "matmul_ceiling" in item.fixturenames and config.seqbench_matmul_ceiling is None:
-        from seqbench.scenarios.ceiling import matmul_ceiling_flop_per_s
-
-        config.seqbench_matmul_ceiling = workers.in_fork(matmul_ceiling_flop_per_s, device)
-    workers.run_item(item, config.seqbench_pending.get(item.nodeid, [None]))
-    return True
-
-
-def _cell(item: pytest.Item) -> CellConfig | None:
-    callspec = getattr(item, "callspec", None)
-    cell = callspec.params.get("cell") if callspec else None
-    return cell if isinstance(cell, CellConfig) else None  # an empty family has no cell
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    cells_dir = item.config.seqbench_cells_dir
-    if cells_dir is not None and not ("cell" in item.fixturenames and _cell(item) is None):
-        cell = _cell(item)
-        timeout = (
-            cell.timeout_s
-            if cell is not None and cell.timeout_s
-            else item.config.seqbench_cell_timeout
-        )
-        records.mark_running(
-            cells_dir,
-            item.nodeid,
-            timeout,
-            cell.to_dict() if cell is not None else {},
-            process=item.config.seqbench_process,
-        )
-
-
-def _failure_status(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    from seqbench.scenarios.memory import MemoryProbeFailed
-
-    exc = excinfo.value
-    message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    if isinstance(exc, MemoryProbeFailed | MemoryError):
-        return "crashed", message
-    return "error", message
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    outcome = yield
-    report = outcome.get_result()
-    cells_dir = item.config.seqbench_cells_dir
-    if cells_dir is None or report.when == "teardown":
-        return
-    if report.when == "setup" and report.passed:
-        return
-    if "cell" in item.fixturenames and _cell(item) is None:
-        return  # a family the profile leaves empty: no cell, nothing to record
-    bench = item.funcargs.get("benchmark") if hasattr(item, "funcargs") else None
-    meta = getattr(bench, "stats", None)
-    process = item.config.seqbench_process
-    if meta is not None and meta.stats.data:  # a cell that failed mid-measurement has none
-        entry = meta.as_dict(include_data=True)
-        item.config.seqbench_worker_benchmark = entry  # a worker's parent adds it to its JSON
-    else:
-        entry = {
-            "name": item.name,
-            "fullname": item.nodeid,
-            "stats": None,
-            "extra_info": dict(getattr(bench, "extra_info", {}) or {}),
-        }
-    entry["fullname"] = item.nodeid
-    # pytest-benchmark's JSON writer turns parameters into strings; do the same, readably.
-    entry["params"] = {
-        k: (v.cell_id if hasattr(v, "cell_id") else str(v))
-        for k, v in (entry.get("params") or {}).items()
-    }
-    message = None
-    if report.passed:
-        status = entry["extra_info"].get("status", "ok")
-    elif report.skipped:
-        status, message = "skipped", str(report.longrepr[-1]) if report.longrepr else None
-    else:
-        status, message = _failure_status(call.excinfo)
-    if "schema_version" not in entry["extra_info"]:
-        from seqbench.schema import make_record
-
-        cell = _cell(item)
-        entry["extra_info"] = make_record(
-            cell.to_dict() if cell else {},
-            cell.family if cell else "unknown",
-            "none",
-            {},
-            status=status,
-        )
-    entry["extra_info"]["status"] = status
-    if message:
-        entry["extra_info"]["message"] = message
-    if process is not None:
-        entry["extra_info"]["worker_process"] = process
-    records.write_cell(
-        cells_dir,
-        item.nodeid,
-        entry,
-        status,
-        message,
-        machine_info=_machine_info(item.config),
-        process=process,
-    )
-    records.clear_running(cells_dir)
-
-
-def _machine_info(config: pytest.Config) -> dict[str, Any]:
-    """The environment block of this session's cell records, collected once."""
-    if not hasattr(config, "_seqbench_machine_info"):
-        config._seqbench_machine_info = {"seqbench": env.collect(_device(config))}
-    return config._seqbench_machine_info | _job_info()
-
-
-def _device(config: pytest.Config) -> str:
-    """The session's device: its planned cells' (a plan carries no --seqbench-device)."""
-    return config.seqbench_cells[0].device if config.seqbench_cells else "cpu"
-
-
-def _job_info() -> dict[str, Any]:
-    """The cluster job this session runs in (launchers/cluster/job.py sets the variables), so
-    each record says which job and which host measured it: the report and compare warn when
-    one run's cells came from different machines. The host is a digest, not its name."""
-    job_id = os.environ.get("SEQBENCH_JOB_ID")
-    if not job_id:
-        return {}
-    return {
-        "seqbench_job": {
-            "launcher": os.environ.get("SEQBENCH_LAUNCHER"),
-            "job_id": job_id,
-            "host_id": os.environ.get("SEQBENCH_HOST_ID"),
-        }
-    }
+def activate(config: pytest.Config) -> None:
+    """Load seqbench's session plugin into this session, once. It is loaded here, on demand,
+    and not imported at the top of this module because it imports torch (seconds), which a
+    pytest run that has nothing of seqbench's must neither pay for nor find in sys.modules."""
+    config.pluginmanager.import_plugin(SESSION_PLUGIN)

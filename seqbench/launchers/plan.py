@@ -9,6 +9,7 @@ and a resumed run runs exactly the cells it first planned, whatever the profile 
 from __future__ import annotations
 
 import ast
+import importlib.resources
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +20,23 @@ from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
 from seqbench.schema import CONFIG_FIELDS_ADDED
 
-# The benchmark definitions sit beside the package in a source checkout (pip install -e .).
-BENCHMARKS_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
+# The benchmark definitions. The repository keeps them at its top level, benchmarks/; a wheel
+# ships them inside the package as seqbench/benchmarks/ (setup.py). An installed seqbench
+# runs its own copy, an editable install the checkout's.
+_PACKAGE = Path(str(importlib.resources.files("seqbench"))).resolve()
+_INSTALLED_BENCHMARKS = _PACKAGE / "benchmarks"
+BENCHMARKS_DIR = (
+    _INSTALLED_BENCHMARKS if _INSTALLED_BENCHMARKS.is_dir() else _PACKAGE.parent / "benchmarks"
+)
+# The repository seqbench runs from (an editable install), or None (an installed copy).
+SOURCE_CHECKOUT = (
+    _PACKAGE.parent if BENCHMARKS_DIR != _INSTALLED_BENCHMARKS and BENCHMARKS_DIR.is_dir() else None
+)
 
 
 @dataclass(frozen=True)
 class PlannedCell:
-    nodeid: str  # pytest node id relative to the repository root, as in the cell records
+    nodeid: str  # pytest node id from the folder holding benchmarks/, as in the cell records
     cell: CellConfig | None  # None for a session entry (the calibration GEMM)
     process: int | None = None  # which worker process of a cell measured in several
 
@@ -61,10 +72,29 @@ def validation_knobs() -> dict[str, Any]:
 def benchmarks_dir() -> Path:
     if not BENCHMARKS_DIR.is_dir():
         raise SeqbenchError(
-            f"benchmark definitions not found at {BENCHMARKS_DIR}: install seqbench "
-            "from a source checkout (pip install -e .)"
+            f"benchmark definitions not found at {BENCHMARKS_DIR}: reinstall seqbench "
+            "(pip install . or pip install -e . from a checkout)"
         )
     return BENCHMARKS_DIR
+
+
+def pytest_location_args(bench_dir: Path) -> list[str]:
+    """pytest's rootdir, configuration and conftest scope for a session on the benchmark
+    definitions. The rootdir is the folder holding them, the checkout or the installed
+    package, so node ids read ``benchmarks/test_x.py::...`` either way and match the plan's.
+    The configuration is pinned, so no pytest.ini or pyproject.toml around the run's folder
+    applies: the checkout's pyproject.toml, or none in an install (os.devnull: pytest's
+    defaults). Only the definitions' own conftest.py is loaded."""
+    root = bench_dir.parent
+    config = root / "pyproject.toml"
+    return [
+        "--rootdir",
+        str(root),
+        "-c",
+        str(config) if config.is_file() else os.devnull,
+        "--confcutdir",
+        str(bench_dir),
+    ]
 
 
 def benchmark_functions(bench_dir: Path) -> dict[str | None, list[str]]:

@@ -1,7 +1,7 @@
 """The default launcher (`supervisor`): pytest on the run's plan in a supervised child process.
 
 pytest-benchmark writes its JSON only when a session ends, so each cell's record is written
-as the cell finishes (seqbench/pytest_plugin.py). Every item runs in a worker process forked
+as the cell finishes (seqbench/pytest_session.py). Every item runs in a worker process forked
 from the pytest session (launchers/workers.py): a worker that dies (the OOM killer, a
 segfault) is recorded as `crashed` and the session goes on. If pytest itself dies or a cell
 overstays its time limit, the supervisor records the cell in progress as `crashed` or
@@ -22,7 +22,7 @@ from pathlib import Path
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
 from seqbench.launchers.base import Launcher, RunFolder, Terminated
-from seqbench.launchers.plan import benchmarks_dir
+from seqbench.launchers.plan import benchmarks_dir, pytest_location_args
 from seqbench.launchers.progress import SweepProgress
 
 POLL_S = 0.5  # how often the supervisor checks the child and the running cell's clock
@@ -88,10 +88,7 @@ class Supervisor(Launcher):
             str(self.cells_dir),
             "-p",
             "no:cacheprovider",
-            "--rootdir",
-            str(bench_dir.parent),
-            "-c",
-            str(bench_dir.parent / "pyproject.toml"),
+            *pytest_location_args(bench_dir),
             "-s",
             "-q",
             "--no-header",

@@ -54,6 +54,7 @@ import pandas as pd
 
 from seqbench import env
 from seqbench.config import CellConfig
+from seqbench.launchers.plan import SOURCE_CHECKOUT
 from seqbench.models import MODELS
 from seqbench.models.costs import (
     BACKWARD_FIT,
@@ -395,7 +396,9 @@ def _findings(table: pd.DataFrame) -> list[str]:
 
 def _code_version() -> str:
     """The commit the study ran on, and whether the tree had uncommitted changes."""
-    repo = Path(__file__).resolve().parents[2]
+    repo = SOURCE_CHECKOUT
+    if repo is None:
+        return "unknown (an installed seqbench, not a checkout)"
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
