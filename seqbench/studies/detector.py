@@ -49,6 +49,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from seqbench.analysis.markdown import markdown_table
 from seqbench.compare.engine import CALIBRATION_WARN_RATIO
 from seqbench.compare.options import POOLS, CompareOptions, parse_fraction
 from seqbench.errors import SeqbenchError
@@ -175,12 +176,8 @@ def collect(
 
 
 def _md(frame: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    for row in frame.itertuples(index=False):
-        lines.append(
-            "| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row) + " |"
-        )
-    return "\n".join(lines)
+    """A Markdown table of `frame`, floats to 3 significant digits."""
+    return markdown_table(frame.map(lambda v: f"{v:.3g}" if isinstance(v, float) else v))
 
 
 def summarize(
