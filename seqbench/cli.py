@@ -8,6 +8,7 @@ import importlib
 import sys
 
 from seqbench.errors import SeqbenchError
+from seqbench.extensions import load_extensions
 
 COMMANDS = ("run", "status", "env", "report", "compare")
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        load_extensions()  # user-registered models and tasks, before any name is checked
         return args.handler(args)
     except SeqbenchError as exc:
         print(f"seqbench: error: {exc}", file=sys.stderr)

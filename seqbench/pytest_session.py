@@ -21,6 +21,7 @@ import pytest
 from seqbench import env
 from seqbench.config import CellConfig
 from seqbench.errors import SeqbenchError
+from seqbench.extensions import load_extensions
 from seqbench.launchers import records
 from seqbench.launchers.plan import (
     BENCHMARKS_DIR,
@@ -85,6 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
     records.use_running_file(Path(running_file) if running_file else None)
     plan_path = config.getoption("--seqbench-plan")
     try:
+        load_extensions()  # user-registered models and tasks, before the plan names them
         if plan_path:
             manifest = _manifest(plan_path)
             plan = plan_from_json(manifest["plan"])
