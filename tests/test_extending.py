@@ -55,9 +55,7 @@ TASKS["first-sign"] = FirstSign()
 '''
 
 
-def test_a_model_and_a_task_registered_outside_run_through_smoke_report_and_compare(
-    cli, tmp_path
-):
+def test_a_model_and_a_task_registered_outside_run_through_smoke_report_and_compare(cli, tmp_path):
     (tmp_path / "ext").mkdir()
     (tmp_path / "ext" / "seqbench_test_extension.py").write_text(textwrap.dedent(EXTENSION))
     env = {"PYTHONPATH": str(tmp_path / "ext"), "SEQBENCH_EXTENSIONS": "seqbench_test_extension"}
