@@ -19,11 +19,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqbench.models import MODELS, CellSpec
+from seqbench.models import MODELS, ModelSpec
 from seqbench.tasks import TASKS
 from seqbench.tasks.base import Task
 
-MODELS["twin-gru"] = CellSpec(nn.GRU, nn.GRUCell, gates=3, saved_units=7.0, backward_units=7.7)
+MODELS["twin-gru"] = ModelSpec(nn.GRU, nn.GRUCell, gates=3, saved_units=7.0, backward_units=7.7)
 
 
 class FirstSign(Task):

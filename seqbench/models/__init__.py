@@ -1,4 +1,4 @@
-"""Registry of recurrent cells. Adding a cell type takes one entry here.
+"""Registry of recurrent models. Adding a model takes one entry here.
 
 Each entry names torch.nn's fused sequence module, its single-step twin (used to unroll the
 recurrence when measuring the gradient that reaches each time step), and G, the number of
@@ -16,7 +16,7 @@ from torch import nn
 
 
 @dataclass(frozen=True)
-class CellSpec:
+class ModelSpec:
     sequence_module: type[nn.RNNBase]  # fused module run over the whole sequence
     step_module: type[nn.Module]  # one-step cell with the same weight layout
     gates: int  # G: gate blocks stacked in weight_ih/weight_hh (rows = G*H)
@@ -33,14 +33,14 @@ class CellSpec:
     # results/memory-model/summary.md; every memory cell reports it again as
     # peak_mem_est_over_measured_ratio.
     backward_units: float = 4.0
-    # Adam learning rates the article recommends for this cell type; the long-range profile
+    # Adam learning rates the article recommends for this model; the long-range profile
     # trains at each of them, so a verdict never rests on one rate that suits one model.
     recommended_lrs: tuple[float, ...] = (1e-3,)
 
 
-MODELS: dict[str, CellSpec] = {
+MODELS: dict[str, ModelSpec] = {
     # Elman RNN, h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
-    "rnn": CellSpec(
+    "rnn": ModelSpec(
         nn.RNN,
         nn.RNNCell,
         gates=1,
@@ -51,7 +51,7 @@ MODELS: dict[str, CellSpec] = {
     ),
     # Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000. On CPU torch runs
     # it through oneDNN, whose workspace (gates and states of every step) is what it saves.
-    "lstm": CellSpec(
+    "lstm": ModelSpec(
         nn.LSTM,
         nn.LSTMCell,
         gates=4,
@@ -62,7 +62,7 @@ MODELS: dict[str, CellSpec] = {
     ),
     # Cho et al. 2014; torch applies r after the recurrent matmul: n = tanh(W_in x + r*(W_hn h)).
     # The aten cell saves r, z, n, (h - n) and W_hh h (3H): 7H per step.
-    "gru": CellSpec(
+    "gru": ModelSpec(
         nn.GRU,
         nn.GRUCell,
         gates=3,
@@ -72,4 +72,4 @@ MODELS: dict[str, CellSpec] = {
     ),
 }
 
-__all__ = ["MODELS", "CellSpec"]
+__all__ = ["MODELS", "ModelSpec"]

@@ -17,7 +17,7 @@ from seqbench.tasks import TASKS
 class RecurrentModel(nn.Module):
     def __init__(
         self,
-        cell: str,
+        model: str,
         input_size: int,
         hidden_size: int,
         output_size: int,
@@ -27,7 +27,7 @@ class RecurrentModel(nn.Module):
         many_to_one: bool = True,
     ) -> None:
         super().__init__()
-        self.spec = MODELS[cell]
+        self.spec = MODELS[model]
         self.many_to_one = many_to_one
         self.rnn = self.spec.sequence_module(
             input_size,
