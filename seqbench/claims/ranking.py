@@ -3,6 +3,7 @@ at every configuration the results hold, each pair beyond noise or not."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -35,7 +36,9 @@ class RankingSpec:
     measurement: str | None  # measurement within the family (None: any)
     pairs: tuple[tuple[str, str], ...]  # (a, b): the article says metric(a) < metric(b)
     sampling: Sampling  # what one sample is and how many a comparison needs
-    tasks: tuple[str, ...] = ()  # restrict to these tasks (empty: all)
+    # Restrict to these tasks (empty: all). A function of no arguments is called when the
+    # claim is checked, so a set read from the task registry includes tasks registered later.
+    tasks: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
     lengths: tuple[int | None, int | None] = (None, None)  # T range, inclusive (None: open)
     higher_first: bool = False  # list the measured ranking highest first (rates)
     # Use only configurations where some model learned the task (convergence metrics): where
@@ -162,9 +165,15 @@ def check_ranking(claim: Claim, m: Measured) -> Outcome:
     return check_ranking_spec(claim.spec, m)
 
 
+def spec_tasks(spec: RankingSpec) -> tuple[str, ...]:
+    """The tasks a ranking is restricted to, read now if the spec names a registry query."""
+    return spec.tasks() if callable(spec.tasks) else spec.tasks
+
+
 def check_ranking_spec(spec: RankingSpec, m: Measured) -> Outcome:
+    tasks = spec_tasks(spec)
     frame = samples(
-        m, spec.metric, spec.sampling, spec.family, spec.measurement, spec.tasks, spec.lengths
+        m, spec.metric, spec.sampling, spec.family, spec.measurement, tasks, spec.lengths
     )
     skipped = ""
     if spec.learned_only:
@@ -180,7 +189,7 @@ def check_ranking_spec(spec: RankingSpec, m: Measured) -> Outcome:
         spec.metric,
         spec.sampling,
         spec.higher_first,
-        show_task=len(spec.tasks) != 1,
+        show_task=len(tasks) != 1,
         skipped=skipped,
     )
 
@@ -189,8 +198,8 @@ def _scope(spec: RankingSpec) -> str:
     """What data the claim needed, for the 'no data' reason."""
     models = sorted({m for pair in spec.pairs for m in pair})
     text = f"with {spec.metric} for {' and '.join(models)}"
-    if spec.tasks:
-        text += f" on {', '.join(spec.tasks)}"
+    if spec_tasks(spec):
+        text += f" on {', '.join(spec_tasks(spec))}"
     low, high = spec.lengths
     if low is not None and high is not None:
         text += f" at {low} ≤ T ≤ {high}"
