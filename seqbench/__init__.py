@@ -1,7 +1,9 @@
 """seqbench: reproducible benchmarks for recurrent sequence models.
 
-The architecture, one folder per axis (after optimum-benchmark), listed bottom layer first;
-a module imports only from its own layer or the ones above it in this list:
+The architecture, one folder per axis (after optimum-benchmark), listed bottom layer first.
+Imports point down: analysis stands on the registries and results; claims on analysis;
+report on claims and analysis; compare on analysis only; nothing imports report, compare,
+studies or commands except the CLI (tests/test_layers.py checks the analysis packages).
 
   config.py, errors.py, schema.py
               the typed cell (one sweep point), one-line errors, the versioned record

@@ -53,6 +53,7 @@ from typing import Any
 import pandas as pd
 
 from seqbench import env
+from seqbench.analysis.markdown import markdown_table
 from seqbench.config import CellConfig
 from seqbench.launchers.plan import SOURCE_CHECKOUT
 from seqbench.models import MODELS
@@ -341,16 +342,14 @@ def ratio_stats(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _md_table(frame: pd.DataFrame, digits: int = 2) -> str:
+    """The frame through the one Markdown-table writer, floats to `digits` decimals."""
+
     def cell(value: Any) -> str:
         if isinstance(value, float):
             return "–" if pd.isna(value) else f"{value:.{digits}f}"
         return str(value)
 
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
-    lines += [
-        "| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
-    ]
-    return "\n".join(lines)
+    return markdown_table(frame.map(cell))
 
 
 def _findings(table: pd.DataFrame) -> list[str]:
