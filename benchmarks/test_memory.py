@@ -23,7 +23,7 @@ def test_peak_memory(benchmark, cell):
         lambda: probes[-1].run_step(), setup=start_child, rounds=cell.rounds, warmup_rounds=0
     )
     results = [p.finish() for p in probes]
-    peaks = [r["peak_bytes"] - r["baseline_bytes"] for r in results]
+    peaks = [r["peak_bytes"] - r["before_step_bytes"] for r in results]
     peak = statistics.median(peaks)
     estimate = peak_step_bytes(cell)
     record(
@@ -34,7 +34,7 @@ def test_peak_memory(benchmark, cell):
             "peak_mem_bytes": peak,
             "peak_mem_min_bytes": min(peaks),
             "peak_mem_max_bytes": max(peaks),
-            "baseline_mem_bytes": statistics.median(r["baseline_bytes"] for r in results),
+            "before_step_mem_bytes": statistics.median(r["before_step_bytes"] for r in results),
             # the child's own whole-life peak (start-up included); not wait4's ru_maxrss, which
             # starts at the parent's high-water mark (seqbench/scenarios/memory.py)
             "process_peak_bytes": max(r["process_peak_bytes"] for r in results),

@@ -16,8 +16,11 @@ Schema history (keep old files as fixtures under tests/fixtures/ when bumping):
   3 — 2026-12: config gains ``processes`` (absent before: 1). A cell measured in several
       worker processes has one entry per process, each with ``worker_process`` (0, 1, ...)
       in extra_info; entries of one cell share its fullname.
+  4 — 2026-12: "baseline" means only compare's reference run, so metrics named after the
+      chance loss or the memory before the step are renamed (RENAMED_METRICS); loaders
+      read older records under the new names.
 
-extra_info layout (version 3):
+extra_info layout (version 4):
   schema_version  int, this module's SCHEMA_VERSION
   family          "throughput" | "latency" | "memory" | "gradients" | "convergence" |
                   "overhead" | "calibration"
@@ -37,11 +40,27 @@ from __future__ import annotations
 import math
 from typing import Any
 
-SCHEMA_VERSION = 3
-KNOWN_SCHEMA_VERSIONS = (1, 2, 3)
+SCHEMA_VERSION = 4
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4)
 # Config fields added after version 1, with the value an older record implies by lacking them.
 CONFIG_FIELDS_ADDED = {"stop_when_solved": False, "processes": 1}
 STATUSES = ("ok", "diverged", "crashed", "timeout", "skipped", "error")
+# Metric names of versions before 4 → their version-4 names.
+RENAMED_METRICS = {
+    "baseline_loss": "chance_loss",
+    "final_heldout_over_baseline_ratio": "final_heldout_over_chance_ratio",
+    "train_steps_to_half_baseline_step": "train_steps_to_half_chance_step",
+    "heldout_steps_to_half_baseline_step": "heldout_steps_to_half_chance_step",
+    "baseline_mem_bytes": "before_step_mem_bytes",
+    "rss_baseline_bytes": "rss_before_step_bytes",
+}
+
+
+def current_metric_names(version: int, metrics: dict[str, Any]) -> dict[str, Any]:
+    """A record's metrics under this version's names (a record of version < 4 renamed)."""
+    if version >= 4:
+        return metrics
+    return {RENAMED_METRICS.get(name, name): value for name, value in metrics.items()}
 
 
 def _clean(value: Any) -> Any:

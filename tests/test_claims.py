@@ -333,7 +333,7 @@ def _heldout(value: float, over_chance: float | None = None):
     def put(rec):
         rec["metrics"]["final_heldout_loss"] = value
         ratio = over_chance if over_chance is not None else value / 0.6931
-        rec["metrics"]["final_heldout_over_baseline_ratio"] = ratio
+        rec["metrics"]["final_heldout_over_chance_ratio"] = ratio
 
     return put
 
@@ -380,7 +380,7 @@ def _long_range(
                 steps_to_solve_step=step,
                 solved_count=int(step is not None),
                 steps_run_count=step or steps,
-                final_heldout_over_baseline_ratio=0.05 if step else 1.0,
+                final_heldout_over_chance_ratio=0.05 if step else 1.0,
             )
             records.append(rec)
     return records

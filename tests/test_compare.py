@@ -313,6 +313,7 @@ def test_loss_with_one_seed_uses_the_measured_seed_spread(tmp_path):
     3 × 0.08 × sqrt(2) = 0.34 × chance loss; smaller moves beyond 5% are only "changed"."""
     data = read("smoke_a.json")
     metrics = bench(data, CONV_CELL)["extra_info"]["metrics"]
+    # The fixture predates schema 4, where the chance loss was stored as baseline_loss.
     chance, loss = metrics["baseline_loss"], metrics["final_heldout_loss"]
     expected = {0.04: "unchanged", 0.2: "changed", 0.5: "regression", -0.5: "improvement"}
     for delta, verdict in expected.items():
@@ -342,7 +343,7 @@ def test_loss_is_judged_per_configuration_over_its_seeds(tmp_path):
     """Seeds 0-2 with a seed SD of 0.2 × chance: the tolerance on the 3-seed mean is
     3 × 0.2 × sqrt(2/3) = 0.49 × chance."""
     smoke = read("smoke_a.json")
-    chance = bench(smoke, CONV_CELL)["extra_info"]["metrics"]["baseline_loss"]
+    chance = bench(smoke, CONV_CELL)["extra_info"]["metrics"]["baseline_loss"]  # schema < 4
     loss = 1.0
     base = _with_seeds(
         copy.deepcopy(smoke), {0: loss, 1: loss + 0.2 * chance, 2: loss - 0.2 * chance}
@@ -754,3 +755,12 @@ def test_significance_falls_back_like_asv():
     assert rounds_differ([1.0], [2.0], alpha=0.002).differ is None  # one round: untestable
     many = rounds_differ(np.linspace(1, 2, 30), np.linspace(1, 2, 30) * 1.5, alpha=0.002)
     assert many.method == "mann-whitney" and many.differ is True
+
+
+def test_records_before_schema_4_load_under_the_new_metric_names():
+    """Schema 4 renamed the metrics that said "baseline" for the chance loss or the memory
+    before the step; an older file's convergence entries read as chance_loss."""
+    entries = load_results([FIXTURES / "smoke_a.json"]).entries
+    conv = entries[entries.family == "convergence"]
+    assert len(conv) and all("chance_loss" in m for m in conv.metrics)
+    assert not any(old in m for m in entries.metrics for old in ("baseline_loss",))

@@ -44,7 +44,7 @@ class FirstSign(Task):
     def accuracy(self, output, target):
         return (output.argmax(-1) == target).float().mean().item()
 
-    def baseline_loss(self, seq_len):
+    def chance_loss(self, seq_len):
         return math.log(2)
 
     def is_solved(self, heldout_loss, heldout_accuracy, seq_len):

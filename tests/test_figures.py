@@ -219,7 +219,7 @@ def _convergence(
         "heldout_accuracy": [float("nan")] * 2,
     }
     return _bench(
-        i, cfg, "convergence", "training_run", {"baseline_loss": baseline, **metrics}, series
+        i, cfg, "convergence", "training_run", {"chance_loss": baseline, **metrics}, series
     )
 
 
@@ -345,7 +345,7 @@ def _solve_run(
         stop_when_solved=True,
     )
     metrics = {
-        "baseline_loss": 1 / 6,
+        "chance_loss": 1 / 6,
         "steps_to_solve_step": solve,
         "solved_count": int(solve is not None),
         "steps_run_count": ran,

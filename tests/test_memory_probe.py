@@ -31,8 +31,8 @@ def measure(**extra) -> dict:
 def test_probe_sees_an_extra_200_mb():
     plain = measure()
     heavier = measure(inject_alloc_bytes=EXTRA)
-    delta = (heavier["peak_bytes"] - heavier["baseline_bytes"]) - (
-        plain["peak_bytes"] - plain["baseline_bytes"]
+    delta = (heavier["peak_bytes"] - heavier["before_step_bytes"]) - (
+        plain["peak_bytes"] - plain["before_step_bytes"]
     )
     assert delta == pytest.approx(EXTRA, rel=0.05)
     assert heavier["hwm_reset"] is True
@@ -52,7 +52,7 @@ def test_process_peak_is_the_childs_own_not_the_parents():
     assert heavy["process_peak_bytes"] < parent_peak - PARENT_BALLAST // 2
     assert heavy["process_peak_bytes"] == pytest.approx(plain["process_peak_bytes"], abs=30 * 10**6)
     # the step's own peak above baseline does not move with the parent either
-    step_peak = [r["peak_bytes"] - r["baseline_bytes"] for r in (plain, heavy)]
+    step_peak = [r["peak_bytes"] - r["before_step_bytes"] for r in (plain, heavy)]
     assert step_peak[1] == pytest.approx(step_peak[0], abs=5 * 10**6)
 
 

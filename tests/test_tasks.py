@@ -46,7 +46,7 @@ def test_adding_constant_predictor_gives_one_sixth():
     _, y = gen("adding", 200_000, 50)
     task = TASKS["adding"]
     mse = task.loss(torch.ones_like(y), y).item()
-    assert task.baseline_loss(50) == pytest.approx(1 / 6)
+    assert task.chance_loss(50) == pytest.approx(1 / 6)
     assert mse == pytest.approx(1 / 6, rel=0.02)
 
 
@@ -60,8 +60,8 @@ def test_adding_marks_two_positions_and_sums_them():
     "T,published", [(100, 0.1733), (200, 0.0945), (500, 0.0400), (1000, 0.0204)]
 )
 def test_copy_baseline_formula_and_published_values(T, published):
-    assert TASKS["copy"].baseline_loss(T) == pytest.approx(10 * math.log(8) / (T + 20))
-    assert TASKS["copy"].baseline_loss(T) == pytest.approx(published, abs=5e-5)
+    assert TASKS["copy"].chance_loss(T) == pytest.approx(10 * math.log(8) / (T + 20))
+    assert TASKS["copy"].chance_loss(T) == pytest.approx(published, abs=5e-5)
 
 
 def test_copy_memoryless_predictor_reaches_the_baseline():
@@ -72,7 +72,7 @@ def test_copy_memoryless_predictor_reaches_the_baseline():
     logits[:, : T + 10, 0] = 0.0
     logits[:, T + 10 :, 1:9] = 0.0
     loss = TASKS["copy"].loss(logits, y).item()
-    assert loss == pytest.approx(TASKS["copy"].baseline_loss(T), rel=1e-5)
+    assert loss == pytest.approx(TASKS["copy"].chance_loss(T), rel=1e-5)
 
 
 def test_copy_layout_matches_tcn():
@@ -88,7 +88,7 @@ def test_mean_sign_labels_and_baseline():
     x, y = gen("mean-sign", 1000, 25)
     assert torch.equal(y, (x.mean(dim=(1, 2)) > 0).long())
     assert 0.4 < y.float().mean().item() < 0.6
-    assert TASKS["mean-sign"].baseline_loss(25) == pytest.approx(math.log(2))
+    assert TASKS["mean-sign"].chance_loss(25) == pytest.approx(math.log(2))
 
 
 def test_output_sum_shapes_and_default_input_of_ten():
@@ -116,7 +116,7 @@ def test_output_sum_loss_is_the_sum_over_the_batch():
 
 def test_output_sum_has_no_baseline_and_is_never_solved():
     task = TASKS["output-sum"]
-    assert math.isnan(task.baseline_loss(10000))
+    assert math.isnan(task.chance_loss(10000))
     assert task.accuracy(torch.zeros(3, 2), torch.zeros(3)) is None
     assert task.is_solved(-1e9, None, 10000) is False
     assert task.is_solved(0.0, 1.0, 10) is False
@@ -144,11 +144,11 @@ def test_output_sum_training_records_none_where_a_baseline_is_needed():
     rec = make_record(cell.to_dict(), cell.family, "training_run", run.metrics(), run.series())
     m = rec["metrics"]
     for name in (
-        "baseline_loss",
-        "final_heldout_over_baseline_ratio",
+        "chance_loss",
+        "final_heldout_over_chance_ratio",
         "final_heldout_accuracy",
-        "train_steps_to_half_baseline_step",
-        "heldout_steps_to_half_baseline_step",
+        "train_steps_to_half_chance_step",
+        "heldout_steps_to_half_chance_step",
     ):
         assert m[name] is None, name
     assert m["solved_count"] == 0 and m["final_heldout_loss"] is not None

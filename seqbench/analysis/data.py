@@ -127,7 +127,7 @@ def _curve_rows(entries: pd.DataFrame) -> pd.DataFrame:
     for rec in conv.to_dict("records"):
         series = rec.get("series") or {}
         metrics = rec.get("metrics") or {}
-        base = {k: rec.get(k) for k in keep} | {"baseline_loss": metrics.get("baseline_loss")}
+        base = {k: rec.get(k) for k in keep} | {"chance_loss": metrics.get("chance_loss")}
         losses = series.get("train_loss") or []
         # Long runs store block means with the step each block ends; short runs every step.
         steps = series.get("train_step") or range(1, len(losses) + 1)
@@ -137,7 +137,7 @@ def _curve_rows(entries: pd.DataFrame) -> pd.DataFrame:
             series.get("eval_step") or [], series.get("heldout_loss") or [], strict=False
         ):
             rows.append(base | {"split": "held-out", "step": step, "loss": loss})
-    columns = [*keep, "baseline_loss", "split", "step", "loss"]
+    columns = [*keep, "chance_loss", "split", "step", "loss"]
     frame = pd.DataFrame(rows, columns=columns)
     frame["loss"] = pd.to_numeric(frame["loss"], errors="coerce")
     return frame

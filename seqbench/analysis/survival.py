@@ -170,7 +170,7 @@ def convergence_runs(entries: pd.DataFrame) -> pd.DataFrame:
                 "eval_every": config.get("eval_every"),
                 "step": step,
                 "solved": solved,
-                "over_chance_ratio": _number(metrics.get("final_heldout_over_baseline_ratio")),
+                "over_chance_ratio": _number(metrics.get("final_heldout_over_chance_ratio")),
             }
         )
     columns = [*keep, "stop_when_solved", "eval_every", "step", "solved", "over_chance_ratio"]

@@ -176,7 +176,7 @@ def per_model(group: pd.DataFrame) -> dict[str, list[float]]:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class PairResult:
     """How model a's metric compares with model b's at one configuration."""
 
     a: str  # model in the numerator
@@ -189,7 +189,7 @@ class Comparison:
 
 def provisional(
     a: str, b: str, values_a: list[float], values_b: list[float], sampling: Sampling
-) -> Comparison:
+) -> PairResult:
     t = rank_test(values_a, values_b)
     r = t.ratio
     if sampling.by_construction:
@@ -200,14 +200,14 @@ def provisional(
             if r > 1 + sampling.tolerance
             else "within noise"
         )
-        return Comparison(a, b, relation, t, "construction")
-    pending = Comparison(a, b, "within noise", t, "rank test")
+        return PairResult(a, b, relation, t, "construction")
+    pending = PairResult(a, b, "within noise", t, "rank test")
     if min(t.n_a, t.n_b) >= sampling.min_samples:
         return pending  # decided with the claim's other tests (decide())
     return _single_sample(pending, sampling) or replace(pending, relation="too few samples")
 
 
-def decide(comparisons: list[Comparison], sampling: Sampling) -> list[Comparison]:
+def decide(comparisons: list[PairResult], sampling: Sampling) -> list[PairResult]:
     """Settle a claim's rank tests together. Only tests that can reach significance at all are
     counted (stats.testable_subset, Tarone 1990); those are Holm-corrected as one family, and a
     difference needs adjusted p ≤ ALPHA and a ratio of medians beyond 1 ± tolerance. A test
@@ -238,7 +238,7 @@ def decide(comparisons: list[Comparison], sampling: Sampling) -> list[Comparison
     return out
 
 
-def _single_sample(c: Comparison, sampling: Sampling) -> Comparison | None:
+def _single_sample(c: PairResult, sampling: Sampling) -> PairResult | None:
     """The stated-prior route: a ratio of medians beyond the run-to-run factor counts."""
     factor, r = sampling.single_sample_factor, c.test.ratio
     if factor is None or min(c.test.n_a, c.test.n_b) < 1 or not math.isfinite(r):
@@ -251,12 +251,12 @@ def _single_sample(c: Comparison, sampling: Sampling) -> Comparison | None:
 
 def compare(
     values_a: list[float], values_b: list[float], a: str, b: str, sampling: Sampling
-) -> Comparison:
+) -> PairResult:
     """One comparison on its own (a family of one for Holm)."""
     return decide([provisional(a, b, values_a, values_b, sampling)], sampling)[0]
 
 
-def describe_ratio(c: Comparison) -> str:
+def describe_ratio(c: PairResult) -> str:
     r = c.test
     text = f"{c.a}/{c.b} = {r.ratio:.3g}"
     if c.route == "construction":

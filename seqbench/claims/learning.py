@@ -60,7 +60,7 @@ def learnable_only(m: Measured, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]
     # A task with no chance level (output-sum: loss unbounded below) cannot be learned or not.
     chance = frame.apply(
         lambda r: (
-            TASKS[r["task"]].baseline_loss(int(r["seq_len"])) if r["task"] in TASKS else math.nan
+            TASKS[r["task"]].chance_loss(int(r["seq_len"])) if r["task"] in TASKS else math.nan
         ),
         axis=1,
     )

@@ -10,7 +10,7 @@ import pandas as pd
 
 from seqbench.analysis.data import Measured
 from seqbench.claims.evidence import (
-    Comparison,
+    PairResult,
     Sampling,
     configs,
     decide,
@@ -49,7 +49,7 @@ class RankingSpec:
 @dataclass(frozen=True)
 class ConfigResult:
     config: dict  # the configuration compared
-    comparisons: list[Comparison]  # one per claimed pair whose models are both present
+    comparisons: list[PairResult]  # one per claimed pair whose models are both present
     values: dict[str, list[float]]  # samples per model
 
     @property

@@ -173,7 +173,7 @@ def check_not_worse(claim: Claim, m: Measured) -> Outcome:
     frame, skipped = learnable_only(m, frame)
     if had_data and frame.empty:
         return Outcome(INCONCLUSIVE, f"{NO_MODEL_LEARNED} at any configuration. {skipped}")
-    chance = m.metric("baseline_loss", spec.family)
+    chance = m.metric("chance_loss", spec.family)
     found = []
     for config, group in configs(frame):
         values = per_model(group)

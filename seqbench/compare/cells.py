@@ -143,7 +143,7 @@ def long_table(
                     "value": value,
                     "samples": samples,
                     "range": rng,
-                    "chance_loss": (rec.get("metrics") or {}).get("baseline_loss"),
+                    "chance_loss": (rec.get("metrics") or {}).get("chance_loss"),
                 }
             )
     frame = pd.DataFrame(

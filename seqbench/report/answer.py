@@ -18,7 +18,7 @@ from seqbench.analysis.stats import ALPHA, holm, summarize
 from seqbench.claims.evidence import (
     MEMORY,
     TIMING,
-    Comparison,
+    PairResult,
     Sampling,
     configs,
     decide,
@@ -37,7 +37,7 @@ def _regime(config: dict, extra: str = "") -> str:
     return " ".join([*parts, str(device) if isinstance(device, str) else "", extra]).strip()
 
 
-def _confidence(best: str, comps: list[Comparison]) -> str:
+def _confidence(best: str, comps: list[PairResult]) -> str:
     """'decided' when the best model beats every other; otherwise who it is not separated
     from, and why (too few samples, within run-to-run spread, ...)."""
     loose = [c for c in comps if c.relation not in ("lower", "higher")]
@@ -58,7 +58,7 @@ def _best_of(
     values: dict[str, list[float]],
     sampling: Sampling,
     higher_is_better: bool,
-) -> tuple[str, list[Comparison]]:
+) -> tuple[str, list[PairResult]]:
     medians = {k: summarize(v).median for k, v in values.items()}
     best = (max if higher_is_better else min)(medians, key=medians.__getitem__)
     comps = [

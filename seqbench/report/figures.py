@@ -396,7 +396,7 @@ def draw_loss_curves(m: Measured, path: Path) -> None:
     c = m.curves.dropna(subset=["loss"])
     if c.empty:
         raise NoData("no convergence results")
-    base = pd.to_numeric(c["baseline_loss"], errors="coerce")
+    base = pd.to_numeric(c["chance_loss"], errors="coerce")
     chance = np.isfinite(base) & (base > 0)
     skipped = sorted(c.loc[~chance, "task"].dropna().unique())
     c = c[chance].assign(ratio=c["loss"] / base)

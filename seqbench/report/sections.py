@@ -134,9 +134,9 @@ def model_summaries(m: Measured, tables: dict[str, pd.DataFrame]) -> list[Block]
                         "steps": fmt(r.get("train_steps"), "steps"),
                         "held-out loss": _median_ci(r, "final_heldout_loss", unit),
                         "train loss": fmt(r.get("final_train_loss"), unit),
-                        "chance baseline": fmt(r.get("baseline_loss"), unit),
+                        "chance baseline": fmt(r.get("chance_loss"), unit),
                         "held-out / baseline": fmt(
-                            r.get("final_heldout_over_baseline_ratio"), "ratio"
+                            r.get("final_heldout_over_chance_ratio"), "ratio"
                         ),
                         "seeds": fmt(r.get("seeds_count"), "count"),
                     }

@@ -45,7 +45,7 @@ CURVE_COLUMNS = [
     "lr",
     "seed",
     "train_steps",
-    "baseline_loss",
+    "chance_loss",
     "split",
     "step",
     "loss",
@@ -190,8 +190,8 @@ def final_losses(metric_sum: pd.DataFrame) -> pd.DataFrame:
     wanted = {
         "final_heldout_loss": ["median", "ci95_low", "ci95_high", "n"],
         "final_train_loss": ["median"],
-        "baseline_loss": ["median"],
-        "final_heldout_over_baseline_ratio": ["median"],
+        "chance_loss": ["median"],
+        "final_heldout_over_chance_ratio": ["median"],
         "solved_count": ["median"],
     }
     out = None

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from seqbench.errors import SeqbenchError
-from seqbench.schema import KNOWN_SCHEMA_VERSIONS
+from seqbench.schema import KNOWN_SCHEMA_VERSIONS, current_metric_names
 
 # Configuration columns every entry row carries (CellConfig fields plus provenance).
 CONFIG_COLUMNS = ["family", "measurement", "model", "task", "seq_len", "batch_size",
@@ -95,7 +95,7 @@ def _entry_row(path: Path, run: str, bench: dict[str, Any]) -> dict[str, Any] | 
     stats = bench.get("stats") or {}
     row.update({col: stats.get(key) for key, col in STATS_COLUMNS.items()})
     row["round_times_s"] = stats.get("data")  # present when saved with include_data
-    row["metrics"] = extra.get("metrics") or {}
+    row["metrics"] = current_metric_names(extra["schema_version"], extra.get("metrics") or {})
     row["series"] = extra.get("series") or {}
     row["config"] = config
     # One row per worker process of a cell measured in several (schema 3): each is a sample.

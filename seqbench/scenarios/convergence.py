@@ -17,7 +17,7 @@ from seqbench.scenarios.workload import Workload, make_batch
 
 @dataclass
 class ConvergenceRun:
-    baseline_loss: float  # the task's chance-level loss at this T
+    chance_loss: float  # the task's chance-level loss at this T
     train_loss: list[float] = field(default_factory=list)  # per optimizer step
     grad_norm: list[float] = field(default_factory=list)  # total, before clipping, per step
     # train_loss and grad_norm hold one value per `stride` steps (their block mean); train_step
@@ -35,10 +35,10 @@ class ConvergenceRun:
     final_flow: GradientFlow | None = None  # ‖∂L/∂h_t‖ after training
 
     @staticmethod
-    def _steps_to_half(losses: list[float], steps: list[int], baseline: float) -> int | None:
-        """First step at which the loss is at most half the baseline, or None."""
+    def _steps_to_half(losses: list[float], steps: list[int], chance: float) -> int | None:
+        """First step at which the loss is at most half the chance loss, or None."""
         for step, loss in zip(steps, losses, strict=False):
-            if loss is not None and math.isfinite(loss) and loss <= baseline / 2:
+            if loss is not None and math.isfinite(loss) and loss <= chance / 2:
                 return step
         return None
 
@@ -46,18 +46,18 @@ class ConvergenceRun:
         finite = self.heldout_loss and math.isfinite(self.heldout_loss[-1])
         accuracy = self.heldout_accuracy[-1] if self.heldout_accuracy else float("nan")
         out = {
-            "baseline_loss": self.baseline_loss,
+            "chance_loss": self.chance_loss,
             "final_train_loss": self.train_loss[-1] if self.train_loss else None,
             "final_heldout_loss": self.heldout_loss[-1] if finite else None,
             "final_heldout_accuracy": accuracy if math.isfinite(accuracy) else None,
-            "final_heldout_over_baseline_ratio": self.heldout_loss[-1] / self.baseline_loss
+            "final_heldout_over_chance_ratio": self.heldout_loss[-1] / self.chance_loss
             if finite
             else None,
-            "train_steps_to_half_baseline_step": self._steps_to_half(
-                self.train_loss, self.train_step, self.baseline_loss
+            "train_steps_to_half_chance_step": self._steps_to_half(
+                self.train_loss, self.train_step, self.chance_loss
             ),
-            "heldout_steps_to_half_baseline_step": self._steps_to_half(
-                self.heldout_loss, self.eval_step, self.baseline_loss
+            "heldout_steps_to_half_chance_step": self._steps_to_half(
+                self.heldout_loss, self.eval_step, self.chance_loss
             ),
             "solved_count": int(self.solved),
             "steps_to_solve_step": self.steps_to_solve,
@@ -136,7 +136,7 @@ def train(cfg: CellConfig, measure_flow: bool = True) -> ConvergenceRun:
     """
     w = Workload.build(cfg)
     run = ConvergenceRun(
-        baseline_loss=w.task.baseline_loss(cfg.seq_len),
+        chance_loss=w.task.chance_loss(cfg.seq_len),
         stride=max(1, math.ceil(cfg.train_steps / MAX_STORED_STEPS)),
     )
     blocks = _BlockMeans(run)

@@ -3,7 +3,7 @@
 tracemalloc cannot see torch's allocator, and a long-lived process carries the high-water
 marks of everything it did before. So each measurement spawns a child that builds the
 workload, resets the kernel's RSS high-water mark (writing 5 to /proc/self/clear_refs),
-reports its baseline RSS, waits for "go", runs exactly one training step, and reports the
+reports its RSS before the step, waits for "go", runs exactly one training step, and reports the
 kernel's VmHWM. The parent times only go → done, so the timing is the step's, not the
 process start-up's. On CUDA the child uses torch.cuda's allocator peak instead.
 
@@ -20,7 +20,7 @@ execve makes new, so it counts the child's own pages only.
 
 Protocol on the child's stdin/stdout, one JSON object per line:
   parent → child: {"config": {...}} then "go"
-  child → parent: {"ready": true, "baseline_bytes": n, "hwm_reset": bool}
+  child → parent: {"ready": true, "before_step_bytes": n, "hwm_reset": bool}
                   {"done": true, "peak_bytes": n, "process_peak_bytes": n,
                    "step_time_s": s, ...} or {"error": "..."}
 """
@@ -151,15 +151,16 @@ def _child(max_mem_bytes: int | None) -> None:
         if cuda:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-            baseline = torch.cuda.memory_allocated()
+            before_step = torch.cuda.memory_allocated()
         startup_hwm = _status_bytes("VmHWM")  # the child's own peak so far: exec made a new map
         hwm_reset = _reset_hwm()
-        # Without a reset, the high-water mark so far is the honest baseline to subtract.
-        rss_baseline = _status_bytes("VmRSS" if hwm_reset else "VmHWM")
+        # Without a reset, the high-water mark so far is the honest level to subtract.
+        rss_before_step = _status_bytes("VmRSS" if hwm_reset else "VmHWM")
         if not cuda:
-            baseline = rss_baseline
+            before_step = rss_before_step
         reply.write(
-            json.dumps({"ready": True, "baseline_bytes": baseline, "hwm_reset": hwm_reset}) + "\n"
+            json.dumps({"ready": True, "before_step_bytes": before_step, "hwm_reset": hwm_reset})
+            + "\n"
         )
         reply.flush()
         assert json.loads(sys.stdin.readline()) == "go"
@@ -179,7 +180,7 @@ def _child(max_mem_bytes: int | None) -> None:
                     "rss_peak_bytes": _status_bytes("VmHWM"),
                     # whole life of the child: start-up, workload, step
                     "process_peak_bytes": max(startup_hwm, _status_bytes("VmHWM")),
-                    "rss_baseline_bytes": rss_baseline,
+                    "rss_before_step_bytes": rss_before_step,
                 }
             )
             + "\n"

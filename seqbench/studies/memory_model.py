@@ -2,8 +2,8 @@
 
     python -m seqbench.studies.memory_model --out results/memory-model
 
-The estimate of one training step's peak above the process's baseline has three terms
-(seqbench/models/costs.py):
+The estimate of one training step's peak above the process's memory before the step has
+three terms (seqbench/models/costs.py):
   saved activations    derived: saved_units·H floats per (sequence, step, layer,
                        direction), what autograd saves (read with saved_tensors_hooks),
                        plus each layer's input x_t;
@@ -15,10 +15,10 @@ The estimate of one training step's peak above the process's baseline has three 
 At the fit point the fitted term is 77% of RNN's estimate, 52% of GRU's and 8% of LSTM's, so
 the estimate is only as good as the fit's extrapolation. This study measures that: for each
 model and grid point one fresh-process probe (seqbench.scenarios.memory, the memory family's
-own) measures the step's peak above baseline, and the ratio estimate / measured is 1 for a
-perfect estimate, below 1 where it underestimates. The fit point is measured --fit-repeats
-times, spread over the run: the spread is the measurement's own run-to-run noise, and the
-ratio says whether the fit still reproduces.
+own) measures the step's peak above the memory before it, and the ratio estimate / measured
+is 1 for a perfect estimate, below 1 where it underestimates. The fit point is measured
+--fit-repeats times, spread over the run: the spread is the measurement's own run-to-run
+noise, and the ratio says whether the fit still reproduces.
 
 The grid (GRID) first varies one axis at a time away from the fit point (T, B, H, layers),
 then takes the corners of B ∈ {20, 200} × H ∈ {32, 128} × layers ∈ {1, 2} at T=500 and four
@@ -144,7 +144,7 @@ COLUMNS = (
     "activation_est_bytes",
     "backward_est_bytes",
     "optimizer_est_bytes",
-    "baseline_bytes",
+    "before_step_bytes",
     "process_peak_bytes",
     "step_time_s",
     "probe_wall_s",
@@ -219,12 +219,12 @@ def probe_row(
             "message": str(exc),
             "probe_wall_s": time.perf_counter() - start,
         }
-    measured = result["peak_bytes"] - result["baseline_bytes"]
+    measured = result["peak_bytes"] - result["before_step_bytes"]
     return row | {
         "status": "ok",
         "measured_peak_bytes": measured,
         "est_over_measured_ratio": estimate / measured if measured > 0 else None,
-        "baseline_bytes": result["baseline_bytes"],
+        "before_step_bytes": result["before_step_bytes"],
         "process_peak_bytes": result["process_peak_bytes"],
         "step_time_s": result["step_time_s"],
         "probe_wall_s": time.perf_counter() - start,
@@ -515,7 +515,8 @@ def write_summary(
         "machine; peak memory does not depend on CPU time, the probes' step times do). "
         "Full environment: env.json.",
         "",
-        "Measured: one training step's peak RSS above the baseline of a fresh process "
+        "Measured: one training step's peak RSS above the memory before the step, in a fresh "
+        "process "
         "(kernel VmHWM after a reset, the memory family's probe), one probe per model and "
         "point, task mean-sign, input size 1, float32. Estimate: "
         "`seqbench.models.costs.peak_step_bytes`. Ratio = estimate / measured: above 1 the "
@@ -648,7 +649,8 @@ def main(argv: list[str] | None = None) -> int:
         live_csv = out / "live.csv"
         write_summary(
             out,
-            pd.read_csv(out / "study.csv"),
+            # A study written before schema 4 named the memory before the step "baseline".
+            pd.read_csv(out / "study.csv").rename(columns={"baseline_bytes": "before_step_bytes"}),
             json.loads((out / "env.json").read_text()),
             json.loads((out / "run.json").read_text()),
             pd.read_csv(live_csv) if live_csv.exists() else None,

@@ -40,7 +40,7 @@ class Adding(Task):
     def accuracy(self, output, target):
         return None
 
-    def baseline_loss(self, seq_len):
+    def chance_loss(self, seq_len):
         # Predicting the constant 1 = E[U + U'] leaves Var(U + U') = 2 · 1/12 = 1/6.
         return 1.0 / 6.0
 

@@ -27,7 +27,7 @@ class Task(ABC):
     # Hochreiter & Schmidhuber 1997's long time lags): the long-term dependency claims and
     # the report's "learns" columns are judged on these tasks.
     long_range: bool = False
-    # One line for captions: the chance loss (baseline_loss) and the input-independent
+    # One line for captions: the chance loss (chance_loss) and the input-independent
     # prediction that reaches it, or why the task has none.
     chance_caption: str
 
@@ -61,12 +61,12 @@ class Task(ABC):
         """Fraction of correct predictions, or None for a regression task."""
 
     @abstractmethod
-    def baseline_loss(self, seq_len: int) -> float:
+    def chance_loss(self, seq_len: int) -> float:
         """Loss of the best input-independent (chance-level) predictor."""
 
     def has_chance_level(self) -> bool:
-        """Whether the loss has a chance level to compare with (baseline_loss is finite)."""
-        return math.isfinite(self.baseline_loss(100))
+        """Whether the loss has a chance level to compare with (chance_loss is finite)."""
+        return math.isfinite(self.chance_loss(100))
 
     @abstractmethod
     def is_solved(self, heldout_loss: float, heldout_accuracy: float | None, seq_len: int) -> bool:

@@ -51,7 +51,7 @@ class CopyMemory(Task):
         recalled = output[:, -DIGITS:].argmax(-1) == target[:, -DIGITS:]
         return recalled.float().mean().item()
 
-    def baseline_loss(self, seq_len):
+    def chance_loss(self, seq_len):
         # Blanks everywhere, then a uniform guess among 8 digits: 10·ln 8 / (T + 20).
         return DIGITS * math.log(8) / self.total_len(seq_len)
 

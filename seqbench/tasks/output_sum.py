@@ -43,7 +43,7 @@ class OutputSum(Task):
     def accuracy(self, output, target):
         return None  # no target, nothing to be right about
 
-    def baseline_loss(self, seq_len):
+    def chance_loss(self, seq_len):
         # An unbounded loss has no chance level; NaN makes every ratio to it undefined
         # (recorded as None) rather than a number that means nothing.
         return float("nan")
