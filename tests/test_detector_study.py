@@ -18,7 +18,7 @@ import pytest
 from seqbench.errors import SeqbenchError
 from seqbench.profiles import Overrides
 from seqbench.studies import normalisers
-from seqbench.studies.detector import main, run_once, summarize, timing_lock
+from seqbench.studies.detector import health_caution, main, run_once, summarize, timing_lock
 from seqbench.studies.detector_eval import (
     default_grid,
     evaluate,
@@ -127,7 +127,7 @@ def test_runs_disturbed_by_other_load_are_named(study):
     path.write_text(json.dumps(data))
     health = run_health(study / "runs")
     assert list(health.loc[health["disturbed"], "run"]) == ["pair02-clean-r1.json"]
-    assert "Caution: 1 of 11 runs were disturbed" in summarize(study, (0.10,), 2)
+    assert "Caution: 1 of 11 runs were disturbed" in health_caution(health)
 
 
 def test_runs_whose_rounds_took_far_longer_are_listed_as_slow(study):
@@ -139,7 +139,7 @@ def test_runs_whose_rounds_took_far_longer_are_listed_as_slow(study):
     health = run_health(study / "runs")
     assert list(health.loc[health["slow"], "run"]) == ["pair01-base-r2.json"]
     assert not health["disturbed"].any()  # the calibration did not see it
-    assert "Slow runs (timed rounds over 1.25×" in summarize(study, (0.10,), 2)
+    assert "Slow runs (timed rounds over 1.25×" in health_caution(health)
 
 
 def test_evaluate_only_needs_runs(tmp_path, capsys):

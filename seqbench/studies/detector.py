@@ -180,6 +180,29 @@ def _md(frame: pd.DataFrame) -> str:
     return markdown_table(frame.map(lambda v: f"{v:.3g}" if isinstance(v, float) else v))
 
 
+def health_caution(health: pd.DataFrame) -> str:
+    """One paragraph on the runs' health (run_health): which were disturbed by other load
+    before their calibration, and which were slow after it."""
+    disturbed = health[health["disturbed"]]
+    slow = health[health["slow"] & ~health["disturbed"]]
+    caution = (
+        f"**Caution: {len(disturbed)} of {len(health)} runs were disturbed by other "
+        f"load** (calibration more than {CALIBRATION_WARN_RATIO:g}× the fastest "
+        "run's): " + ", ".join(disturbed["run"]) + "."
+        if len(disturbed)
+        else f"All {len(health)} runs have calibration times within "
+        f"{CALIBRATION_WARN_RATIO:g}× of the fastest run's."
+    )
+    if len(slow):
+        caution += (
+            f" Slow runs (timed rounds over {SLOW_RUN_RATIO:g}× the median run of "
+            "their kind; load that began after the calibration looks like this): "
+            + ", ".join(slow["run"])
+            + "."
+        )
+    return caution
+
+
 def summarize(
     out: Path,
     thresholds: tuple[float, ...],
@@ -207,23 +230,7 @@ def summarize(
     wide = table.pivot(index="setting", columns="kind", values="rate").reset_index()
     health = run_health(out / "runs")
     health.to_csv(out / "runs.csv", index=False)
-    disturbed = health[health["disturbed"]]
-    slow = health[health["slow"] & ~health["disturbed"]]
-    caution = (
-        f"**Caution: {len(disturbed)} of {len(health)} runs were disturbed by other "
-        f"load** (calibration more than {CALIBRATION_WARN_RATIO:g}× the fastest "
-        "run's): " + ", ".join(disturbed["run"]) + "."
-        if len(disturbed)
-        else f"All {len(health)} runs have calibration times within "
-        f"{CALIBRATION_WARN_RATIO:g}× of the fastest run's."
-    )
-    if len(slow):
-        caution += (
-            f" Slow runs (timed rounds over {SLOW_RUN_RATIO:g}× the median run of "
-            "their kind; load that began after the calibration looks like this): "
-            + ", ".join(slow["run"])
-            + "."
-        )
+    caution = health_caution(health)
     text = "\n".join(
         [
             "# seqbench detector study",
