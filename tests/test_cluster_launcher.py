@@ -48,6 +48,16 @@ def _records(out: Path) -> dict[str, dict]:
     return records.read_records(out / "cells")
 
 
+def _job_of(out: Path, record: dict) -> dict:
+    """The job that measured a record's cell, from its environment: a stub's is in the
+    job's JSON it names; a full record (unmeasured, or never slimmed) carries its own."""
+    if records.is_stub(record):
+        info = json.loads((out / record["entry_in"]).read_text())["machine_info"]
+    else:
+        info = record.get("machine_info") or {}
+    return info.get("seqbench_job") or {}
+
+
 def _one_record_per_entry(out: Path) -> dict[str, dict]:
     """Every planned entry has exactly one record file, and no other record exists."""
     run = RunFolder.load(out)
@@ -251,10 +261,17 @@ def test_local_jobs_fill_one_run_folder_that_report_and_compare_read(local_run, 
     manifest = json.loads((local_run / "run.json").read_text())
     assert manifest["launcher"] == "local"
     assert [j["state"] for j in manifest["jobs"]] == ["COMPLETED", "COMPLETED"]
-    # Each job recorded its own environment, and each cell names the job that ran it.
-    jobs = {r["machine_info"]["seqbench_job"]["job_id"] for r in found.values()}
+    # Each job recorded its own environment in its JSON, and each cell's record is a stub
+    # naming the JSON of the job that ran it.
+    jsons = {p.name: json.loads(p.read_text()) for p in local_run.glob("benchmarks-job*.json")}
+    assert len(jsons) == 2
+    jobs = {d["machine_info"]["seqbench_job"]["job_id"] for d in jsons.values()}
     assert jobs == {j["job_id"] for j in manifest["jobs"]}
-    assert len(list(local_run.glob("benchmarks-job*.json"))) == 2
+    for key, record in found.items():
+        held = jsons[record["entry_in"]]
+        assert key in {b["fullname"] for b in held["benchmarks"]}
+        job_id = held["machine_info"]["seqbench_job"]["job_id"]
+        assert record["entry_in"] == f"benchmarks-job{job_id}-1.json"
     _measured_once(local_run)
     results = load_results([local_run])
     assert len(results.entries) == len(found)
@@ -273,13 +290,14 @@ def test_cells_from_different_machines_are_warned_about(local_run, tmp_path):
 
     mixed = tmp_path / "mixed"
     shutil.copytree(local_run, mixed)
-    for path in (mixed / "cells").glob("*.json"):
-        record = json.loads(path.read_text())
-        if "calibration" not in record["cell_record"]["fullname"]:
+    # One job's results (its JSON, which its cells' stub records name) from another machine.
+    for path in sorted(mixed.glob("benchmarks-job*.json")):
+        data = json.loads(path.read_text())
+        if not any("calibration" in b["fullname"] for b in data["benchmarks"]):
             break
-    record["machine_info"]["seqbench"]["cpu_model"] = "Other CPU 9000"
-    record["machine_info"]["seqbench_job"]["host_id"] = "0123456789ab"
-    path.write_text(json.dumps(record))
+    data["machine_info"]["seqbench"]["cpu_model"] = "Other CPU 9000"
+    data["machine_info"]["seqbench_job"]["host_id"] = "0123456789ab"
+    path.write_text(json.dumps(data))
     results = load_results([mixed])
     warnings = mixed_machine_warnings(results)
     assert len(warnings) == 1
@@ -359,11 +377,7 @@ def test_a_job_killed_mid_cell_is_crashed_with_its_id_and_resume_completes(cli, 
     jobs = json.loads((out / "run.json").read_text())["jobs"]
     assert [j["tag"] for j in jobs] == ["1-0", "2-0"]
     assert jobs[1]["entries"] == plan[plan.index(nodeid) + 1 :]
-    second = {
-        k
-        for k, r in found.items()
-        if r.get("machine_info", {}).get("seqbench_job", {}).get("job_id") == jobs[1]["job_id"]
-    }
+    second = {k for k, r in found.items() if _job_of(out, r).get("job_id") == jobs[1]["job_id"]}
     assert second == set(jobs[1]["entries"])
     _measured_once(out)
 
@@ -452,9 +466,9 @@ def test_slurm_job_arrays_run_end_to_end_with_the_options_given(fake_slurm, tmp_
     found = _one_record_per_entry(out)
     assert {r["status"] for r in found.values()} == {"ok"}
     array = json.loads((out / "run.json").read_text())["jobs"][0]["job_id"].split("_")[0]
-    jobs = {r["machine_info"]["seqbench_job"]["job_id"] for r in found.values()}
+    jobs = {_job_of(out, r)["job_id"] for r in found.values()}
     assert jobs == {f"{array}_0", f"{array}_1"}
-    assert {r["machine_info"]["seqbench_job"]["launcher"] for r in found.values()} == {"slurm"}
+    assert {_job_of(out, r)["launcher"] for r in found.values()} == {"slurm"}
     _measured_once(out)
     code, stdout, _ = _cli(capsys, "status", str(out))
     assert code == 0 and "jobs: 2 (2 COMPLETED)" in stdout

@@ -1,14 +1,18 @@
 """The launcher contract: how a run folder's planned cells get executed.
 
 A run folder is the unit every launcher works on:
-  run.json   the manifest: profile, overrides, settings, and the plan (launchers/plan.py)
-  cells/     one record per finished cell (launchers/records.py)
+  run.json             the manifest: profile, overrides, settings, and the plan (launchers/plan.py)
+  cells/               one record per finished cell (launchers/records.py)
+  benchmarks-*.json    pytest-benchmark's JSON of each pytest attempt that ended
 
 A launcher runs the planned cells that have no record yet, one at a time (never two timed
 cells at once on one machine), until each has one. Whatever happens, nothing finished is
-lost: each record is on disk as the cell ends. On SIGTERM or SIGHUP a launcher stops its
-workers, records the interrupted cell so that `--resume` measures it again, and raises
-`Terminated`; on Ctrl-C it raises KeyboardInterrupt. Implementations (LAUNCHERS):
+lost: each record is on disk as the cell ends. Once an attempt's pytest-benchmark JSON is
+complete, RunFolder.compact turns the records of the measurements it holds into stubs that
+name it, so each measurement is stored once (launchers/records.py). On SIGTERM or SIGHUP a
+launcher stops its workers, records the interrupted cell so that `--resume` measures it
+again, and raises `Terminated`; on Ctrl-C it raises KeyboardInterrupt. Implementations
+(LAUNCHERS):
   supervisor  launchers/supervisor.py (the default): pytest in a supervised child process,
               restarted after a crash or a timeout; every item in a forked worker process
   slurm       launchers/cluster/: the pending cells split into SLURM jobs (submitit job
@@ -26,6 +30,7 @@ import signal
 import sys
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +133,15 @@ class RunFolder:
     @property
     def cells(self) -> list:
         return planned_cells(self.plan)
+
+    def compact(self, json_paths: Iterable[Path] | None = None) -> int:
+        """Store each measurement once: the full records whose entries the given
+        pytest-benchmark JSON files of this folder hold (None: every one in it) become stubs
+        naming their file (records.slim_records); return how many. A JSON that is empty
+        (its attempt was killed) or incomplete slims nothing: those cells keep their full
+        records. Safe at any time, also while another process writes into cells/."""
+        paths = sorted(self.path.glob("benchmarks*.json")) if json_paths is None else json_paths
+        return sum(records.slim_records(self.cells_dir, Path(p)) for p in paths)
 
     def pending(self) -> list[PlannedCell]:
         """Planned entries without a record yet."""

@@ -96,6 +96,11 @@ class SweepProgress:
         costs = plan_costs(plan)
         self.items = len(costs)
         self.cells_dir = cells_dir
+        # record file name -> its planned item's cost: a stub record (its entry is in a
+        # pytest-benchmark JSON) no longer says what the cell was
+        self.planned = {
+            f"{records.cell_key(e.run_key)}.json": c for e, c in zip(plan, costs, strict=True)
+        }
         self.costs: dict[str, float] = {}  # record file name -> its item's cost
         self.current: str | None = None
         self.activity: str | None = None  # e.g. "2 running, 5 queued", from a cluster launcher
@@ -120,7 +125,8 @@ class SweepProgress:
         )
         new = names - self.costs.keys()
         for name in new:
-            self.costs[name] = _record_cost(self.cells_dir / name)
+            cost = self.planned.get(name)
+            self.costs[name] = _record_cost(self.cells_dir / name) if cost is None else cost
         current = None
         if activity is None:
             running = records.read_running(self.cells_dir)

@@ -6,10 +6,23 @@ A run folder holds:
   cells/running.json    the cell in progress (so the supervisor can name a crashed cell); a
                         cluster job, one of several writing into the same cells/, keeps its
                         own marker instead (jobs/<tag>/running.json, --seqbench-running-file)
-  benchmarks-<n>.json   pytest-benchmark's own JSON, one per pytest attempt that ended
+  benchmarks-<n>.json   pytest-benchmark's own JSON, one per pytest attempt that ended (a
+                        cluster job's: benchmarks-job<id>-<n>.json)
 
-A record has the shape of a pytest-benchmark entry ({"cell_record": {name, fullname, stats,
-extra_info}}) so the result loader reads both alike.
+A record is written in full the moment its cell ends: it has the shape of a pytest-benchmark
+entry ({"cell_record": {name, fullname, stats, extra_info}}) so the result loader reads both
+alike, and the environment (machine_info), so a run killed before pytest-benchmark wrote its
+JSON loses nothing. Each measured cell is stored once, not twice: once an attempt's JSON is
+complete and on disk (parsed, fsynced), the launcher turns each record whose measurement
+that JSON holds into a stub (`slim_records`, through RunFolder.compact):
+
+  {"cell_record": {name, fullname}, "status", "message", "finished_unix_s", "run_key",
+   "entry_in": "benchmarks-<n>.json"}
+
+The stub keeps what resuming and `seqbench status` read (run key, status, message); the
+entry, with its stats and series, is read from the JSON it names (results/load.py). Records
+of cells that produced no measurement (skipped, crashed, timed out: in no JSON) stay whole.
+Folders written before stubs existed hold full records beside their JSON, and still load.
 """
 
 from __future__ import annotations
@@ -25,6 +38,9 @@ from typing import Any
 from seqbench.schema import make_record
 
 RUNNING = "running.json"
+# The key of a stub record naming the pytest-benchmark JSON (in the run folder) that holds
+# its entry.
+ENTRY_IN = "entry_in"
 # Where this process's running marker goes when it is not cells/running.json: set once by the
 # pytest plugin from --seqbench-running-file, so the forked workers (launchers/workers.py),
 # which call these functions with the cells folder only, use the job's own marker.
@@ -211,3 +227,104 @@ def read_running(cells_dir: Path, marker: Path | None = None) -> dict[str, Any] 
 
 def clear_running(cells_dir: Path, marker: Path | None = None) -> None:
     running_path(cells_dir, marker).unlink(missing_ok=True)
+
+
+# --- one copy of each measurement: records slimmed to stubs once their JSON is on disk ------
+
+
+def is_stub(record: Any) -> bool:
+    """Whether `record` is a stub whose entry is in a pytest-benchmark JSON (ENTRY_IN)."""
+    return isinstance(record, dict) and isinstance(record.get(ENTRY_IN), str)
+
+
+def entry_run_key(entry: dict[str, Any]) -> str:
+    """The run key of a pytest-benchmark entry written by seqbench (its record's key)."""
+    process = (entry.get("extra_info") or {}).get("worker_process")
+    return run_key(entry["fullname"], process)
+
+
+def _same_measurement(record_entry: dict[str, Any], json_entry: dict[str, Any]) -> bool:
+    """The JSON holds the record's measurement: the same seqbench record (config, metrics,
+    series, status) and the same rounds. Labels may differ (pytest-benchmark's table names a
+    worker process's entry name@pN) and the statistics derive from the rounds."""
+    data = (record_entry.get("stats") or {}).get("data")
+    return (
+        bool(data)
+        and data == (json_entry.get("stats") or {}).get("data")
+        and record_entry.get("extra_info") == json_entry.get("extra_info")
+    )
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_durable_json(path: Path) -> dict[str, Any] | None:
+    """A finished pytest-benchmark JSON, first forced onto the disk (pytest-benchmark writes
+    it without fsync): file and folder entry. None if it is empty (an attempt killed before
+    its end), truncated or not pytest-benchmark's."""
+    try:
+        if path.stat().st_size == 0:
+            return None
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(path.parent)
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        return None
+    return data
+
+
+def stub(record: dict[str, Any], json_name: str) -> dict[str, Any]:
+    """The stub of a full record whose entry the JSON `json_name` holds."""
+    entry = record["cell_record"]
+    lean = {k: v for k, v in record.items() if k not in ("cell_record", "machine_info")}
+    lean["cell_record"] = {"name": entry.get("name"), "fullname": entry.get("fullname")}
+    lean["run_key"] = record.get("run_key") or entry["fullname"]
+    lean[ENTRY_IN] = json_name
+    return lean
+
+
+def slim_records(cells_dir: Path, json_path: Path) -> int:
+    """Turn the full records of `cells_dir` whose measurement the pytest-benchmark JSON
+    `json_path` (in the run folder, beside cells/) holds into stubs naming it; return how
+    many. Nothing is slimmed unless the JSON is complete and on disk first, so a crash at
+    any point leaves each measurement in a record or in the JSON. A record that cannot be
+    read or rewritten stays as it is."""
+    if json_path.parent.resolve() != cells_dir.parent.resolve():
+        raise ValueError(f"{json_path} is not in the run folder of {cells_dir}")
+    data = read_durable_json(json_path)
+    if data is None:
+        return 0
+    held: dict[str, dict[str, Any]] = {}
+    for entry in data["benchmarks"]:
+        if isinstance(entry, dict) and isinstance(entry.get("fullname"), str):
+            held[entry_run_key(entry)] = entry
+    slimmed = 0
+    for key, entry in held.items():
+        path = cells_dir / f"{cell_key(key)}.json"
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # no record (not seqbench's entry), or a damaged one: leave it
+        if not isinstance(record, dict) or is_stub(record):
+            continue
+        if (record.get("run_key") or (record.get("cell_record") or {}).get("fullname")) != key:
+            continue
+        if not _same_measurement(record.get("cell_record") or {}, entry):
+            continue  # measured again since (or not this measurement): the record stays
+        try:
+            write_atomic(path, stub(record, json_path.name))
+        except OSError:
+            continue  # a full disk: the full record stays, which loses nothing
+        slimmed += 1
+    return slimmed

@@ -1,11 +1,13 @@
 """The default launcher (`supervisor`): pytest on the run's plan in a supervised child process.
 
 pytest-benchmark writes its JSON only when a session ends, so each cell's record is written
-as the cell finishes (seqbench/pytest_session.py). Every item runs in a worker process forked
-from the pytest session (launchers/workers.py): a worker that dies (the OOM killer, a
-segfault) is recorded as `crashed` and the session goes on. If pytest itself dies or a cell
-overstays its time limit, the supervisor records the cell in progress as `crashed` or
-`timeout` and starts pytest again on the cells still to run.
+as the cell finishes (seqbench/pytest_session.py); once a session's JSON is written, the
+records of the measurements it holds become stubs that name it (RunFolder.compact). Every
+item runs in a worker process forked from the pytest session (launchers/workers.py): a
+worker that dies (the OOM killer, a segfault) is recorded as `crashed` and the session goes
+on. If pytest itself dies or a cell overstays its time limit, the supervisor records the
+cell in progress as `crashed` or `timeout` and starts pytest again on the cells still to
+run.
 """
 
 from __future__ import annotations
@@ -106,20 +108,15 @@ class Supervisor(Launcher):
         for stale in self.out_dir.glob(f"{self.json_prefix}-*.json"):  # left by a killed run
             if stale.stat().st_size == 0:
                 stale.unlink()
+        # A run killed after pytest wrote its JSON but before its records were slimmed.
+        run.compact(self.out_dir.glob(f"{self.json_prefix}-*.json"))
         while True:
             before = len(records.finished_nodeids(self.cells_dir))
             self.attempts += 1
             try:
                 code = self._launch_once()
             finally:
-                # pytest-benchmark opens its JSON file at start-up and fills it at the end:
-                # an attempt that was killed, or ran no benchmark, leaves it empty.
-                if (
-                    self.json_path
-                    and self.json_path.exists()
-                    and self.json_path.stat().st_size == 0
-                ):
-                    self.json_path.unlink()
+                self._attempt_ended()
             if code in (3, 4):  # pytest's internal or usage error: a bug, not a cell's fault
                 records.clear_running(self.cells_dir, self.running_file)
                 raise SeqbenchError(
@@ -136,6 +133,19 @@ class Supervisor(Launcher):
                 raise SeqbenchError(
                     f"pytest exited with code {code} before running any cell; see the output above"
                 )
+
+    def _attempt_ended(self) -> None:
+        """pytest-benchmark opens its JSON file at start-up and fills it at the end: an
+        attempt that was killed, or ran no benchmark, leaves it empty (removed here; its
+        cells keep their full records). A filled one holds the attempt's measurements: their
+        records become stubs naming it (RunFolder.compact)."""
+        path = self.json_path
+        if path is None or not path.exists():
+            return
+        if path.stat().st_size == 0:
+            path.unlink()
+        elif self.run_folder is not None:
+            self.run_folder.compact([path])
 
     def _launch_once(self) -> int:
         # A new session (process group) lets the supervisor kill pytest and everything it

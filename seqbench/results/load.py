@@ -3,6 +3,13 @@
 Inputs are files or folders. A folder contributes every pytest-benchmark JSON in it (any
 depth) and every per-cell record under a ``cells/`` folder. An entry present both in a JSON
 file and as a cell record of the same run is taken once, from the JSON.
+
+A record is either full (the entry itself: a cell that produced no measurement, a run
+killed before pytest-benchmark wrote its JSON, and every record of folders written before
+stubs existed) or a stub naming the run folder's JSON that holds its entry
+(seqbench/launchers/records.py). A stub's entry is read from that JSON, also when only the
+``cells/`` folder is given; a stub whose JSON is missing or lacks its entry is a damaged
+results folder, one line and exit 2.
 """
 
 from __future__ import annotations
@@ -17,15 +24,42 @@ import pandas as pd
 from seqbench.errors import SeqbenchError
 from seqbench.schema import KNOWN_SCHEMA_VERSIONS, current_metric_names
 
+# A stub record's field naming the pytest-benchmark JSON, in its run folder, that holds its
+# entry (the writer's seqbench.launchers.records.ENTRY_IN; the loader reads the on-disk
+# format without importing the launchers).
+ENTRY_IN = "entry_in"
 # Configuration columns every entry row carries (CellConfig fields plus provenance).
-CONFIG_COLUMNS = ["family", "measurement", "model", "task", "seq_len", "batch_size",
-                  "hidden_size", "input_size", "num_layers", "bidirectional", "dropout",
-                  "device", "dtype", "seed", "threads", "lr", "clip_grad_norm", "train_steps",
-                  "train_size"]
+CONFIG_COLUMNS = [
+    "family",
+    "measurement",
+    "model",
+    "task",
+    "seq_len",
+    "batch_size",
+    "hidden_size",
+    "input_size",
+    "num_layers",
+    "bidirectional",
+    "dropout",
+    "device",
+    "dtype",
+    "seed",
+    "threads",
+    "lr",
+    "clip_grad_norm",
+    "train_steps",
+    "train_size",
+]
 # pytest-benchmark's per-entry statistics, renamed with their unit.
-STATS_COLUMNS = {"median": "time_median_s", "iqr": "time_iqr_s", "mean": "time_mean_s",
-                 "stddev": "time_stddev_s", "min": "time_min_s", "max": "time_max_s",
-                 "rounds": "rounds_count"}
+STATS_COLUMNS = {
+    "median": "time_median_s",
+    "iqr": "time_iqr_s",
+    "mean": "time_mean_s",
+    "stddev": "time_stddev_s",
+    "min": "time_min_s",
+    "max": "time_max_s",
+    "rounds": "rounds_count",
+}
 
 
 @dataclass
@@ -76,8 +110,10 @@ def _read_json(path: Path) -> Any:
 def _check_schema(path: Path, extra: dict[str, Any]) -> None:
     version = extra.get("schema_version")
     if version not in KNOWN_SCHEMA_VERSIONS:
-        raise SeqbenchError(f"{path}: seqbench schema version {version!r} is not one this "
-                            f"seqbench reads ({', '.join(map(str, KNOWN_SCHEMA_VERSIONS))})")
+        raise SeqbenchError(
+            f"{path}: seqbench schema version {version!r} is not one this "
+            f"seqbench reads ({', '.join(map(str, KNOWN_SCHEMA_VERSIONS))})"
+        )
 
 
 def _entry_row(path: Path, run: str, bench: dict[str, Any]) -> dict[str, Any] | None:
@@ -86,8 +122,12 @@ def _entry_row(path: Path, run: str, bench: dict[str, Any]) -> dict[str, Any] | 
         return None  # a plain pytest-benchmark entry that seqbench did not write
     _check_schema(path, extra)
     config = extra.get("config") or {}
-    row: dict[str, Any] = {"run": run, "file": str(path), "name": bench.get("name"),
-                           "fullname": bench.get("fullname")}
+    row: dict[str, Any] = {
+        "run": run,
+        "file": str(path),
+        "name": bench.get("name"),
+        "fullname": bench.get("fullname"),
+    }
     row.update({k: config.get(k) for k in CONFIG_COLUMNS})
     row["family"] = extra.get("family")
     row["measurement"] = extra.get("measurement")
@@ -123,6 +163,18 @@ def _is_cell_record(data: Any) -> bool:
     return isinstance(data, dict) and "cell_record" in data
 
 
+def _is_stub(data: Any) -> bool:
+    """A cell record whose entry is in a pytest-benchmark JSON (records.ENTRY_IN)."""
+    return _is_cell_record(data) and isinstance(data.get(ENTRY_IN), str)
+
+
+def _stub_key(path: Path, data: dict[str, Any]) -> str:
+    key = data.get("run_key") or (data.get("cell_record") or {}).get("fullname")
+    if not isinstance(key, str):
+        raise SeqbenchError(f"{path} is a damaged cell record (it names no cell)")
+    return key
+
+
 def _collect(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
@@ -132,9 +184,13 @@ def _collect(paths: list[Path]) -> list[Path]:
             # run.json is a run's manifest (seqbench run), running.json a cell in progress.
             # A zero-byte JSON beside a run.json is the file a killed pytest attempt opened
             # and never filled: that run's finished cells are in its cells/ records.
-            found = sorted(q for q in p.rglob("*.json")
-                           if q.is_file() and q.name not in ("run.json", "running.json")
-                           and not (q.stat().st_size == 0 and (q.parent / "run.json").exists()))
+            found = sorted(
+                q
+                for q in p.rglob("*.json")
+                if q.is_file()
+                and q.name not in ("run.json", "running.json")
+                and not (q.stat().st_size == 0 and (q.parent / "run.json").exists())
+            )
             if not found:
                 raise SeqbenchError(f"{p} holds no result files (*.json)")
             files.extend(found)
@@ -153,15 +209,24 @@ def load_results(paths: list[str | Path]) -> ResultSet:
     run_machines: dict[str, dict[str, dict[str, Any]]] = {}
     json_keys: set[tuple[str, str]] = set()
     cell_rows: list[dict[str, Any]] = []
+    stubs: list[tuple[Path, str, str, Path]] = []  # (record, run, run key, its JSON)
+    loaded: dict[Path, set[str]] = {}  # each JSON file read (resolved) → its entries' keys
+
+    def add_json(path: Path, data: dict[str, Any], run: str) -> None:
+        entries = _load_benchmark_json(path, data, run)
+        rows.extend(entries)
+        json_keys.update((run, r["cell_key"]) for r in entries)
+        machines[run] = data.get("machine_info", {})
+        _add_machine(run_machines, run, data.get("machine_info"))
+        loaded.setdefault(path.resolve(), set()).update(r["cell_key"] for r in entries)
+
     for path in files:
         data = _read_json(path)
         run = _run_id(path)
         if isinstance(data, dict) and isinstance(data.get("benchmarks"), list):
-            entries = _load_benchmark_json(path, data, run)
-            rows.extend(entries)
-            json_keys.update((run, r["cell_key"]) for r in entries)
-            machines[run] = data.get("machine_info", {})
-            _add_machine(run_machines, run, data.get("machine_info"))
+            add_json(path, data, run)
+        elif _is_stub(data):
+            stubs.append((path, run, _stub_key(path, data), Path(run) / data[ENTRY_IN]))
         elif _is_cell_record(data):
             row = _entry_row(path, run, data["cell_record"])
             if row is not None:
@@ -170,12 +235,33 @@ def load_results(paths: list[str | Path]) -> ResultSet:
                 _add_machine(run_machines, run, data.get("machine_info"))
         else:
             raise SeqbenchError(f"{path} is not a pytest-benchmark or seqbench result file")
+    for path, run, key, json_path in stubs:  # each stub's entry: from the JSON it names
+        if (run, key) in json_keys:
+            continue  # read with the run's JSON files
+        if json_path.resolve() not in loaded:  # only the cells/ folder was given
+            add_json(json_path, _stub_json(path, json_path), run)
+            files.append(json_path)
+        if key not in loaded[json_path.resolve()]:
+            raise SeqbenchError(f"{path}: its entry {key} is not in {json_path}, which it names")
     rows.extend(r for r in cell_rows if (r["run"], r["cell_key"]) not in json_keys)
     if not rows:
-        raise SeqbenchError("no seqbench entries found in: "
-                            + ", ".join(str(p) for p in paths))
+        raise SeqbenchError("no seqbench entries found in: " + ", ".join(str(p) for p in paths))
     distinct = {run: list(infos.values()) for run, infos in run_machines.items()}
     return ResultSet(pd.DataFrame(rows), machines, files, distinct)
+
+
+def _stub_json(stub: Path, path: Path) -> dict[str, Any]:
+    """The pytest-benchmark JSON a stub record names, or one line saying why it is not."""
+    if not path.is_file():
+        raise SeqbenchError(f"{stub}: its entry is stored in {path}, which is missing")
+    if path.stat().st_size == 0:
+        raise SeqbenchError(f"{stub}: its entry is stored in {path}, which is empty")
+    data = _read_json(path)
+    if not (isinstance(data, dict) and isinstance(data.get("benchmarks"), list)):
+        raise SeqbenchError(
+            f"{stub}: its entry is stored in {path}, which is not a pytest-benchmark JSON"
+        )
+    return data
 
 
 def _add_machine(found: dict[str, dict[str, dict[str, Any]]], run: str, info: Any) -> None:

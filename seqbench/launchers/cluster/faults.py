@@ -70,6 +70,7 @@ def _stopped_by_signal(
         message = str(record.get("message") or "")
         if (
             key not in entries
+            or records.is_stub(record)  # a measurement, in its JSON: nothing was stopped
             or "job" in record
             or not message.startswith(records.INTERRUPTED_BY)
             or record.get("finished_unix_s", 0) < job["submitted_unix_s"]

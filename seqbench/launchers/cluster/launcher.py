@@ -6,10 +6,12 @@
          --array-parallelism at once; timing jobs run alone, after the others
 
 Each job runs the default launcher on its share of the plan (job.py, jobs.py) and writes
-its records into the run's cells/ as they finish, so the run folder is the same as a local
-run's, and the bar and `seqbench status` follow it while the jobs run. When a job ends, the
-cells it left unfinished get records naming the job and its state (faults.py); cells it
-never reached keep none, and `seqbench run --resume` submits them again.
+its records into the run's cells/ as they finish, and its own pytest-benchmark JSON; once
+that JSON is written, the records of the measurements it holds become stubs naming it
+(RunFolder.compact). So the run folder is the same as a local run's, and the bar and
+`seqbench status` follow it while the jobs run. When a job ends, the cells it left
+unfinished get records naming the job and its state (faults.py); cells it never reached keep
+none, and `seqbench run --resume` submits them again.
 
 Ctrl-C while waiting leaves SLURM jobs running (unless --cancel-on-interrupt) and says how
 to follow them and resume; local jobs are this machine's processes and stop with the run.
@@ -118,6 +120,7 @@ class ClusterLauncher(Launcher):
             return
         self.run_folder = run
         self.settle_earlier()
+        run.compact()  # jobs killed between writing their JSON and slimming their records
         for nodeid in records.forget_interrupted(run.cells_dir):
             self._say(f"{nodeid} was interrupted: running it again")
 
@@ -250,6 +253,9 @@ class ClusterLauncher(Launcher):
             timed_out=timed_out,
             kill_orphans=self.cluster == "local",
         )
+        # The job's supervisor slims its records after each attempt; a job killed in between
+        # left full records beside a complete JSON.
+        self.run.compact(self.run.path.glob(f"benchmarks-job{job_id}-*.json"))
         tracked.entry["state"] = state
         self.run.save()
         if scheduler.word(state) != "COMPLETED":
