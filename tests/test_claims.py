@@ -77,7 +77,7 @@ def _with_seeds(records: list[dict], family: str, seeds: int) -> list[dict]:
         for s in range(1, seeds):
             twin = copy.deepcopy(rec)
             twin["seed"] = s
-            twin["cell_key"] = f"{rec['cell_key']}-s{s}"
+            twin["run_key"] = f"{rec['run_key']}-s{s}"
             twin["metrics"] = {
                 k: v * (1 + 0.01 * s) if isinstance(v, float) else v
                 for k, v in rec["metrics"].items()
@@ -373,7 +373,7 @@ def _long_range(
                 hidden_size=64,
                 train_steps=steps,
                 lr=1e-3,
-                cell_key=f"{model}-{task}-{seed}",
+                run_key=f"{model}-{task}-{seed}",
             )
             rec["metrics"] = dict(
                 rec["metrics"],
@@ -425,7 +425,7 @@ def _output_sum(loaded, norm: float, seeds: int = 3) -> list[dict]:
                 task="output-sum",
                 seq_len=10000,
                 batch_size=1,
-                cell_key=f"{model}-sum-{seed}",
+                run_key=f"{model}-sum-{seed}",
             )
             rec["series"] = dict(
                 rec["series"], grad_norm=[norm * (1 + 0.01 * i) for i in range(100)]

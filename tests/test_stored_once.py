@@ -30,14 +30,14 @@ OLD_RUN = REPO / "tests" / "fixtures" / "old_run"  # five cells of results/seed 
 # of one model, each timed in two processes (one record per process, keyed node id@pN).
 SUBSET = Overrides(families=("throughput",), models=("rnn",), processes=2)
 SUBSET_ARGS = ("--profile", "smoke", "--families", "throughput", "--models", "rnn")
-KEY_COLUMNS = ["cell_key", "fullname", "status", "family", "measurement", "model", "seq_len"]
+KEY_COLUMNS = ["run_key", "fullname", "status", "family", "measurement", "model", "seq_len"]
 STATS = ["time_median_s", "time_iqr_s", "time_min_s", "rounds_count", "worker_process"]
 
 
 def _frame(path_or_paths) -> pd.DataFrame:
     paths = path_or_paths if isinstance(path_or_paths, list) else [path_or_paths]
     entries = load_results(paths).entries
-    return entries.sort_values("cell_key").reset_index(drop=True)
+    return entries.sort_values("run_key").reset_index(drop=True)
 
 
 def assert_same_entries(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -166,7 +166,7 @@ def test_slimming_keeps_every_entry_and_a_killed_attempt_keeps_full_records(cli,
 def test_an_old_run_folder_loads_reports_and_compares(tmp_path, capsys):
     results = load_results([OLD_RUN])
     entries = results.entries
-    assert len(entries) == entries["cell_key"].nunique() == 5  # each cell once, from the JSON
+    assert len(entries) == entries["run_key"].nunique() == 5  # each cell once, from the JSON
     assert {Path(f).name for f in entries["file"]} == {"benchmarks-1.json"}
     assert set(entries["family"]) == {"calibration", "convergence", "overhead", "gradients"}
     assert results.machines[str(OLD_RUN)]["seqbench"]["torch_version"]
@@ -267,7 +267,7 @@ def test_the_progress_bar_counts_a_stub_by_its_planned_cost(tmp_path, monkeypatc
     monkeypatch.setenv("SEQBENCH_PROGRESS", "0")
     plan = make_plan(build_cells("smoke", SUBSET))
     entry, cost = plan[-1], plan_costs(plan)[-1]
-    path = tmp_path / f"{records.cell_key(entry.run_key)}.json"
+    path = tmp_path / f"{records.record_stem(entry.run_key)}.json"
     stub = {"cell_record": {"name": "x", "fullname": entry.nodeid}, "status": "ok",
             "run_key": entry.run_key, "entry_in": "benchmarks-1.json"}  # fmt: skip
     records.write_atomic(path, stub)

@@ -38,7 +38,7 @@ def test_a_timing_cell_is_measured_in_each_of_its_processes(cli, tmp_path):
     entries = load_results([out]).entries
     timed = entries[entries["family"] == "throughput"]
     # One row per process: the report's and the claims' samples are processes.
-    assert len(timed) == timed["cell_key"].nunique() == 6
+    assert len(timed) == timed["run_key"].nunique() == 6
     assert sorted(timed["worker_process"].astype(int)) == [0, 0, 1, 1, 2, 2]
     assert all(len(t) == 3 for t in timed["round_times_s"])  # each with its own rounds
     # pytest-benchmark's own JSON holds every process too, named apart.

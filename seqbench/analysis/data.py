@@ -76,7 +76,7 @@ class Measured:
 def _round_rows(entries: pd.DataFrame) -> pd.DataFrame:
     """Per-round samples of the timed measurements (pytest-benchmark's stats.data)."""
     rows: list[dict[str, Any]] = []
-    keep = ["run", "cell_key", *CONFIG_COLUMNS]
+    keep = ["run", "run_key", *CONFIG_COLUMNS]
     for rec in entries.to_dict("records"):
         times = rec.get("round_times_s")
         if (
@@ -122,7 +122,7 @@ def _round_rows(entries: pd.DataFrame) -> pd.DataFrame:
 def _curve_rows(entries: pd.DataFrame) -> pd.DataFrame:
     """Train loss per optimizer step and held-out loss per evaluation, per convergence cell."""
     rows: list[dict[str, Any]] = []
-    keep = ["run", "cell_key", "status", *CONFIG_COLUMNS]
+    keep = ["run", "run_key", "status", *CONFIG_COLUMNS]
     conv = entries[entries["family"] == "convergence"]
     for rec in conv.to_dict("records"):
         series = rec.get("series") or {}

@@ -108,9 +108,9 @@ def mixed_machine_warnings(results: ResultSet, side: str | None = None) -> list[
 def _cell_sets(results: ResultSet) -> dict[str, frozenset[str]]:
     """Per run, the cells it ran."""
     entries = results.entries
-    if entries.empty or "run" not in entries or "cell_key" not in entries:
+    if entries.empty or "run" not in entries or "run_key" not in entries:
         return {}
-    return {run: frozenset(keys) for run, keys in entries.groupby("run")["cell_key"]}
+    return {run: frozenset(keys) for run, keys in entries.groupby("run")["run_key"]}
 
 
 def cell_set_warning(baseline: ResultSet, current: ResultSet) -> list[str]:

@@ -144,7 +144,7 @@ def convergence_runs(entries: pd.DataFrame) -> pd.DataFrame:
     ``over_chance_ratio`` is the final held-out loss over the task's chance loss.
     """
     rows: list[dict[str, Any]] = []
-    keep = ["run", "cell_key", "status", *CONFIG_COLUMNS]
+    keep = ["run", "run_key", "status", *CONFIG_COLUMNS]
     conv = entries[entries["family"] == "convergence"] if len(entries) else entries
     for rec in conv.to_dict("records"):
         metrics = rec.get("metrics") or {}

@@ -112,7 +112,7 @@ def samples(
             frame = frame[frame["family"] == family]
         if measurement is not None:
             frame = frame[frame["measurement"] == measurement]
-        keys = ["run", "cell_key", *GROUP_COLUMNS, "model", "seed"]
+        keys = ["run", "run_key", *GROUP_COLUMNS, "model", "seed"]
         frame = (
             frame.groupby(keys, dropna=False, sort=False)[metric]
             .median()

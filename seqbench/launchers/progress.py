@@ -99,7 +99,7 @@ class SweepProgress:
         # record file name -> its planned item's cost: a stub record (its entry is in a
         # pytest-benchmark JSON) no longer says what the cell was
         self.planned = {
-            f"{records.cell_key(e.run_key)}.json": c for e, c in zip(plan, costs, strict=True)
+            f"{records.record_stem(e.run_key)}.json": c for e, c in zip(plan, costs, strict=True)
         }
         self.costs: dict[str, float] = {}  # record file name -> its item's cost
         self.current: str | None = None

@@ -59,7 +59,9 @@ def running_path(cells_dir: Path, marker: Path | None = None) -> Path:
     return marker or _running_file or cells_dir / RUNNING
 
 
-def cell_key(nodeid: str) -> str:
+def record_stem(nodeid: str) -> str:
+    """The file name (without .json) of the record of a run key: node ids are too long and
+    hold characters a file name must not."""
     return hashlib.sha1(nodeid.encode()).hexdigest()[:16]
 
 
@@ -99,7 +101,7 @@ def write_cell(
     its JSON is written still says where each cell was measured. `job` names the scheduler's
     job (id, state) that a cluster launcher saw end during the cell."""
     key = run_key(nodeid, process)
-    path = cells_dir / f"{cell_key(key)}.json"
+    path = cells_dir / f"{record_stem(key)}.json"
     record = {
         "cell_record": entry,
         "status": status,
@@ -311,7 +313,7 @@ def slim_records(cells_dir: Path, json_path: Path) -> int:
             held[entry_run_key(entry)] = entry
     slimmed = 0
     for key, entry in held.items():
-        path = cells_dir / f"{cell_key(key)}.json"
+        path = cells_dir / f"{record_stem(key)}.json"
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError):

@@ -36,7 +36,7 @@ SUMMARY_COLUMNS = [
 # in metrics_long.csv (a long study's curves with every config column run to tens of MB).
 CURVE_COLUMNS = [
     "run",
-    "cell_key",
+    "run_key",
     "model",
     "task",
     "seq_len",
@@ -60,7 +60,7 @@ def thin_curves(curves: pd.DataFrame) -> pd.DataFrame:
     210 runs of 2000 steps would otherwise write 50 MB of CSV for a figure-sized curve."""
     if curves.empty:
         return curves
-    keys = ["run", "cell_key", "split"]
+    keys = ["run", "run_key", "split"]
     position = curves.groupby(keys, sort=False).cumcount()
     size = curves.groupby(keys, sort=False)["step"].transform("size")
     stride = -(-size // CURVE_POINTS_MAX)  # ceil: at most CURVE_POINTS_MAX + 1 kept
@@ -103,20 +103,20 @@ def timing_summary(m: Measured) -> pd.DataFrame:
     quantities = ["time_s", "tokens_per_s", "achieved_flop_per_s", "ceiling_fraction_ratio"]
     by = [*GROUP_COLUMNS, "model"]
     long = m.rounds.melt(
-        id_vars=[*by, "cell_key", "run"],
+        id_vars=[*by, "run_key", "run"],
         value_vars=quantities,
         var_name="metric",
         value_name="value",
     ).dropna(subset=["value"])
     per_process = (
-        long.groupby([*by, "metric", "run", "cell_key"], dropna=False)["value"]
+        long.groupby([*by, "metric", "run", "run_key"], dropna=False)["value"]
         .agg(value="median", iqr=lambda v: v.quantile(0.75) - v.quantile(0.25))
         .reset_index()
     )
     agg = aggregate(per_process, [*by, "metric"])
     extra = (
         per_process.groupby([*by, "metric"], dropna=False)
-        .agg(n_cells=("cell_key", "nunique"), within_process_iqr=("iqr", "median"))
+        .agg(n_cells=("run_key", "nunique"), within_process_iqr=("iqr", "median"))
         .reset_index()
     )
     agg = agg.merge(extra, on=[*by, "metric"], how="left")
@@ -338,8 +338,8 @@ def build_tables(m: Measured) -> dict[str, pd.DataFrame]:
         "final_losses": final_losses(msum),
         "status": status_counts(m),
         "long_range": long_range(m),
-        # cell_key tells curves apart while thinning; the configuration columns say the rest.
-        "loss_curves": thin_curves(m.curves)[[c for c in CURVE_COLUMNS if c != "cell_key"]],
+        # run_key tells curves apart while thinning; the configuration columns say the rest.
+        "loss_curves": thin_curves(m.curves)[[c for c in CURVE_COLUMNS if c != "run_key"]],
         "gradient_flow": gradient_flow_curves(m),
     }
 

@@ -76,7 +76,7 @@ class ResultSet:
     def metrics(self) -> pd.DataFrame:
         """Long format: one row per entry and metric, the configuration as columns."""
         rows = []
-        keep = ["run", "cell_key", "status", *CONFIG_COLUMNS]
+        keep = ["run", "run_key", "status", *CONFIG_COLUMNS]
         for rec in self.entries.to_dict("records"):
             base = {k: rec.get(k) for k in keep}
             for name, value in (rec.get("metrics") or {}).items():
@@ -89,7 +89,7 @@ class ResultSet:
     def series(self, name: str, step: str) -> pd.DataFrame:
         """Long format for one curve: rows of (configuration, step, value)."""
         rows = []
-        keep = ["run", "cell_key", *CONFIG_COLUMNS]
+        keep = ["run", "run_key", *CONFIG_COLUMNS]
         for rec in self.entries.to_dict("records"):
             s = rec.get("series") or {}
             if name in s and step in s and s[name]:
@@ -145,9 +145,9 @@ def _entry_row(path: Path, run: str, bench: dict[str, Any]) -> dict[str, Any] | 
         # pytest-benchmark's table names a cell's processes apart (name@pN); the cell's name
         # stays the cell's, and its key tells the processes apart.
         row["name"] = str(row["name"]).removesuffix(f"@p{process}")
-        row["cell_key"] = f"{row['fullname']}@p{process}"
+        row["run_key"] = f"{row['fullname']}@p{process}"
     else:
-        row["cell_key"] = row["fullname"]
+        row["run_key"] = row["fullname"]
     return row
 
 
@@ -215,10 +215,10 @@ def load_results(paths: list[str | Path]) -> ResultSet:
     def add_json(path: Path, data: dict[str, Any], run: str) -> None:
         entries = _load_benchmark_json(path, data, run)
         rows.extend(entries)
-        json_keys.update((run, r["cell_key"]) for r in entries)
+        json_keys.update((run, r["run_key"]) for r in entries)
         machines[run] = data.get("machine_info", {})
         _add_machine(run_machines, run, data.get("machine_info"))
-        loaded.setdefault(path.resolve(), set()).update(r["cell_key"] for r in entries)
+        loaded.setdefault(path.resolve(), set()).update(r["run_key"] for r in entries)
 
     for path in files:
         data = _read_json(path)
@@ -243,7 +243,7 @@ def load_results(paths: list[str | Path]) -> ResultSet:
             files.append(json_path)
         if key not in loaded[json_path.resolve()]:
             raise SeqbenchError(f"{path}: its entry {key} is not in {json_path}, which it names")
-    rows.extend(r for r in cell_rows if (r["run"], r["cell_key"]) not in json_keys)
+    rows.extend(r for r in cell_rows if (r["run"], r["run_key"]) not in json_keys)
     if not rows:
         raise SeqbenchError("no seqbench entries found in: " + ", ".join(str(p) for p in paths))
     distinct = {run: list(infos.values()) for run, infos in run_machines.items()}
