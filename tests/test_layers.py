@@ -79,6 +79,56 @@ def test_no_import_reaches_a_layer_above(package):
     assert not bad, "imports from a layer above:\n" + "\n".join(bad)
 
 
+# Every unit of the package (a top-level module or package; the models registry apart from the
+# model code and cost formulas, which take a config the registry validates) with its layer:
+# an import may only reach a unit of a lower layer. Two units of one layer import neither.
+LAYERS = {
+    "errors": 0, "schema": 0, "env": 0, "pytest_plugin": 0,
+    "extensions": 1, "tasks": 1, "results": 1,
+    "models": 2,
+    "config": 3,
+    "models.recurrent": 4, "models.costs": 4, "profiles": 4,
+    "scenarios": 5,
+    "launchers": 6,
+    "pytest_session": 7,
+    "analysis": 8,
+    "claims": 9, "compare": 9,
+    "report": 10,
+    "studies": 11, "commands": 11,
+    "cli": 12,
+    "__main__": 13,
+}  # fmt: skip
+
+
+def _unit(dotted: str) -> str:
+    """seqbench.models.recurrent → models.recurrent; seqbench.report.build → report."""
+    parts = dotted.split(".")[1:]
+    if parts[:1] == ["models"] and len(parts) > 1 and parts[1] in ("recurrent", "costs"):
+        return f"models.{parts[1]}"
+    return parts[0] if parts else "__init__"
+
+
+def test_every_import_in_the_package_points_to_a_lower_layer():
+    bad, unplaced = [], set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        here = _unit(".".join(rel.parts))
+        if here == "__init__":
+            continue  # seqbench/__init__.py imports nothing
+        unplaced |= {here} - set(LAYERS)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            for name in _imported(node):
+                if not name.startswith("seqbench.") or name == "seqbench.__version__":
+                    continue
+                there = _unit(name)
+                if there not in LAYERS:
+                    continue  # `from seqbench.x import name`: name is checked as seqbench.x
+                if there != here and LAYERS[there] >= LAYERS.get(here, -1):
+                    bad.append(f"{rel}:{node.lineno} {here} -> {there}")
+    assert not unplaced, f"units with no layer in LAYERS: {sorted(unplaced)}"
+    assert not bad, "imports that do not point down:\n" + "\n".join(bad)
+
+
 def test_analysis_stands_on_the_bottom_packages_only():
     allowed = {"analysis", "config", "errors", "models", "results", "schema", "tasks"}
     bad = []

@@ -32,6 +32,7 @@ from _pytest.reports import TestReport
 from _pytest.runner import runtestprotocol
 from pytest_benchmark.stats import Metadata
 
+from seqbench import env
 from seqbench.launchers import records
 
 
@@ -80,8 +81,6 @@ def prepare_session(config: pytest.Config, device: str) -> None:
     torch.optim imports torch._dynamo on its first use, about 4 s on this machine kind; the
     recorded environment queries torch's inter-op pool, so it is collected in a fork."""
     import torch._dynamo  # noqa: F401  (imported for its side effect: loaded once, here)
-
-    from seqbench import env
 
     config._seqbench_machine_info = {"seqbench": in_fork(env.collect, device)}
 
