@@ -22,7 +22,7 @@ from seqbench import env
 from seqbench.config import CellConfig
 from seqbench.errors import SeqbenchError
 from seqbench.extensions import load_extensions
-from seqbench.launchers import records
+from seqbench.launchers import records, workers
 from seqbench.launchers.plan import (
     BENCHMARKS_DIR,
     PlannedCell,
@@ -31,8 +31,11 @@ from seqbench.launchers.plan import (
     planned_cells,
     validation_knobs,
 )
+from seqbench.launchers.preflight import skip_over_budget
 from seqbench.profiles import DEFAULT_PROFILE, Overrides, build_cells, split_csv
-from seqbench.schema import SCHEMA_VERSION
+from seqbench.scenarios.ceiling import matmul_ceiling_flop_per_s
+from seqbench.scenarios.memory import MemoryProbeFailed
+from seqbench.schema import SCHEMA_VERSION, make_record
 
 
 def profile_name(config: pytest.Config) -> str:
@@ -143,8 +146,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     cells_dir = config.seqbench_cells_dir
     budget = config.getoption("--seqbench-max-mem")
     if cells_dir is not None and budget and not config.getoption("--seqbench-plan"):
-        from seqbench.launchers.preflight import skip_over_budget
-
         pending = [(i.nodeid, _cell(i)) for i in items if _cell(i) is not None]
         skipped = skip_over_budget(pending, budget, cells_dir)
         for nodeid in skipped:
@@ -176,15 +177,11 @@ def _is_benchmark(item: pytest.Item) -> bool:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     if not item.config.getoption("--seqbench-fork") or not _is_benchmark(item):
         return None  # pytest runs the item in this process, once
-    from seqbench.launchers import workers
-
     config = item.config
     device = _device(config)
     if not hasattr(config, "_seqbench_machine_info"):
         workers.prepare_session(config, device)
     if "matmul_ceiling" in item.fixturenames and config.seqbench_matmul_ceiling is None:
-        from seqbench.scenarios.ceiling import matmul_ceiling_flop_per_s
-
         config.seqbench_matmul_ceiling = workers.in_fork(matmul_ceiling_flop_per_s, device)
     workers.run_item(item, config.seqbench_pending.get(item.nodeid, [None]))
     return True
@@ -216,8 +213,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def _failure_status(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    from seqbench.scenarios.memory import MemoryProbeFailed
-
     exc = excinfo.value
     message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     if isinstance(exc, MemoryProbeFailed | MemoryError):
@@ -263,8 +258,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     else:
         status, message = _failure_status(call.excinfo)
     if "schema_version" not in entry["extra_info"]:
-        from seqbench.schema import make_record
-
         cell = _cell(item)
         entry["extra_info"] = make_record(
             cell.to_dict() if cell else {},

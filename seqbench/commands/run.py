@@ -22,6 +22,7 @@ from seqbench.launchers.base import (
     launcher_class,
 )
 from seqbench.launchers.cluster import options as cluster_options
+from seqbench.launchers.cluster import scheduler
 from seqbench.launchers.plan import make_plan, validation_knobs
 from seqbench.launchers.preflight import default_budget, parse_size, skip_over_budget
 from seqbench.launchers.progress import SweepProgress
@@ -139,8 +140,6 @@ def _launcher_settings(
         if flags:
             raise SeqbenchError(f"{', '.join(flags)} need --launcher local or slurm")
         return None
-    from seqbench.launchers.cluster import scheduler
-
     options = cluster_options.from_args(args, stored)
     scheduler.require(name)
     return options

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from seqbench.launchers import records
 from seqbench.launchers.base import RunFolder
+from seqbench.launchers.cluster import scheduler
 from seqbench.launchers.cluster.jobs import marker, submitted
+from seqbench.launchers.cluster.launcher import SUBMITIT_DIR
 
 HELP = "list a run's cells (finished with their status, running, queued) and its jobs"
 
@@ -29,9 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _job_states(run: RunFolder) -> dict[str, str]:
     """job id → state, for the jobs not yet seen to end (the others keep their final one)."""
-    from seqbench.launchers.cluster import scheduler
-    from seqbench.launchers.cluster.launcher import SUBMITIT_DIR
-
     jobs = submitted(run)
     states = {j["job_id"]: j["state"] for j in jobs if j.get("state")}
     open_jobs = [j for j in jobs if not j.get("state")]
@@ -56,8 +55,6 @@ def _alive(pgid: int | None) -> bool:
 
 def cell_lines(run: RunFolder) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
     """(state, run key, note) per planned entry, and the jobs' states."""
-    from seqbench.launchers.cluster import scheduler
-
     finished = records.read_records(run.cells_dir)
     states = _job_states(run) if submitted(run) else {}
     running: dict[str, str] = {}  # run key → note

@@ -65,6 +65,8 @@ from seqbench.models.costs import (
     peak_step_bytes,
 )
 from seqbench.scenarios.memory import MemoryProbe, MemoryProbeFailed
+from seqbench.scenarios.step import TrainStep
+from seqbench.scenarios.workload import Workload
 
 # Out of sample, a median ratio outside these bounds is called "badly off" in summary.md:
 # beyond the ±10% margin the claims allow a memory comparison, plus the fit point's own noise.
@@ -284,9 +286,6 @@ def live_peak_bytes(cfg: CellConfig) -> int:
     from torch.profiler's memory timeline: allocations minus frees, in time order."""
     from torch.profiler import ProfilerActivity, profile
     from torch.profiler._memory_profiler import Action
-
-    from seqbench.scenarios.step import TrainStep
-    from seqbench.scenarios.workload import Workload
 
     step = TrainStep(Workload.build(cfg))
     with profile(
