@@ -223,6 +223,20 @@ def test_nothing_is_slimmed_without_a_complete_json_holding_the_same_measurement
     assert not records.is_stub(kept) and kept["cell_record"]["stats"]["data"]
 
 
+def test_a_json_cut_short_by_a_killed_pytest_leaves_the_run_readable_from_its_records(tmp_path):
+    copy = _old_copy(tmp_path)
+    json_path = copy / "benchmarks-1.json"
+    text = json_path.read_text()
+    json_path.write_text(text[: len(text) // 2])  # pytest killed while writing it
+    assert_same_entries(_frame(copy), _frame(OLD_RUN))  # every cell, from its record
+    # Once records are stubs, the JSON holds their only copy: cut short, it is an error.
+    json_path.write_text(text)
+    assert _compact(copy) == 5
+    json_path.write_text(text[: len(text) // 2])
+    with pytest.raises(SeqbenchError, match="not valid JSON"):
+        load_results([copy])
+
+
 @pytest.mark.parametrize("damage", ["missing", "empty", "lacks the entry"])
 def test_a_stub_without_its_entry_is_a_one_line_error(damage, tmp_path, capsys):
     copy = _old_copy(tmp_path)
