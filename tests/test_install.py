@@ -76,6 +76,7 @@ def test_seqbench_runs_from_a_non_editable_install(tmp_path):
         timeout=600,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert list(empty.iterdir()) == []  # nothing left where the user stood
     # Each planned node id has its record, under the node id pytest reported for it.
     finished = records.finished_nodeids(out / "cells")
     plan = json.loads((out / "run.json").read_text())["plan"]

@@ -83,6 +83,10 @@ class Supervisor(Launcher):
             "--benchmark-only",
             "--benchmark-json",
             str(json_path),
+            # pytest-benchmark makes its storage folder (default ./.benchmarks) even when
+            # nothing is saved there: keep it in the run folder, not wherever the user stands.
+            "--benchmark-storage",
+            f"file://{self.out_dir / '.benchmarks'}",
             "--seqbench-plan",
             str(self.plan_path or self.run_folder.manifest_path),
             "--seqbench-fork",
