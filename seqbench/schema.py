@@ -45,6 +45,17 @@ KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4)
 # Config fields added after version 1, with the value an older record implies by lacking them.
 CONFIG_FIELDS_ADDED = {"stop_when_solved": False, "processes": 1}
 STATUSES = ("ok", "diverged", "crashed", "timeout", "skipped", "error")
+# The field of a stub record (cells/<stem>.json) naming the pytest-benchmark JSON, in its run
+# folder, that holds its entry (launchers/records.py writes stubs, results/load.py reads them).
+ENTRY_IN = "entry_in"
+
+
+def run_key(nodeid: str, process: int | None = None) -> str:
+    """What a record finishes, and the loader's key of an entry: a node id, or one worker
+    process of a timing cell measured in several (launchers/workers.py)."""
+    return nodeid if process is None else f"{nodeid}@p{process}"
+
+
 # Metric names of versions before 4 → their version-4 names.
 RENAMED_METRICS = {
     "baseline_loss": "chance_loss",

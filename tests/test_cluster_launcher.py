@@ -86,7 +86,9 @@ def _seqbench(*args: str) -> list[str]:
 
 
 def _start(*args: str) -> subprocess.Popen:
-    """`seqbench ARGS` in the background, its output captured as text."""
+    """`seqbench ARGS` in the background, its output captured as text. Ctrl-C (SIGINT) is
+    given its default action in the child: a shell that starts this suite in the background
+    ignores SIGINT for it, the children inherit that, and Python then installs no handler."""
     return subprocess.Popen(
         _seqbench(*args),
         cwd=REPO,
@@ -94,6 +96,7 @@ def _start(*args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=os.environ | {"SEQBENCH_PROGRESS": "0"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

@@ -192,7 +192,7 @@ def _convergence(
     task: str,
     T: int,
     losses: list[float],
-    baseline: float,
+    chance: float,
     seed: int = 0,
     lr: float = 1e-3,
     budget: int = 4,
@@ -218,9 +218,7 @@ def _convergence(
         "heldout_loss": losses[1:4:2][:2],
         "heldout_accuracy": [float("nan")] * 2,
     }
-    return _bench(
-        i, cfg, "convergence", "training_run", {"chance_loss": baseline, **metrics}, series
-    )
+    return _bench(i, cfg, "convergence", "training_run", {"chance_loss": chance, **metrics}, series)
 
 
 def test_loss_curves_are_relative_to_chance_and_skip_tasks_without_one(tmp_path, drawn):

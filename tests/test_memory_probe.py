@@ -51,7 +51,7 @@ def test_process_peak_is_the_childs_own_not_the_parents():
     del ballast
     assert heavy["process_peak_bytes"] < parent_peak - PARENT_BALLAST // 2
     assert heavy["process_peak_bytes"] == pytest.approx(plain["process_peak_bytes"], abs=30 * 10**6)
-    # the step's own peak above baseline does not move with the parent either
+    # the step's own peak above the memory before it does not move with the parent either
     step_peak = [r["peak_bytes"] - r["before_step_bytes"] for r in (plain, heavy)]
     assert step_peak[1] == pytest.approx(step_peak[0], abs=5 * 10**6)
 

@@ -1,4 +1,4 @@
-"""Tasks: determinism, shapes and the published chance baselines."""
+"""Tasks: determinism, shapes and the published chance losses."""
 
 from __future__ import annotations
 
@@ -59,12 +59,12 @@ def test_adding_marks_two_positions_and_sums_them():
 @pytest.mark.parametrize(
     "T,published", [(100, 0.1733), (200, 0.0945), (500, 0.0400), (1000, 0.0204)]
 )
-def test_copy_baseline_formula_and_published_values(T, published):
+def test_copy_chance_loss_formula_and_published_values(T, published):
     assert TASKS["copy"].chance_loss(T) == pytest.approx(10 * math.log(8) / (T + 20))
     assert TASKS["copy"].chance_loss(T) == pytest.approx(published, abs=5e-5)
 
 
-def test_copy_memoryless_predictor_reaches_the_baseline():
+def test_copy_memoryless_predictor_reaches_the_chance_loss():
     T = 30
     _x, y = gen("copy", 256, T)
     # Certain blank for the first T+10 steps, then uniform over the 8 digits.
@@ -84,7 +84,7 @@ def test_copy_layout_matches_tcn():
     assert torch.all(y[:, :-10] == 0)
 
 
-def test_mean_sign_labels_and_baseline():
+def test_mean_sign_labels_and_chance_loss():
     x, y = gen("mean-sign", 1000, 25)
     assert torch.equal(y, (x.mean(dim=(1, 2)) > 0).long())
     assert 0.4 < y.float().mean().item() < 0.6
@@ -114,7 +114,7 @@ def test_output_sum_loss_is_the_sum_over_the_batch():
     assert torch.equal(out.grad, torch.ones(4, 2))  # ∂L/∂output = 1 everywhere
 
 
-def test_output_sum_has_no_baseline_and_is_never_solved():
+def test_output_sum_has_no_chance_loss_and_is_never_solved():
     task = TASKS["output-sum"]
     assert math.isnan(task.chance_loss(10000))
     assert task.accuracy(torch.zeros(3, 2), torch.zeros(3)) is None
@@ -122,7 +122,7 @@ def test_output_sum_has_no_baseline_and_is_never_solved():
     assert task.is_solved(0.0, 1.0, 10) is False
 
 
-def test_output_sum_training_records_none_where_a_baseline_is_needed():
+def test_output_sum_training_records_none_where_a_chance_loss_is_needed():
     from seqbench.scenarios.convergence import train
     from seqbench.schema import make_record
 

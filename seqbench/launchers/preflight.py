@@ -55,8 +55,8 @@ def default_budget() -> int:
 
 
 def estimate_cell_bytes(cell: CellConfig) -> int:
-    """Peak above baseline for the cell's heaviest step. The gradients family unrolls the
-    recurrence, which keeps about the fused step's activations twice."""
+    """Peak above the memory before the step, for the cell's heaviest step. The gradients
+    family unrolls the recurrence, which keeps about the fused step's activations twice."""
     estimate = peak_step_bytes(cell)
     return 2 * estimate if cell.family == "gradients" else estimate
 

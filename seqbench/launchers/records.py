@@ -35,12 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seqbench.schema import make_record
+from seqbench.schema import ENTRY_IN, make_record, run_key
 
 RUNNING = "running.json"
-# The key of a stub record naming the pytest-benchmark JSON (in the run folder) that holds
-# its entry.
-ENTRY_IN = "entry_in"
 # Where this process's running marker goes when it is not cells/running.json: set once by the
 # pytest plugin from --seqbench-running-file, so the forked workers (launchers/workers.py),
 # which call these functions with the cells folder only, use the job's own marker.
@@ -63,12 +60,6 @@ def record_stem(nodeid: str) -> str:
     """The file name (without .json) of the record of a run key: node ids are too long and
     hold characters a file name must not."""
     return hashlib.sha1(nodeid.encode()).hexdigest()[:16]
-
-
-def run_key(nodeid: str, process: int | None = None) -> str:
-    """What a record finishes: a node id, or one worker process of a timing cell measured
-    in several (launchers/workers.py)."""
-    return nodeid if process is None else f"{nodeid}@p{process}"
 
 
 def write_atomic(path: Path, data: Any) -> None:

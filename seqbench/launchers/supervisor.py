@@ -109,11 +109,13 @@ class Supervisor(Launcher):
         """Launch pytest until every planned cell has a record. Ctrl-C propagates as
         KeyboardInterrupt, SIGTERM and SIGHUP as Terminated (records stay)."""
         self.run_folder = run
-        for stale in self.out_dir.glob(f"{self.json_prefix}-*.json"):  # left by a killed run
+        # [0-9]: this launcher's attempts only, never a cluster job's benchmarks-job<id>-N.json,
+        # which a job still running may hold open.
+        for stale in self.out_dir.glob(f"{self.json_prefix}-[0-9]*.json"):  # left by a killed run
             if stale.stat().st_size == 0:
                 stale.unlink()
         # A run killed after pytest wrote its JSON but before its records were slimmed.
-        run.compact(self.out_dir.glob(f"{self.json_prefix}-*.json"))
+        run.compact(self.out_dir.glob(f"{self.json_prefix}-[0-9]*.json"))
         while True:
             before = len(records.finished_nodeids(self.cells_dir))
             self.attempts += 1

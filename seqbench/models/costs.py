@@ -156,7 +156,7 @@ def optimizer_bytes(cfg: CellConfig) -> int:
 
 
 def peak_step_bytes(cfg: CellConfig) -> int:
-    """Estimated peak of one training step above the process's baseline: saved activations
+    """Estimated peak of one training step above the memory before it: saved activations
     (derived) + backward's working set (fitted at one configuration) + gradients and Adam's
     moments (derived). Its out-of-sample error is in results/memory-model/summary.md."""
     return activation_bytes(cfg) + backward_working_set_bytes(cfg) + optimizer_bytes(cfg)

@@ -816,7 +816,7 @@ FIGURES: list[FigureSpec] = [
     FigureSpec(
         "memory",
         "Peak memory",
-        "Peak resident memory of one training step above the process's baseline "
+        "Peak resident memory of one training step above the memory before it "
         "(fresh process, kernel high-water mark), against T, with the estimate of "
         "seqbench.models.costs (dashed: derived terms plus a backward term fitted at "
         "one configuration), one panel per setup.",

@@ -89,7 +89,7 @@ def model_summaries(m: Measured, tables: dict[str, pd.DataFrame]) -> list[Block]
             "tokens/s of the training step and of the forward pass (median over timed "
             "rounds and seeds, with CI) and peak memory of one step (fresh process). "
             "Losses: final held-out loss per task, median over seeds, next to the "
-            "task's chance baseline."
+            "task's chance loss."
         ),
     ]
     models = model_order(
@@ -134,10 +134,8 @@ def model_summaries(m: Measured, tables: dict[str, pd.DataFrame]) -> list[Block]
                         "steps": fmt(r.get("train_steps"), "steps"),
                         "held-out loss": _median_ci(r, "final_heldout_loss", unit),
                         "train loss": fmt(r.get("final_train_loss"), unit),
-                        "chance baseline": fmt(r.get("chance_loss"), unit),
-                        "held-out / baseline": fmt(
-                            r.get("final_heldout_over_chance_ratio"), "ratio"
-                        ),
+                        "chance loss": fmt(r.get("chance_loss"), unit),
+                        "held-out / chance": fmt(r.get("final_heldout_over_chance_ratio"), "ratio"),
                         "seeds": fmt(r.get("seeds_count"), "count"),
                     }
                 )

@@ -174,7 +174,7 @@ def model_costs(m: Measured, metric_sum: pd.DataFrame, timing_sum: pd.DataFrame)
 
 def final_losses(metric_sum: pd.DataFrame) -> pd.DataFrame:
     """Per model, task and convergence configuration: final held-out and train loss (median
-    and CI over seeds), the chance baseline, and the fraction of seeds that solved the task."""
+    and CI over seeds), the chance loss, and the fraction of seeds that solved the task."""
     conv = metric_sum[metric_sum["family"] == "convergence"]
     key = [
         "model",

@@ -22,12 +22,7 @@ from typing import Any
 import pandas as pd
 
 from seqbench.errors import SeqbenchError
-from seqbench.schema import KNOWN_SCHEMA_VERSIONS, current_metric_names
-
-# A stub record's field naming the pytest-benchmark JSON, in its run folder, that holds its
-# entry (the writer's seqbench.launchers.records.ENTRY_IN; the loader reads the on-disk
-# format without importing the launchers).
-ENTRY_IN = "entry_in"
+from seqbench.schema import ENTRY_IN, KNOWN_SCHEMA_VERSIONS, current_metric_names, run_key
 # Configuration columns every entry row carries (CellConfig fields plus provenance).
 CONFIG_COLUMNS = [
     "family",
@@ -70,7 +65,7 @@ class ResultSet:
     machines: dict[str, dict[str, Any]]  # run id → pytest-benchmark machine_info
     files: list[Path]
     # run id → every distinct machine_info its files and cell records carry: a cluster run's
-    # jobs each record their own (compare/provenance.py warns when they differ).
+    # jobs each record their own (analysis/provenance.py warns when they differ).
     run_machines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def metrics(self) -> pd.DataFrame:
@@ -145,9 +140,9 @@ def _entry_row(path: Path, run: str, bench: dict[str, Any]) -> dict[str, Any] | 
         # pytest-benchmark's table names a cell's processes apart (name@pN); the cell's name
         # stays the cell's, and its key tells the processes apart.
         row["name"] = str(row["name"]).removesuffix(f"@p{process}")
-        row["run_key"] = f"{row['fullname']}@p{process}"
+        row["run_key"] = run_key(row["fullname"], process)
     else:
-        row["run_key"] = row["fullname"]
+        row["run_key"] = run_key(row["fullname"])
     return row
 
 
@@ -211,6 +206,7 @@ def load_results(paths: list[str | Path]) -> ResultSet:
     cell_rows: list[dict[str, Any]] = []
     stubs: list[tuple[Path, str, str, Path]] = []  # (record, run, run key, its JSON)
     loaded: dict[Path, set[str]] = {}  # each JSON file read (resolved) → its entries' keys
+    cut: list[Path] = []  # run JSONs a killed pytest left cut short, passed over
 
     def add_json(path: Path, data: dict[str, Any], run: str) -> None:
         entries = _load_benchmark_json(path, data, run)
@@ -225,7 +221,8 @@ def load_results(paths: list[str | Path]) -> ResultSet:
             data = _read_json(path)
         except SeqbenchError:
             if _is_cut_attempt(path):
-                continue  # its cells' records are whole: stubs only follow a complete JSON
+                cut.append(path)  # its cells' records are whole: stubs follow a complete JSON
+                continue
             raise
         run = _run_id(path)
         if isinstance(data, dict) and isinstance(data.get("benchmarks"), list):
@@ -241,8 +238,6 @@ def load_results(paths: list[str | Path]) -> ResultSet:
         else:
             raise SeqbenchError(f"{path} is not a pytest-benchmark or seqbench result file")
     for path, run, key, json_path in stubs:  # each stub's entry: from the JSON it names
-        if (run, key) in json_keys:
-            continue  # read with the run's JSON files
         if json_path.resolve() not in loaded:  # only the cells/ folder was given
             add_json(json_path, _stub_json(path, json_path), run)
             files.append(json_path)
@@ -252,7 +247,8 @@ def load_results(paths: list[str | Path]) -> ResultSet:
     if not rows:
         raise SeqbenchError("no seqbench entries found in: " + ", ".join(str(p) for p in paths))
     distinct = {run: list(infos.values()) for run, infos in run_machines.items()}
-    return ResultSet(pd.DataFrame(rows), machines, files, distinct)
+    read = [f for f in files if f not in cut]
+    return ResultSet(pd.DataFrame(rows), machines, read, distinct)
 
 
 def _is_cut_attempt(path: Path) -> bool:
