@@ -26,6 +26,6 @@ def run_cli(
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # a plain function: module-scoped fixtures may use it too
 def cli():
     return run_cli

@@ -243,16 +243,12 @@ def test_slurm_without_submitit_or_sbatch_says_what_to_install(tmp_path, capsys,
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
+def local_run(tmp_path_factory, cli):
     """A smoke sweep of the gradients family fanned out to 2 local jobs."""
     out = tmp_path_factory.mktemp("cluster") / "run"
-    proc = subprocess.run(
-        _seqbench("run", *SMOKE_GRADIENTS, "--out", str(out), "--launcher", "local", "--jobs", "2"),
-        capture_output=True,
-        text=True,
+    proc = cli(
+        *("run", *SMOKE_GRADIENTS, "--out", str(out), "--launcher", "local", "--jobs", "2"),
         timeout=600,
-        cwd=REPO,
-        env=os.environ | {"SEQBENCH_PROGRESS": "0"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
@@ -437,21 +433,15 @@ def _scripts(state: Path) -> list[str]:
     return [p.read_text() for p in sorted((state / "scripts").glob("*.sh"))]
 
 
-def test_slurm_job_arrays_run_end_to_end_with_the_options_given(fake_slurm, tmp_path, capsys):
+def test_slurm_job_arrays_run_end_to_end_with_the_options_given(fake_slurm, tmp_path, capsys, cli):
     out = tmp_path / "run"
     options = tmp_path / "cluster.toml"
     options.write_text('partition = "debug"\naccount = "lab"\nconstraint = "epyc"\n')
-    proc = subprocess.run(
-        _seqbench(
-            *("run", *SMOKE_GRADIENTS, "--models", "rnn,lstm", "--out", str(out)),
-            *("--launcher", "slurm", "--cluster-options", str(options), "--jobs", "2"),
-            *("--time-limit", "0:30:00", "--mem", "3G", "--cpus-per-task", "2"),
-        ),
-        capture_output=True,
-        text=True,
+    proc = cli(
+        *("run", *SMOKE_GRADIENTS, "--models", "rnn,lstm", "--out", str(out)),
+        *("--launcher", "slurm", "--cluster-options", str(options), "--jobs", "2"),
+        *("--time-limit", "0:30:00", "--mem", "3G", "--cpus-per-task", "2"),
         timeout=600,
-        cwd=REPO,
-        env=os.environ | {"SEQBENCH_PROGRESS": "0"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (script,) = _scripts(fake_slurm)  # one array of 2 tasks
