@@ -31,6 +31,7 @@ from seqbench.launchers.cluster.options import (
     parse_time_limit,
 )
 from seqbench.launchers.plan import make_plan
+from seqbench.models import MODELS
 from seqbench.profiles import Overrides, build_cells
 from seqbench.results import load_results
 
@@ -85,7 +86,7 @@ def _seqbench(*args: str) -> list[str]:
     return [sys.executable, "-m", "seqbench", *args]
 
 
-def _start(*args: str) -> subprocess.Popen:
+def _start(*args: str, env: dict | None = None) -> subprocess.Popen:
     """`seqbench ARGS` in the background, its output captured as text. Ctrl-C (SIGINT) is
     given its default action in the child: a shell that starts this suite in the background
     ignores SIGINT for it, the children inherit that, and Python then installs no handler."""
@@ -95,7 +96,7 @@ def _start(*args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=os.environ | {"SEQBENCH_PROGRESS": "0"},
+        env=os.environ | {"SEQBENCH_PROGRESS": "0"} | (env or {}),
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
@@ -326,36 +327,71 @@ def _signal_all(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
 
 
-def test_a_job_killed_mid_cell_is_crashed_with_its_id_and_resume_completes(cli, tmp_path):
+# A GRU whose one-step cell, while the gate file exists, says so and then never returns: the
+# job is caught mid-cell for certain, on a fast machine or a slow one, with no polling race.
+HELD_EXTENSION = """
+import os
+import time
+from pathlib import Path
+
+from torch import nn
+
+from seqbench.models import MODELS, ModelSpec
+
+
+def _hold():
+    gate = Path(os.environ["SEQBENCH_TEST_GATE"])
+    if gate.exists():
+        gate.with_suffix(".entered").touch()
+        while True:
+            time.sleep(0.05)
+
+
+class HeldGRU(nn.GRU):
+    def forward(self, *args, **kwargs):
+        _hold()
+        return super().forward(*args, **kwargs)
+
+
+class HeldGRUCell(nn.GRUCell):
+    def forward(self, *args, **kwargs):
+        _hold()
+        return super().forward(*args, **kwargs)
+
+
+MODELS["held-gru"] = ModelSpec(HeldGRU, HeldGRUCell, gates=3)
+MODELS["next-gru"] = MODELS["gru"]  # profiles follow registry order: the cell after the held one
+"""
+
+
+def test_a_job_killed_mid_cell_is_crashed_with_its_id_and_resume_completes(
+    cli, tmp_path, monkeypatch
+):
     out = tmp_path / "run"
-    # One job: the calibration, then the rnn, lstm and gru gradient cells.
+    for name in ("held-gru", "next-gru"):  # so this process can read the plan back
+        monkeypatch.setitem(MODELS, name, MODELS["gru"])
+    (tmp_path / "ext").mkdir()
+    (tmp_path / "ext" / "seqbench_held_extension.py").write_text(HELD_EXTENSION)
+    gate = tmp_path / "gate"
+    gate.touch()
+    env = {
+        "PYTHONPATH": str(tmp_path / "ext"),
+        "SEQBENCH_EXTENSIONS": "seqbench_held_extension",
+        "SEQBENCH_TEST_GATE": str(gate),
+    }
+    # One job: the calibration, the held cell, then a GRU gradient cell (work for resume).
+    models = ("--models", "held-gru,next-gru")
     proc = _start(
-        *("run", *SMOKE_GRADIENTS, "--out", str(out)),
+        *("run", *SMOKE_GRADIENTS, *models, "--out", str(out)),
         *("--launcher", "local", "--jobs", "1"),
+        env=env,
     )
     marker = out / "jobs" / "1-0" / "running.json"
-    last = RunFolder.load(_wait_for(lambda: (out / "run.json").exists() and out, 60, "run.json"))
-    last = last.plan[-1].nodeid
-
-    def frozen_in_a_cell():
-        """Freeze the whole job while its marker names a cell that has no record yet (not
-        the last: resume must have work left), as a scheduler's kill finds it mid-cell."""
-        try:
-            nodeid = json.loads(marker.read_text())["nodeid"]
-            job_id = json.loads((out / "run.json").read_text())["jobs"][0]["job_id"]
-        except (OSError, ValueError, KeyError, IndexError):
-            return None
-        if "test_gradient_flow" not in nodeid or nodeid == last:
-            return None
-        tree = process_tree(int(job_id))
-        _signal_all(tree, signal.SIGSTOP)
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            if json.loads(marker.read_text())["nodeid"] == nodeid and nodeid not in _records(out):
-                return nodeid, job_id, tree
-        _signal_all(tree, signal.SIGCONT)  # it finished meanwhile: catch the next one
-        return None
-
-    nodeid, job_id, tree = _wait_for(frozen_in_a_cell, 300, "the job to be in a cell")
+    _wait_for(gate.with_suffix(".entered").exists, 300, "the job to enter the held cell")
+    nodeid = json.loads(marker.read_text())["nodeid"]
+    assert "held-gru" in nodeid and nodeid not in _records(out)
+    job_id = json.loads((out / "run.json").read_text())["jobs"][0]["job_id"]
+    tree = process_tree(int(job_id))
     _signal_all(tree, signal.SIGKILL)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 1, stderr[-3000:]
@@ -368,7 +404,8 @@ def test_a_job_killed_mid_cell_is_crashed_with_its_id_and_resume_completes(cli, 
     plan = [e.nodeid for e in RunFolder.load(out).plan]
     assert sorted(found) == sorted(plan[: plan.index(nodeid) + 1])  # nothing after it ran
     before = {k: r["finished_unix_s"] for k, r in found.items()}
-    resumed = cli("run", "--resume", str(out))
+    gate.unlink()  # were the crashed cell run again, it would now finish: the counts below tell
+    resumed = cli("run", "--resume", str(out), env=env)
     assert resumed.returncode == 1, resumed.stderr[-3000:]  # 1: the crashed cell stays
     found = _one_record_per_entry(out)
     assert Counter(r["status"] for r in found.values()) == {"ok": len(plan) - 1, "crashed": 1}

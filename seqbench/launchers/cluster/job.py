@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from seqbench.extensions import load_extensions
 from seqbench.launchers import records
 from seqbench.launchers.base import MANIFEST, RunFolder, Terminated
 from seqbench.launchers.cluster.jobs import job_dir, marker
@@ -58,6 +59,9 @@ def run_job(run_dir: str, tag: str, time_limit_min: float) -> dict[str, Any]:
         SEQBENCH_LAUNCHER=environment.cluster,
         SEQBENCH_HOST_ID=host_id(),
     )
+    # submitit starts the job in a fresh interpreter that has not run the CLI: the user's
+    # models and tasks must be registered before the plan's cells are read back.
+    load_extensions()
     run = RunFolder.load(Path(run_dir))
     manifest = job_dir(run, tag) / MANIFEST
     plan = plan_from_json(json.loads(manifest.read_text())["plan"])
