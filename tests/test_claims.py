@@ -23,6 +23,7 @@ from seqbench.analysis.stats import (
 )
 from seqbench.analysis.stats import testable_subset as tarone_subset  # not a test itself
 from seqbench.claims import CLAIMS, CONTRADICTED, INCONCLUSIVE, SUPPORTED, evaluate
+from seqbench.claims.evidence import pairing
 from seqbench.claims.learning import Survival, logrank
 from seqbench.results import ResultSet, load_results
 
@@ -497,6 +498,35 @@ def test_four_processes_per_model_fall_back_to_the_run_spread(loaded):
     )
     assert outcome.verdict == SUPPORTED
     assert "4 and 4 samples, no test" in " ".join(e.numbers for e in outcome.evidence)
+
+
+def test_three_processes_per_model_need_every_pairing_beyond_the_run_spread(loaded):
+    """3 vs 3 cannot reach 5% in a rank test, so the run-to-run prior decides; it bounds how
+    far two runs differ, so medians beyond it are not enough when the samples come closer."""
+    records = _records(loaded)
+    _set_rounds(records, "gru", 0.001)
+    _set_rounds(records, "lstm", 0.0018)  # medians 1.8x apart, beyond the 1.75x prior
+    # Processes 1.0, 1.05, 1.1 times the first: the slowest GRU and the fastest LSTM come
+    # within 1.8 / 1.1 = 1.64x of each other.
+    spread = _as_processes(records, "throughput", 3, spread=0.05)
+    outcome = _verdict("gru-faster-than-lstm", _measure(loaded, spread))
+    assert outcome.verdict == INCONCLUSIVE
+    numbers = " ".join(e.numbers for e in outcome.evidence)
+    assert "3 and 3 samples, no test; pairings" in numbers and "within run-to-run spread" in numbers
+    tight = _as_processes(records, "throughput", 3, spread=0.01)  # every pairing >= 1.76x
+    assert _verdict("gru-faster-than-lstm", _measure(loaded, tight)).verdict == SUPPORTED
+    records = _records(loaded)
+    _set_rounds(records, "gru", 0.0018)
+    _set_rounds(records, "lstm", 0.001)
+    reversed_ = _as_processes(records, "throughput", 3, spread=0.01)
+    assert _verdict("gru-faster-than-lstm", _measure(loaded, reversed_)).verdict == CONTRADICTED
+
+
+def test_pairing_spans_every_pair_of_samples():
+    assert pairing([2.0, 3.0], [1.0, 1.5]) == (2.0 / 1.5, 3.0)
+    assert pairing([2.0], [1.0]) == (2.0, 2.0)
+    low, high = pairing([], [1.0])
+    assert math.isnan(low) and math.isnan(high)
 
 
 def test_runs_stopped_when_solved_are_not_compared_by_final_loss(loaded):

@@ -120,8 +120,9 @@ def test_summary_counts_exact_zeros_and_fits_around_them():
 
 
 def test_summary_does_not_fit_the_subnormal_floor():
-    # GRU at T=1000 (results/quick): 0.6 per step back until float32's subnormal floor, then
-    # hundreds of steps at about 1e-44. Fitted through the floor, the decay read 0.95.
+    # GRU at T=1000 (the quick run of 2026-11-28, float32 norms): 0.6 per step back until
+    # float32's subnormal floor, then hundreds of steps at about 1e-44. Fitted through the
+    # floor, the decay read 0.95.
     tiny = float(torch.finfo(torch.float32).tiny)
     decaying = 0.6 ** np.arange(150)[::-1]  # 1 at t=T down to 0.6^149 ≈ 1e-33
     g = np.concatenate([np.full(800, 1.4e-44), decaying])

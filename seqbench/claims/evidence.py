@@ -7,10 +7,12 @@ A comparison has three routes, chosen by how the metric is sampled:
 - enough independent samples per model (seeds, or worker processes for timings): the
   two-sided Mann–Whitney U test, Holm-corrected across every comparison of the claim
   (seqbench.analysis.stats), and the ratio of medians beyond the noise margin;
-- one sample per model (one process, one run): no test is possible, so a difference counts
-  only beyond the largest run-to-run spread measured for that kind of quantity on this
-  machine kind (a stated prior, written below), and anything less is "within run-to-run
-  spread".
+- too few samples per model for a test (one process, or 3 vs 3): a difference counts only
+  where every pairing of the two models' samples differs by more than the largest
+  run-to-run spread measured for that kind of quantity on this machine kind (a stated
+  prior, written below), and anything less is "within run-to-run spread". The prior bounds
+  how far two runs of one cell can differ, so it is applied to the closest pair of samples,
+  not to the medians: medians 1.8× apart whose samples come within 1.65× are not separated.
 """
 
 from __future__ import annotations
@@ -67,8 +69,9 @@ class Sampling:
         if self.single_sample_factor:
             text += (
                 f"; where no such test is possible (too few {self.unit} samples per model), "
-                f"a ratio beyond {self.single_sample_factor:g}× (the largest run-to-run spread "
-                "measured on this machine kind), else 'within run-to-run spread'"
+                f"every pairing of samples beyond {self.single_sample_factor:g}× (the largest "
+                "run-to-run spread measured on this machine kind), else 'within run-to-run "
+                "spread'"
             )
         return text
 
@@ -185,6 +188,9 @@ class PairResult:
     test: RankTest  # ratio of medians, raw p-value and sample sizes
     route: Literal["construction", "rank test", "single sample"]  # how it was decided
     p_holm: float = math.nan  # Holm-adjusted p-value within the claim (rank tests only)
+    # The closest and farthest pairing of samples, min(a)/max(b) and max(a)/min(b): the
+    # single-sample route needs the whole span beyond the run-to-run factor.
+    pairing: tuple[float, float] = (math.nan, math.nan)
 
 
 def provisional(
@@ -201,7 +207,7 @@ def provisional(
             else "within noise"
         )
         return PairResult(a, b, relation, t, "construction")
-    pending = PairResult(a, b, "within noise", t, "rank test")
+    pending = PairResult(a, b, "within noise", t, "rank test", pairing=pairing(values_a, values_b))
     if min(t.n_a, t.n_b) >= sampling.min_samples:
         return pending  # decided with the claim's other tests (decide())
     return _single_sample(pending, sampling) or replace(pending, relation="too few samples")
@@ -238,13 +244,25 @@ def decide(comparisons: list[PairResult], sampling: Sampling) -> list[PairResult
     return out
 
 
+def pairing(values_a: list[float], values_b: list[float]) -> tuple[float, float]:
+    """(min(a)/max(b), max(a)/min(b)) over the finite positive samples: the span of the ratio
+    over every pairing of a sample of a with one of b (NaN where either has none)."""
+    xa = [v for v in values_a if math.isfinite(v) and v > 0]
+    xb = [v for v in values_b if math.isfinite(v) and v > 0]
+    if not xa or not xb:
+        return (math.nan, math.nan)
+    return (min(xa) / max(xb), max(xa) / min(xb))
+
+
 def _single_sample(c: PairResult, sampling: Sampling) -> PairResult | None:
-    """The stated-prior route: a ratio of medians beyond the run-to-run factor counts."""
-    factor, r = sampling.single_sample_factor, c.test.ratio
-    if factor is None or min(c.test.n_a, c.test.n_b) < 1 or not math.isfinite(r):
+    """The stated-prior route: a difference counts only where every pairing of samples is
+    beyond the run-to-run factor (with one sample each, the ratio itself)."""
+    factor = sampling.single_sample_factor
+    low, high = c.pairing
+    if factor is None or min(c.test.n_a, c.test.n_b) < 1 or not math.isfinite(low * high):
         return None
     relation: Relation = (
-        "lower" if r < 1 / factor else "higher" if r > factor else "within run-to-run spread"
+        "higher" if low > factor else "lower" if high < 1 / factor else "within run-to-run spread"
     )
     return replace(c, relation=relation, route="single sample")
 
@@ -264,7 +282,13 @@ def describe_ratio(c: PairResult) -> str:
     if c.route == "rank test" and c.relation != "too few samples":
         return text + f" (Mann–Whitney p = {r.p_value:.2g}, Holm {c.p_holm:.2g}; {c.relation})"
     if c.route == "single sample":
-        return text + f" ({r.n_a} and {r.n_b} samples, no test: {c.relation})"
+        if r.n_a == 1 and r.n_b == 1:
+            return text + f" (1 and 1 samples, no test: {c.relation})"
+        low, high = c.pairing
+        return text + (
+            f" ({r.n_a} and {r.n_b} samples, no test; pairings {low:.3g} to {high:.3g}: "
+            f"{c.relation})"
+        )
     return (
         text + f" ({c.relation}: n = {r.n_a}, {r.n_b}; a rank test can reach at best "
         f"p = {min_p_value(r.n_a, r.n_b):.2g})"

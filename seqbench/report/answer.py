@@ -44,7 +44,7 @@ def _confidence(best: str, comps: list[PairResult]) -> str:
     if not loose:
         routes = {c.route for c in comps}
         how = (
-            "one process per model, beyond the run-to-run spread"
+            "too few processes for a test; every pairing beyond the run-to-run spread"
             if "single sample" in routes
             else "by construction"
             if routes == {"construction"}
