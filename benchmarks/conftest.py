@@ -6,8 +6,12 @@ A benchmark function declares its family with ``FAMILY = "..."`` at module level
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Generator
 
+import pytest
+import torch
+
+from seqbench.implementations import IMPLEMENTATIONS, ImplementationUnavailable
 from seqbench.pytest_plugin import activate
 from seqbench.scenarios.ceiling import matmul_ceiling_flop_per_s
 
@@ -24,6 +28,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     family = metafunc.module.FAMILY
     cells = [c for c in metafunc.config.seqbench_cells if c.family == family]
     metafunc.parametrize("cell", cells, ids=[c.cell_id for c in cells])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """A cell whose implementation cannot run here (no compiler for torch.compile, say) is
+    recorded `skipped` with the reason, before it starts or when its first call finds out;
+    never `crashed`."""
+    cell = getattr(pyfuncitem, "callspec", None) and pyfuncitem.callspec.params.get("cell")
+    if cell is not None:
+        reason = IMPLEMENTATIONS[cell.impl].unavailable(torch.device(cell.device))
+        if reason:
+            pytest.skip(f"implementation {cell.impl!r} unavailable: {reason}")
+    try:
+        return (yield)
+    except ImplementationUnavailable as exc:
+        pytest.skip(f"implementation {cell.impl!r} unavailable: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,8 @@ def test_forward(benchmark, cell, matmul_ceiling):
             "achieved_flop_per_s": flops / median if median else None,
             "matmul_ceiling_flop_per_s": matmul_ceiling,
             "param_count": param_count(cell),
+            # After timing, so it costs no timed round: is this the same function as fused?
+            "output_gap_vs_fused_ratio": w.output_gap_vs_fused(w.x),
         },
         threads=w.threads,
     )
@@ -40,6 +42,9 @@ def test_train_step(benchmark, cell, matmul_ceiling):
     median = timed_median_s(benchmark)
     flops = train_step_flops(cell)
     achieved = flops / median if median else None
+    # The first call (the warm-up): for `compiled` it holds torch.compile's compile time,
+    # which never enters the timed rounds.
+    first = sum(step.phases[0]) if step.phases else None
     record(
         benchmark,
         cell,
@@ -54,6 +59,8 @@ def test_train_step(benchmark, cell, matmul_ceiling):
             "ceiling_fraction_ratio": achieved / matmul_ceiling if achieved else None,
             "param_count": param_count(cell),
             "final_train_loss": step.last_loss,
+            "first_step_s": first,
+            "first_step_overhead_s": first - median if first is not None and median else None,
         },
         threads=w.threads,
     )

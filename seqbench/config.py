@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seqbench.errors import SeqbenchError
+from seqbench.implementations import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
 from seqbench.models import MODELS
 from seqbench.tasks import TASKS
 
@@ -30,6 +31,9 @@ class CellConfig:
     model: str  # key in seqbench.models.MODELS ("rnn", "lstm", "gru")
     task: str  # key in seqbench.tasks.TASKS ("mean-sign", "adding", "copy")
     seq_len: int  # T: time steps the recurrence runs (copy adds its 20 framing steps to this)
+    # how the steps are computed: key in seqbench.implementations.IMPLEMENTATIONS ("fused":
+    # torch.nn's module; "loop", "compiled", "article"); every one trains the same weights
+    impl: str = DEFAULT_IMPLEMENTATION
     batch_size: int = 100  # B: sequences per optimizer step
     hidden_size: int = 50  # H: units per layer and direction
     input_size: int | None = None  # I: features per step; None takes the task's natural size
@@ -78,6 +82,8 @@ class CellConfig:
             parts.append("bi")
         if self.device != "cpu":
             parts.append(self.device)
+        if self.impl != DEFAULT_IMPLEMENTATION:
+            parts.append(self.impl)  # only named when not torch.nn's module: old ids hold
         if self.lr != DEFAULT_LR:
             # Only a non-default rate is named, so ids from before learning-rate grids hold.
             parts.append(f"lr{self.lr:g}")
@@ -106,6 +112,10 @@ def validate(cfg: CellConfig) -> None:
     )
     _require(
         cfg.task in TASKS, f"unknown task {cfg.task!r}: choose from {', '.join(sorted(TASKS))}"
+    )
+    _require(
+        cfg.impl in IMPLEMENTATIONS,
+        f"unknown implementation {cfg.impl!r}: choose from {', '.join(IMPLEMENTATIONS)}",
     )
     for name in (
         "seq_len",

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from seqbench.config import FAMILIES, TIMING_FAMILIES, CellConfig
 from seqbench.errors import SeqbenchError
-from seqbench.models import MODELS
+from seqbench.implementations import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
+from seqbench.models import MODELS, base_models
 from seqbench.tasks import TASKS
 
 
@@ -25,6 +26,7 @@ class Overrides:
     """What the user narrows or changes on top of a profile (CLI or pytest options)."""
 
     models: tuple[str, ...] = ()  # keep only these models (empty: all the profile has)
+    impls: tuple[str, ...] = ()  # keep only cells of these implementations (IMPLEMENTATIONS)
     tasks: tuple[str, ...] = ()  # keep only these tasks
     families: tuple[str, ...] = ()  # keep only these families
     seq_lens: tuple[int, ...] = ()  # replace the profile's sequence lengths
@@ -39,6 +41,11 @@ class Overrides:
         for m in self.models:
             if m not in MODELS:
                 raise SeqbenchError(f"unknown model {m!r}: choose from {', '.join(sorted(MODELS))}")
+        for i in self.impls:
+            if i not in IMPLEMENTATIONS:
+                raise SeqbenchError(
+                    f"unknown implementation {i!r}: choose from {', '.join(IMPLEMENTATIONS)}"
+                )
         for t in self.tasks:
             if t not in TASKS:
                 raise SeqbenchError(f"unknown task {t!r}: choose from {', '.join(sorted(TASKS))}")
@@ -100,9 +107,10 @@ def _article_sizes(family: str, model: str, T: int, rounds_budget: int) -> CellC
 
 
 def smoke() -> list[CellConfig]:
-    """Every model, task and family at tiny sizes (tests and CI)."""
+    """Every model (variants apart), task, family and implementation at tiny sizes (tests
+    and CI). The implementations other than torch.nn's run the throughput family."""
     cells = []
-    for model in MODELS:
+    for model in base_models():
         base = dict(model=model, seq_len=8, batch_size=4, hidden_size=8, rounds=3, warmup_rounds=1)
         cells.append(CellConfig(family="throughput", task="mean-sign", **base))
         cells.append(CellConfig(family="memory", task="mean-sign", **base | {"rounds": 1}))
@@ -123,6 +131,23 @@ def smoke() -> list[CellConfig]:
                     **base | {"rounds": 1},
                 )
             )
+    for impl in IMPLEMENTATIONS:
+        if impl == DEFAULT_IMPLEMENTATION:
+            continue
+        for model in base_models():
+            cells.append(
+                CellConfig(
+                    family="throughput",
+                    model=model,
+                    task="mean-sign",
+                    impl=impl,
+                    seq_len=8,
+                    batch_size=4,
+                    hidden_size=8,
+                    rounds=3,
+                    warmup_rounds=1,
+                )
+            )
     return cells
 
 
@@ -139,6 +164,7 @@ GRADIENT_SEEDS_MAX_LENGTH = 1000
 # them until they discriminate. output-sum has no chance level (its loss is unbounded below):
 # it is the article's gradient experiment, run by seed().
 QUICK_TASKS = ("mean-sign",)
+IMPL_LENGTHS = (100, 1000)  # lengths at which quick times every implementation
 LATENCY_LENGTHS = (10, 100, 1000)  # real-time inputs: a sentence to a few seconds of signal
 # Tokens per latency cell: at B=1 the T=1000 cells get 50 rounds, T ≤ 100 the cap. A B=1 pass
 # at T=1000 took 20-80 ms on 2 busy cores (GRU slowest), so the latency block takes about 7 s.
@@ -148,26 +174,37 @@ LATENCY_MAX_ROUNDS = 100  # a B=1 pass at T=10 takes about 0.3 ms: a stable medi
 
 def quick() -> list[CellConfig]:
     """The default: the article's sizes at T ∈ QUICK_LENGTHS for throughput, memory and
-    gradients (6 seeds up to T=1000, 3 beyond); B=1 latency at T ∈ LATENCY_LENGTHS; short
+    gradients (6 seeds up to T=1000, 3 beyond); the other implementations' throughput at
+    T ∈ IMPL_LENGTHS; B=1 latency at T ∈ LATENCY_LENGTHS; short
     convergence runs on mean-sign at moderate T (3 seeds). Timing cells run in
     TIMING_PROCESSES worker processes each."""
     cells = []
     for family in ("throughput", "memory", "gradients"):
         for T in QUICK_LENGTHS:
-            for model in MODELS:
+            for model in base_models():
                 cell = _article_sizes(family, model, T, rounds_budget=2_000_000)
                 if family == "gradients":
                     seeds = GRADIENT_SEEDS if T <= GRADIENT_SEEDS_MAX_LENGTH else QUICK_SEEDS
                     cells.extend(cell.replace(rounds=1, seed=s) for s in seeds)
                 else:
                     cells.append(cell)
+    # The same math computed other ways (seqbench/implementations), throughput only: what a
+    # Python loop of one-step cells, that loop compiled, and the article's equations cost
+    # against torch.nn's fused module, at a short and a long length.
+    for impl in IMPLEMENTATIONS:
+        if impl == DEFAULT_IMPLEMENTATION:
+            continue
+        for T in IMPL_LENGTHS:
+            for model in base_models():
+                cell = _article_sizes("throughput", model, T, rounds_budget=2_000_000)
+                cells.append(cell.replace(impl=impl))
     # Real time means B=1: one sequence in, its answer out, at the article's input and H.
     # Warm-up rounds: the first calls pay oneDNN's primitive set-up and the allocator's
     # first pages, which a real-time server pays once at start-up. One thread: at B=1, H=50
     # there is no work to split, and a second oneDNN thread only adds a barrier per step
     # (LSTM at T=8 measured 16-32 ms per pass at 2 threads on busy cores, 0.44 ms at 1).
     for T in LATENCY_LENGTHS:
-        for model in MODELS:
+        for model in base_models():
             cells.append(
                 CellConfig(
                     family="latency",
@@ -191,7 +228,7 @@ def quick() -> list[CellConfig]:
             )
     for task in QUICK_TASKS:
         for T in (50, 200):
-            for model in MODELS:
+            for model in base_models():
                 for s in QUICK_SEEDS:
                     cells.append(
                         CellConfig(
@@ -226,7 +263,7 @@ def seed() -> list[CellConfig]:
         # Headline: T=20000, B=100, H=50, input 1, 100 full-batch epochs on 100 fixed
         # sequences, Adam lr 1e-3, no clipping, as the article ran it; held-out evaluation
         # added.
-        for model in MODELS:
+        for model in base_models():
             cells.append(
                 CellConfig(
                     family="convergence",
@@ -249,7 +286,7 @@ def seed() -> list[CellConfig]:
         # sequence, T=10000, batch 1, input 10, hidden 20, loss = output.sum(), no clipping.
         # One held-out sequence: the loss is a sum over the batch, so a single sequence keeps
         # the held-out loss on the training loss's scale.
-        for model in MODELS:
+        for model in base_models():
             cells.append(
                 CellConfig(
                     family="convergence",
@@ -270,7 +307,7 @@ def seed() -> list[CellConfig]:
             )
     # Gradient vanishing: input 10, hidden 20, batch 1, fresh model per T, over 5 seeds.
     for T in (10, 50, 100, 500, 1000):
-        for model in MODELS:
+        for model in base_models():
             for s in range(5):
                 cells.append(
                     CellConfig(
@@ -287,7 +324,7 @@ def seed() -> list[CellConfig]:
                     )
                 )
     # The suite's own overhead at the headline size.
-    for model in MODELS:
+    for model in base_models():
         cells.append(_article_sizes("overhead", model, 20000, rounds_budget=0))
     return cells
 
@@ -296,6 +333,11 @@ def seed() -> list[CellConfig]:
 # lengths at which the tasks separate the models within a few thousand steps on 2 cores.
 LONG_LENGTHS = {"adding": (50, 100, 200, 400), "copy": (20, 50, 100)}
 LONG_SEEDS = (0, 1, 2, 3, 4)
+# The article's GRU equations (implementations/article.py: r before the recurrent matmul, z
+# weighing the candidate) trained where torch's GRU learns adding (T <= 200, lr 1e-3): does
+# the function the article prints learn what torch's does? A Python loop, so only there.
+LONG_ARTICLE_GRU = {"adding": (50, 100, 200)}
+LONG_ARTICLE_GRU_LR = 1e-3
 
 
 def long() -> list[CellConfig]:
@@ -328,6 +370,28 @@ def long() -> list[CellConfig]:
                                 warmup_rounds=0,
                             )
                         )
+        for task, lengths in LONG_ARTICLE_GRU.items():
+            for T in lengths:
+                cells.append(
+                    CellConfig(
+                        family="convergence",
+                        model="gru",
+                        impl="article",
+                        task=task,
+                        seq_len=T,
+                        batch_size=50,
+                        hidden_size=64,
+                        lr=LONG_ARTICLE_GRU_LR,
+                        clip_grad_norm=1.0,
+                        train_steps=2000,
+                        heldout_size=1000,
+                        eval_every=100,
+                        stop_when_solved=True,
+                        seed=s,
+                        rounds=1,
+                        warmup_rounds=0,
+                    )
+                )
     return cells
 
 
@@ -364,6 +428,7 @@ def build_cells(profile: str, overrides: Overrides | None = None) -> list[CellCo
         c
         for c in cells
         if (not overrides.models or c.model in overrides.models)
+        and (not overrides.impls or c.impl in overrides.impls)
         and (not overrides.tasks or c.task in overrides.tasks)
         and (not overrides.families or c.family in overrides.families)
         and (not overrides.seeds or c.seed in overrides.seeds)

@@ -27,6 +27,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "SEQBENCH_PROFILE; default: seqbench run's with --benchmark-only, else smoke)",
     )
     group.addoption("--seqbench-models", default=None, help="comma-separated models to keep")
+    group.addoption(
+        "--seqbench-impls", default=None, help="comma-separated implementations to keep"
+    )
     group.addoption("--seqbench-tasks", default=None, help="comma-separated tasks to keep")
     group.addoption("--seqbench-families", default=None, help="comma-separated families")
     group.addoption(

@@ -60,6 +60,7 @@ def overrides(config: pytest.Config) -> Overrides:
         extra["probe_mem_limit_bytes"] = config.getoption("--seqbench-cell-mem-limit")
     return Overrides(
         models=split_csv(config.getoption("--seqbench-models")),
+        impls=split_csv(config.getoption("--seqbench-impls")),
         tasks=split_csv(config.getoption("--seqbench-tasks")),
         families=split_csv(config.getoption("--seqbench-families")),
         seq_lens=integers("--seqbench-seq-lens"),

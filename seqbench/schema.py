@@ -19,8 +19,11 @@ Schema history (keep old files as fixtures under tests/fixtures/ when bumping):
   4 — 2026-12: "baseline" means only compare's reference run, so metrics named after the
       chance loss or the memory before the step are renamed (RENAMED_METRICS); loaders
       read older records under the new names.
+  5 — 2026-12: config gains ``impl``, the implementation that computed the steps
+      (seqbench/implementations: "fused", "loop", "compiled", "article"; absent before:
+      "fused", torch.nn's module, the only one there was).
 
-extra_info layout (version 4):
+extra_info layout (version 5):
   schema_version  int, this module's SCHEMA_VERSION
   family          "throughput" | "latency" | "memory" | "gradients" | "convergence" |
                   "overhead" | "calibration"
@@ -40,10 +43,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-SCHEMA_VERSION = 4
-KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4)
+SCHEMA_VERSION = 5
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5)
 # Config fields added after version 1, with the value an older record implies by lacking them.
-CONFIG_FIELDS_ADDED = {"stop_when_solved": False, "processes": 1}
+CONFIG_FIELDS_ADDED = {"stop_when_solved": False, "processes": 1, "impl": "fused"}
 STATUSES = ("ok", "diverged", "crashed", "timeout", "skipped", "error")
 # The field of a stub record (cells/<stem>.json) naming the pytest-benchmark JSON, in its run
 # folder, that holds its entry (launchers/records.py writes stubs, results/load.py reads them).

@@ -551,3 +551,83 @@ def test_log_rank_direction_and_pairs_with_nothing_to_test():
     assert logrank(never, fast)[1] is False
     p, sooner = logrank(never, never)
     assert math.isnan(p) and not sooner  # not a member of the claim's family
+
+
+def test_timing_claims_are_decided_on_fused_and_told_per_implementation(loaded):
+    """The verdict is torch.nn's fused modules'; a cell loop where GRU beats LSTM is told
+    in the reason, not mixed into the verdict."""
+    records = _records(loaded)
+    _set_rounds(records, "gru", 0.002)
+    _set_rounds(records, "lstm", 0.001)  # fused: LSTM 2x GRU's tokens/s
+    loop = []
+    for rec in records:
+        if rec["family"] == "throughput":
+            twin = copy.deepcopy(rec)
+            twin["impl"] = "loop"
+            twin["config"] = rec["config"] | {"impl": "loop"}
+            twin["run_key"] = f"{rec['run_key']}-loop"
+            loop.append(twin)
+    for rec in loop:  # the loop: GRU 2x LSTM's tokens/s
+        seconds = {"gru": 0.001, "lstm": 0.002}.get(rec["model"])
+        if seconds:
+            rec["round_times_s"] = [seconds * (1 + 0.01 * i) for i in range(5)]
+    m = _measure(loaded, records + loop)
+    assert m.impls == ["fused", "loop"]
+    (judged,) = evaluate(m, [BY_ID["gru-faster-than-lstm"]])
+    assert judged.outcome.verdict == CONTRADICTED  # fused decides
+    reason = judged.outcome.reason
+    assert "Other implementations of the same math, not part of this verdict: " in reason
+    assert "loop: supported" in reason
+    assert any("impl=loop" in e.where for e in judged.outcome.evidence)
+    (counts,) = evaluate(m, [BY_ID["char-parameter-count"]])
+    assert "Other implementations" not in counts.outcome.reason  # the same math's counts
+
+
+def _article_forward(loaded, gaps: dict[str, float]) -> list[dict]:
+    """The fixture plus an `article` twin of each forward cell of the models in `gaps`, whose
+    output gap to fused is gaps[model]."""
+    records = _records(loaded)
+    twins = []
+    for rec in records:
+        forward = rec["family"] == "throughput" and rec["measurement"] == "forward"
+        if forward and rec["model"] in gaps:
+            twin = copy.deepcopy(rec)
+            twin["impl"] = "article"
+            twin["config"] = rec["config"] | {"impl": "article"}
+            twin["run_key"] = f"{rec['run_key']}-article"
+            twin["metrics"] = rec["metrics"] | {"output_gap_vs_fused_ratio": gaps[rec["model"]]}
+            twins.append(twin)
+    assert twins
+    return records + twins
+
+
+@pytest.mark.parametrize(
+    ("gaps", "verdict", "said"),
+    [
+        ({"rnn": 2e-7, "lstm": 3e-7, "gru": 0.3}, SUPPORTED, "float32 rounding"),
+        ({"rnn": 2e-7, "lstm": 0.2, "gru": 0.3}, CONTRADICTED, "lstm equations are not torch's"),
+        ({"rnn": 2e-7, "lstm": 3e-7, "gru": 1e-7}, CONTRADICTED, "gru equations compute torch's"),
+        ({"rnn": 2e-7, "lstm": 3e-7, "gru": 1e-3}, INCONCLUSIVE, "gru equations compute"),
+        ({"rnn": 2e-7, "lstm": 3e-7}, INCONCLUSIVE, "no forward cells of the article"),
+    ],
+)
+def test_equations_are_judged_on_the_article_s_output_gap(loaded, gaps, verdict, said):
+    m = _measure(loaded, _article_forward(loaded, gaps))
+    (judged,) = evaluate(m, [BY_ID["equations"]])  # across implementations, not fused alone
+    assert judged.outcome.verdict == verdict, judged.outcome.reason
+    assert said in judged.outcome.reason
+
+
+def test_equations_report_the_article_s_gru_trained_next_to_torch_s(loaded):
+    records = _article_forward(loaded, {"rnn": 2e-7, "lstm": 3e-7, "gru": 0.3})
+    runs = _long_range(loaded, {"gru": [300, 400, 500, 600, 700]})
+    article = _long_range(loaded, {"gru": [None, 900, None, 1100, None]})
+    for rec in article:
+        if rec["family"] == "convergence":
+            rec["impl"], rec["run_key"] = "article", rec["run_key"] + "-article"
+    convergence = [r for r in runs + article if r["family"] == "convergence"]
+    (judged,) = evaluate(_measure(loaded, records + convergence), [BY_ID["equations"]])
+    assert judged.outcome.verdict == SUPPORTED  # decided on the equations, not on training
+    (trained,) = [e for e in judged.outcome.evidence if "gru@article" in e.numbers]
+    assert "gru solved 5/5, median 500 steps" in trained.numbers
+    assert "gru@article solved 2/5, median not reached" in trained.numbers

@@ -24,7 +24,10 @@ def assert_one_line_error(proc, *needles: str) -> None:
 @pytest.mark.parametrize(
     "args,needles",
     [
-        (["run", "--models", "transformer"], ["unknown model 'transformer'", "gru, lstm, rnn"]),
+        (
+            ["run", "--models", "transformer"],
+            ["unknown model 'transformer'", "gru, lstm, lstm-fb1, rnn"],
+        ),
         (["run", "--tasks", "parity"], ["unknown task 'parity'", "adding, copy, mean-sign"]),
         (["run", "--profile", "huge"], ["unknown profile 'huge'", "smoke, quick, seed"]),
         (["run", "--seq-lens", "0"], ["sequence length must be a positive integer, got 0"]),
@@ -80,7 +83,11 @@ def test_env_prints_the_recorded_environment(cli):
 
 def test_run_smoke_end_to_end(cli, tmp_path):
     out = tmp_path / "smoke"
-    proc = cli("run", "--profile", "smoke", "--out", str(out), "--families", "throughput,memory")
+    # Every implementation but `compiled`, whose compile time the definitions' own run and
+    # tests/test_implementations.py pay already.
+    impls = "fused,loop,article"
+    proc = cli("run", "--profile", "smoke", "--out", str(out), "--families", "throughput,memory",
+               "--impls", impls)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith(str(out))  # it says where the results went
     data = json.loads((out / "benchmarks-1.json").read_text())
@@ -97,6 +104,7 @@ def test_run_smoke_end_to_end(cli, tmp_path):
     throughput = results.entries[results.entries.family == "throughput"]
     assert set(throughput.measurement) == {"forward", "train_step"}
     assert set(throughput.model) == {"rnn", "lstm", "gru"}
+    assert set(throughput.impl) == set(impls.split(","))
     step = throughput[throughput.measurement == "train_step"].iloc[0]
     for key in (
         "step_time_s",

@@ -254,7 +254,7 @@ def test_recipe_only_scans_thresholds_with_the_ci_settings(tmp_path, study):
 def test_a_study_run_goes_through_the_launcher_with_its_slowdown(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQBENCH_PROGRESS", "0")
     out = tmp_path / "pair01-slow25-r1.json"
-    subset = Overrides(families=("throughput",), models=("rnn",), threads=1)
+    subset = Overrides(families=("throughput",), models=("rnn",), impls=("fused",), threads=1)
     wall_s = run_once(out, subset, "smoke", 0.25, tmp_path / "pair01-slow25-r1.log")
     assert wall_s > 0
     benchmarks = json.loads(out.read_text())["benchmarks"]

@@ -44,7 +44,8 @@ def test_planned_node_ids_are_the_ones_pytest_collects():
 
 
 def test_a_cell_in_n_processes_has_an_entry_per_process():
-    cells = build_cells("smoke", Overrides(families=("throughput",), models=("rnn",), processes=3))
+    only = Overrides(families=("throughput",), models=("rnn",), impls=("fused",), processes=3)
+    cells = build_cells("smoke", only)
     plan = make_plan(cells)
     keys = [p.run_key for p in plan if p.cell is not None]
     assert len(keys) == len(set(keys)) == 6  # forward and train step, 3 processes each

@@ -1,5 +1,6 @@
-"""`seqbench report` on the committed fixture of real smoke-size results: tables, figures,
-report.md and report.html (the last in a real headless browser)."""
+"""`seqbench report` on the committed fixture of real smoke-size results (plus its throughput
+entries derived as the other implementations): tables, figures, report.md and report.html
+(the last in a real headless browser)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,42 @@ FIXTURE = Path(__file__).parent / "fixtures" / "report" / "smoke"
 FIXTURE_JSON = FIXTURE / "benchmarks.json"
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    return build_report([FIXTURE], tmp_path_factory.mktemp("report"))
+def _with_implementations(data: dict) -> dict:
+    """The fixture predates the implementations axis: its throughput entries again as each
+    other implementation (the same rounds, 10% slower each), derived in memory for the
+    report's plumbing, not numbers to quote."""
+    extra_entries = []
+    for slower, impl in enumerate(("loop", "compiled", "article"), start=1):
+        for bench in data["benchmarks"]:
+            info = bench["extra_info"]
+            if info.get("family") != "throughput":
+                continue
+            twin = json.loads(json.dumps(bench))
+            cfg = twin["extra_info"]["config"] | {"impl": impl}
+            twin["extra_info"]["config"] = cfg
+            twin["extra_info"]["schema_version"] = 5
+            cell_id = CellConfig(**cfg).cell_id
+            for key in ("name", "fullname", "param"):
+                if key in twin and isinstance(twin[key], str):
+                    twin[key] = twin[key].replace(f"[{twin['param']}]", f"[{cell_id}]")
+            twin["param"] = cell_id
+            data_s = twin["stats"].get("data") or []
+            twin["stats"]["data"] = [t * (1 + 0.1 * slower) for t in data_s]
+            twin["stats"]["median"] *= 1 + 0.1 * slower
+            extra_entries.append(twin)
+    return data | {"benchmarks": data["benchmarks"] + extra_entries}
 
 
 @pytest.fixture(scope="module")
 def raw() -> dict:
-    return json.loads(FIXTURE_JSON.read_text())
+    return _with_implementations(json.loads(FIXTURE_JSON.read_text()))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, raw):
+    inputs = tmp_path_factory.mktemp("inputs")
+    (inputs / "benchmarks.json").write_text(json.dumps(raw))
+    return build_report([inputs], tmp_path_factory.mktemp("report"))
 
 
 def _table(report, name: str) -> pd.DataFrame:
@@ -97,6 +126,7 @@ def test_timing_summary_counts_processes_not_rounds(report, raw):
             (timing["measurement"] == "train_step")
             & (timing["model"] == cfg["model"])
             & (timing["seq_len"] == cfg["seq_len"])
+            & (timing["impl"] == cfg.get("impl", "fused"))
             & (timing["metric"] == "time_s")
         ]
         assert len(row) == 1
@@ -198,3 +228,14 @@ def test_report_html_renders_every_figure_in_headless_chromium(report):
     assert len(page.images) == len(FIGURES)
     assert page.blank_images == []
     assert all(image["width"] > 0 for image in page.images)
+
+
+def test_implementations_have_their_figure_table_and_section(report):
+    table = _table(report, "implementations")
+    assert set(table["impl"]) == {"fused", "loop", "compiled", "article"}
+    loop = table[table["impl"] == "loop"]["speedup_vs_fused_ratio"]
+    assert loop.to_numpy() == pytest.approx(1 / 1.1, rel=1e-6)  # 10% slower rounds
+    md = report.markdown.read_text()
+    assert "## Implementations" in md and "| rnn | mean-sign T=8 B=4 H=8 | loop |" in md
+    drawn = {d.spec.name: d for d in report.figures}["implementations"]
+    assert drawn.missing is None and drawn.path.exists()

@@ -28,8 +28,11 @@ REPO = Path(__file__).resolve().parents[1]
 OLD_RUN = REPO / "tests" / "fixtures" / "old_run"  # five cells of results/seed (README.md)
 # A small sweep with worker processes: the calibration, and the forward and train-step cells
 # of one model, each timed in two processes (one record per process, keyed node id@pN).
-SUBSET = Overrides(families=("throughput",), models=("rnn",), processes=2)
-SUBSET_ARGS = ("--profile", "smoke", "--families", "throughput", "--models", "rnn")
+SUBSET = Overrides(families=("throughput",), models=("rnn",), impls=("fused",), processes=2)
+SUBSET_ARGS = (
+    *("--profile", "smoke", "--families", "throughput"),
+    *("--models", "rnn", "--impls", "fused"),
+)
 KEY_COLUMNS = ["run_key", "fullname", "status", "family", "measurement", "model", "seq_len"]
 STATS = ["time_median_s", "time_iqr_s", "time_min_s", "rounds_count", "worker_process"]
 

@@ -36,6 +36,8 @@ def test_sigkill_halfway_then_resume_gives_each_cell_once(cli, tmp_path):
             "convergence,throughput",
             "--models",
             "rnn",
+            "--impls",
+            "fused",
             "--out",
             str(out),
         ],
@@ -83,6 +85,8 @@ def test_timeout_is_recorded_and_the_sweep_goes_on(cli, tmp_path):
         "throughput",
         "--models",
         "rnn",
+        "--impls",
+        "fused",
         "--timeout",
         "5",
         "--out",
@@ -255,7 +259,7 @@ def test_sigterm_stops_every_child_records_the_cell_and_resume_reruns_it(cli, tm
     # more on any machine, so SIGTERM lands in it.
     proc = subprocess.Popen(
         [sys.executable, "-m", "seqbench", "run", "--profile", "smoke", "--families",
-         "throughput", "--models", "rnn", "--out", str(out)],
+         "throughput", "--models", "rnn", "--impls", "fused", "--out", str(out)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

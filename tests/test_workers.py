@@ -31,7 +31,7 @@ def test_in_fork_returns_the_childs_result():
 def test_a_timing_cell_is_measured_in_each_of_its_processes(cli, tmp_path):
     out = tmp_path / "run"
     done = cli("run", "--profile", "smoke", "--families", "throughput", "--models", "rnn",
-               "--processes", "3", "--out", str(out))  # fmt: skip
+               "--impls", "fused", "--processes", "3", "--out", str(out))  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     keys = finished_nodeids(out / "cells")
     assert len(keys) == 1 + 2 * 3  # calibration; forward and train step, 3 processes each

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
 from seqbench.config import FAMILIES
+from seqbench.implementations import DEFAULT_IMPLEMENTATION
 from seqbench.results import CONFIG_COLUMNS, ResultSet
 from seqbench.tasks import TASKS
 
@@ -60,6 +61,22 @@ class Measured:
         present = set(self.families)
         return [f for f in FAMILIES if f not in present]
 
+    @property
+    def impls(self) -> list[str]:
+        """The implementations these results measured (seqbench/implementations)."""
+        return sorted({i for f in (self.metrics, self.rounds) for i in _impl_of(f)})
+
+    def only_impl(self, impl: str) -> Measured:
+        """The same results restricted to one implementation's cells."""
+        entries = self.results.entries
+        return replace(
+            self,
+            results=replace(self.results, entries=entries[_impl_of(entries) == impl]),
+            metrics=self.metrics[_impl_of(self.metrics) == impl],
+            rounds=self.rounds[_impl_of(self.rounds) == impl],
+            curves=self.curves[_impl_of(self.curves) == impl],
+        )
+
     def metric(
         self, name: str, family: str | None = None, measurement: str | None = None
     ) -> pd.DataFrame:
@@ -71,6 +88,13 @@ class Measured:
         if measurement is not None:
             keep &= m["measurement"] == measurement
         return m[keep]
+
+
+def _impl_of(frame: pd.DataFrame) -> pd.Series:
+    """Each row's implementation; rows from before the axis were torch.nn's fused module."""
+    if "impl" not in frame:
+        return pd.Series(DEFAULT_IMPLEMENTATION, index=frame.index, dtype=object)
+    return frame["impl"].fillna(DEFAULT_IMPLEMENTATION)
 
 
 def _round_rows(entries: pd.DataFrame) -> pd.DataFrame:
@@ -193,6 +217,8 @@ def config_label(row: dict[str, Any] | pd.Series, with_task: bool = True) -> str
         parts.append("bidirectional")
     if has("device") and row["device"] != "cpu":
         parts.append(str(row["device"]))
+    if has("impl") and row["impl"] != DEFAULT_IMPLEMENTATION:
+        parts.append(f"impl={row['impl']}")
     if has("train_size"):
         parts.append(f"train set {int(row['train_size'])}")
     return " ".join(parts)

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from seqbench.implementations import DEFAULT_IMPLEMENTATION
 from seqbench.results import CONFIG_COLUMNS
 
 CONFIDENCE = 0.95  # level of the pointwise band
@@ -163,8 +164,14 @@ def convergence_runs(entries: pd.DataFrame) -> pd.DataFrame:
             step, solved = (budget if diverged or ran is None else ran), False
         if step is None:
             continue  # neither a count nor a budget: nothing to censor at
+        row = {k: rec.get(k) for k in keep}
+        impl = row.get("impl")
+        if isinstance(impl, str) and impl != DEFAULT_IMPLEMENTATION:
+            # Another implementation's runs are their own line in curves and tables
+            # ("gru@article"): the article's GRU is another function of the same weights.
+            row["model"] = f"{row['model']}@{impl}"
         rows.append(
-            {k: rec.get(k) for k in keep}
+            row
             | {
                 "stop_when_solved": bool(config.get("stop_when_solved", False)),
                 "eval_every": config.get("eval_every"),

@@ -44,6 +44,9 @@ class Claim:
     spec: Any = None  # the claim's parameters (metric, expected order, thresholds)
     prop: str | None = None  # for the characteristics table: the property (row name)
     article: dict[str, str] = field(default_factory=dict)  # article's word per model
+    # Judged on every implementation's cells: a claim about the implementations themselves
+    # (the printed equations against torch's). Otherwise on torch.nn's fused cells alone.
+    across_impls: bool = False
 
     def evaluate(self, measured: Measured) -> Outcome:
         return self.check(self, measured)

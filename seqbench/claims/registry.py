@@ -9,6 +9,7 @@ that judges it; the wording follows the article. Thresholds are stated here, not
 from __future__ import annotations
 
 from seqbench.analysis.data import Measured
+from seqbench.claims.equations import EquationsSpec, check_equations
 from seqbench.claims.evidence import EXACT, MEMORY, SEEDS, SEEDS_SHARED_WEIGHTS, TIMING
 from seqbench.claims.gradients import VanishingSpec, check_vanishing
 from seqbench.claims.learning import LongRangeSpec, check_long_range
@@ -284,9 +285,11 @@ OTHERS: list[Claim] = [
         "other",
         "The RNN, LSTM and GRU equations as printed (PyTorch's GRU "
         "applies r after the recurrent matmul).",
-        check_not_measured,
-        "not a measurement: seqbench runs torch.nn's own modules, so the equations are "
-        "PyTorch's; no benchmark family measures them.",
+        check_equations,
+        # The article's RNN and LSTM equations are torch's; its GRU (r before the recurrent
+        # matmul, Cho et al. 2014) is not, as its own note says.
+        EquationsSpec(same=("rnn", "lstm"), different=("gru",)),
+        across_impls=True,
     ),
 ]
 

@@ -52,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="finish an interrupted run: only cells without a record run",
     )
     parser.add_argument("--models", help="comma-separated models to keep (rnn,lstm,gru)")
+    parser.add_argument(
+        "--impls", help="comma-separated implementations to keep (fused,loop,compiled,article)"
+    )
     parser.add_argument("--tasks", help="comma-separated tasks to keep")
     parser.add_argument("--families", help="comma-separated families to keep")
     parser.add_argument("--seq-lens", help="comma-separated sequence lengths to use instead")
@@ -101,6 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _overrides(args: argparse.Namespace) -> Overrides:
     return Overrides(
         models=split_csv(args.models),
+        impls=split_csv(args.impls),
         tasks=split_csv(args.tasks),
         families=split_csv(args.families),
         seq_lens=_ints(args.seq_lens, "--seq-lens"),

@@ -9,10 +9,13 @@ without importing the model code that builds from a config.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
+
+from seqbench.models.initialisation import lstm_forget_bias_one
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ class ModelSpec:
     # Adam learning rates the article recommends for this model; the long-range profile
     # trains at each of them, so a verdict never rests on one rate that suits one model.
     recommended_lrs: tuple[float, ...] = (1e-3,)
+    # Applied to the fused module after torch's default initialisation (None: torch's alone).
+    init: Callable[[nn.RNNBase], None] | None = None
+    # A variant of another entry (same module, another initialisation): profiles run it only
+    # where the question is that difference (the long-range profile), not in every sweep.
+    variant_of: str | None = None
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -70,6 +78,25 @@ MODELS: dict[str, ModelSpec] = {
         backward_units=7.7,
         recommended_lrs=(1e-3, 1e-4),
     ),
+    # LSTM with forget-gate bias 1 (Gers et al. 2000; Jozefowicz et al. 2015): the
+    # literature's fix for LSTM's failures on the adding problem at default initialisation.
+    "lstm-fb1": ModelSpec(
+        nn.LSTM,
+        nn.LSTMCell,
+        gates=4,
+        has_cell_state=True,
+        saved_units=16.0,
+        backward_units=1.4,
+        recommended_lrs=(1e-3, 1e-4),
+        init=lstm_forget_bias_one,
+        variant_of="lstm",
+    ),
 }
 
-__all__ = ["MODELS", "ModelSpec"]
+
+def base_models() -> list[str]:
+    """The registry's models that are not variants of another, in registry order."""
+    return [name for name, spec in MODELS.items() if spec.variant_of is None]
+
+
+__all__ = ["MODELS", "ModelSpec", "base_models"]

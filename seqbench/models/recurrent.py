@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from seqbench.config import CellConfig
+from seqbench.implementations import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS, Runner
 from seqbench.models import MODELS
 from seqbench.tasks import TASKS
 
@@ -25,10 +26,13 @@ class RecurrentModel(nn.Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
         many_to_one: bool = True,
+        impl: str = DEFAULT_IMPLEMENTATION,
     ) -> None:
         super().__init__()
         self.spec = MODELS[model]
         self.many_to_one = many_to_one
+        self.impl = impl
+        self._runner: Runner | None = None  # bound on the first forward, after .to()
         self.rnn = self.spec.sequence_module(
             input_size,
             hidden_size,
@@ -38,13 +42,22 @@ class RecurrentModel(nn.Module):
             dropout=dropout if num_layers > 1 else 0.0,
             **self.spec.kwargs,
         )
+        if self.spec.init is not None:
+            self.spec.init(self.rnn)
         directions = 2 if bidirectional else 1
         self.head = nn.Linear(directions * hidden_size, output_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, T, I); h0 defaults to zeros, as in the article
-        out, _ = self.rnn(x)  # (B, T, D*H)
-        return self.head_on(out)
+        return self.head_on(self.runner(x))  # runner: (B, T, I) -> (B, T, D*H)
+
+    @property
+    def runner(self) -> Runner:
+        """The implementation bound to this model's recurrent Parameters (shared, so the
+        optimizer's updates reach it); fused is torch.nn's module itself."""
+        if self._runner is None:
+            self._runner = IMPLEMENTATIONS[self.impl].bind(self.rnn, self.spec)
+        return self._runner
 
     def head_on(self, out: torch.Tensor) -> torch.Tensor:
         """Apply the head to the top layer's outputs (B, T, D*H)."""
@@ -68,5 +81,6 @@ def build_model(cfg: CellConfig) -> RecurrentModel:
         bidirectional=cfg.bidirectional,
         dropout=cfg.dropout,
         many_to_one=task.many_to_one,
+        impl=cfg.impl,
     )
     return model.to(device=cfg.device, dtype=getattr(torch, cfg.dtype))

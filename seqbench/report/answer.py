@@ -27,12 +27,16 @@ from seqbench.claims.evidence import (
     samples,
 )
 from seqbench.claims.learning import Survival, conv_cells, logrank, survivals
+from seqbench.implementations import DEFAULT_IMPLEMENTATION
 from seqbench.report.document import Block, Heading, Paragraph, Table
 from seqbench.tasks import long_range_tasks
 
 
 def _regime(config: dict, extra: str = "") -> str:
     parts = [f"B={int(config['batch_size'])}", f"H={int(config['hidden_size'])}"]
+    impl = config.get("impl")
+    if isinstance(impl, str) and impl != DEFAULT_IMPLEMENTATION:
+        parts.append(f"impl={impl}")
     device = config.get("device")
     return " ".join([*parts, str(device) if isinstance(device, str) else "", extra]).strip()
 

@@ -48,6 +48,7 @@ def build_report(paths: list[str | Path], out: str | Path) -> Report:
         *sections.characteristics(judged),
         *sections.claims_table(judged),
         *sections.model_summaries(m, tables),
+        *sections.implementations(tables),
         *sections.figures(drawn, out),
         *sections.cells(tables),
         *sections.method(),

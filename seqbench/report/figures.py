@@ -43,6 +43,7 @@ from matplotlib.ticker import FuncFormatter, NullLocator, ScalarFormatter
 from seqbench.analysis.data import Measured, config_label, model_order
 from seqbench.analysis.survival import convergence_runs, km_curve
 from seqbench.analysis.units import fmt
+from seqbench.implementations import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
 from seqbench.tasks import TASKS
 
 ERRORBAR = ("ci", 95)  # seaborn's bootstrap CI of the mean across seeds/rounds at each x
@@ -65,6 +66,7 @@ LABEL_COLUMNS = [
     "num_layers",
     "bidirectional",
     "device",
+    "impl",
     "dtype",
     "train_size",
     "train_steps",
@@ -678,6 +680,49 @@ def draw_throughput(m: Measured, path: Path) -> None:
     )
 
 
+def draw_implementations(m: Measured, path: Path) -> None:
+    """Training-step tokens/s against T, one panel per model and setup, one line per
+    implementation: what the same math costs computed different ways."""
+    r = m.rounds
+    r = r[(r["family"] == "throughput") & (r["measurement"] == "train_step")]
+    r = r.dropna(subset=["tokens_per_s"])
+    if r.empty or set(r["impl"].dropna()) <= {DEFAULT_IMPLEMENTATION}:
+        raise NoData(
+            "only torch.nn's fused modules were measured (`seqbench run --impls "
+            "fused,loop,compiled,article` measures the others)"
+        )
+    # The setup without the implementation: the implementations share a panel.
+    r = _with_setup(r.assign(implementation=r["impl"], impl=DEFAULT_IMPLEMENTATION))
+    compared = r.groupby("setup")["implementation"].nunique()
+    r = r[r["setup"].isin(compared[compared > 1].index)]
+    order = model_order(r["model"])
+    impls = [i for i in IMPLEMENTATIONS if i in set(r["implementation"])]
+    rows = [(setup, [m_ for m_ in order if m_ in set(sub["model"])]) for setup, sub in
+            sorted(r.groupby("setup"), key=lambda kv: kv[0])]  # fmt: skip
+    fig, panels = _grid(rows, 3, size=(4.2, 3.2))
+    for (setup, model), ax in panels.items():
+        d = r[(r["setup"] == setup) & (r["model"] == model)]
+        sns.lineplot(
+            data=d,
+            x="T",
+            y="tokens_per_s",
+            hue="implementation",
+            hue_order=impls,
+            palette="colorblind",
+            markers=True,
+            style="implementation",
+            style_order=impls,
+            errorbar=ERRORBAR,
+            n_boot=N_BOOT,
+            seed=BOOT_SEED,
+            ax=ax,
+        )
+        ax.set(yscale="log", xlabel=T_AXIS, ylabel="training step (tokens/s)")
+        _log_T(ax, sorted(d["T"].unique()))
+        ax.set_title(f"{model}: {setup}", fontsize=8)
+    _finish(fig, path, "Training-step throughput by implementation", _move_legend(fig, panels))
+
+
 def draw_memory(m: Measured, path: Path) -> None:
     names = {"peak_mem_bytes": "measured", "peak_mem_est_bytes": "estimate (partly fitted)"}
     mem = m.metrics[(m.metrics["family"] == "memory") & m.metrics["metric"].isin(names)]
@@ -812,6 +857,17 @@ FIGURES: list[FigureSpec] = [
         "model, one panel per setup; forward only and full training step. Bands: 95% "
         "CIs across timed rounds and seeds.",
         draw_throughput,
+    ),
+    FigureSpec(
+        "implementations",
+        "Throughput by implementation",
+        "Training-step tokens per second against T, log-log, one panel per model and "
+        "setup, one line per implementation of the same math: fused (torch.nn's "
+        "module), loop (its one-step cell in a Python loop), compiled (that loop with "
+        "the step compiled by torch.compile; compile time is recorded apart) and "
+        "article (the article's printed equations in tensors; for GRU another function "
+        "of the same weights). Bands: 95% CIs across timed rounds and processes.",
+        draw_implementations,
     ),
     FigureSpec(
         "memory",

@@ -13,6 +13,7 @@ from seqbench.analysis.stats import aggregate
 from seqbench.analysis.units import unit_of
 from seqbench.claims import Judged
 from seqbench.claims.learning import conv_cells, solved_ci, survival_of, survivals
+from seqbench.implementations import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
 
 SUMMARY_COLUMNS = [
     *GROUP_COLUMNS,
@@ -123,6 +124,30 @@ def timing_summary(m: Measured) -> pd.DataFrame:
     return _with_units(agg)[columns]
 
 
+def implementation_speedups(tsum: pd.DataFrame) -> pd.DataFrame:
+    """Training-step tokens/s of every implementation next to fused's at the same
+    configuration: `speedup_vs_fused_ratio` > 1 is faster than torch.nn's module."""
+    columns = [*GROUP_COLUMNS, "model", "tokens_per_s", "n", "speedup_vs_fused_ratio"]
+    rows = tsum[(tsum["metric"] == "tokens_per_s") & (tsum["measurement"] == "train_step")]
+    if rows.empty or set(rows["impl"].dropna()) <= {DEFAULT_IMPLEMENTATION}:
+        return pd.DataFrame(columns=columns)
+    keys = [c for c in GROUP_COLUMNS if c != "impl"] + ["model"]
+    rows = rows.rename(columns={"median": "tokens_per_s"})
+    fused = rows[rows["impl"] == DEFAULT_IMPLEMENTATION][[*keys, "tokens_per_s"]]
+    out = rows.merge(fused, on=keys, how="inner", suffixes=("", "_fused"))
+    out["speedup_vs_fused_ratio"] = out["tokens_per_s"] / out["tokens_per_s_fused"]
+    models = {name: i for i, name in enumerate(model_order(out["model"]))}
+    impls = {name: i for i, name in enumerate(IMPLEMENTATIONS)}
+    keys = ["_model", *[c for c in ("task", "batch_size", "hidden_size", "seq_len")], "_impl"]
+    return (
+        out[columns]
+        .assign(_model=out["model"].map(models), _impl=out["impl"].map(impls))
+        .sort_values(keys, kind="stable")
+        .drop(columns=["_model", "_impl"])
+        .reset_index(drop=True)
+    )
+
+
 def _pick(
     summary: pd.DataFrame, family: str, measurement: str, metric: str, column: str
 ) -> pd.DataFrame:
@@ -130,6 +155,8 @@ def _pick(
         (summary["family"] == family)
         & (summary["measurement"] == measurement)
         & (summary["metric"] == metric)
+        # The per-model summary is torch.nn's modules'; the Implementations table has the rest.
+        & (summary["impl"].fillna(DEFAULT_IMPLEMENTATION) == DEFAULT_IMPLEMENTATION)
     ]
     return s[
         ["model", "seq_len", "batch_size", "hidden_size", "median", "n", "ci95_low", "ci95_high"]
@@ -338,6 +365,7 @@ def build_tables(m: Measured) -> dict[str, pd.DataFrame]:
         "final_losses": final_losses(msum),
         "status": status_counts(m),
         "long_range": long_range(m),
+        "implementations": implementation_speedups(tsum),
         # run_key tells curves apart while thinning; the configuration columns say the rest.
         "loss_curves": thin_curves(m.curves)[[c for c in CURVE_COLUMNS if c != "run_key"]],
         "gradient_flow": gradient_flow_curves(m),

@@ -22,12 +22,19 @@ from typing import Any
 import pandas as pd
 
 from seqbench.errors import SeqbenchError
-from seqbench.schema import ENTRY_IN, KNOWN_SCHEMA_VERSIONS, current_metric_names, run_key
+from seqbench.schema import (
+    CONFIG_FIELDS_ADDED,
+    ENTRY_IN,
+    KNOWN_SCHEMA_VERSIONS,
+    current_metric_names,
+    run_key,
+)
 # Configuration columns every entry row carries (CellConfig fields plus provenance).
 CONFIG_COLUMNS = [
     "family",
     "measurement",
     "model",
+    "impl",
     "task",
     "seq_len",
     "batch_size",
@@ -116,7 +123,8 @@ def _entry_row(path: Path, run: str, bench: dict[str, Any]) -> dict[str, Any] | 
     if "schema_version" not in extra:
         return None  # a plain pytest-benchmark entry that seqbench did not write
     _check_schema(path, extra)
-    config = extra.get("config") or {}
+    # Fields added since a record was written take the value their absence meant.
+    config = CONFIG_FIELDS_ADDED | (extra.get("config") or {})
     row: dict[str, Any] = {
         "run": run,
         "file": str(path),

@@ -32,6 +32,10 @@ class ConvergenceRun:
     steps_to_solve: int | None = None  # first evaluation step meeting it; None: censored
     steps_run: int = 0
     param_grad_norms: dict[str, float] = field(default_factory=dict)  # at the last step
+    # ‖f_impl(x) − f_fused(x)‖ / ‖f_fused(x)‖ on held-out inputs at initialisation, for an
+    # implementation other than fused: how far its function is from torch.nn's on the
+    # same weights (float error for loop and compiled; the article's GRU differs).
+    init_output_gap: float | None = None
     final_flow: GradientFlow | None = None  # ‖∂L/∂h_t‖ after training
 
     @staticmethod
@@ -66,6 +70,8 @@ class ConvergenceRun:
             "grad_norm_median": float(np.median(self.grad_norm)) if self.grad_norm else None,
             "grad_norm_final": self.grad_norm[-1] if self.grad_norm else None,
         }
+        if self.init_output_gap is not None:
+            out["init_output_gap_vs_fused_ratio"] = self.init_output_gap
         out.update({f"param_grad_norm[{k}]": v for k, v in self.param_grad_norms.items()})
         if self.final_flow is not None:
             out.update({f"trained_{k}": v for k, v in self.final_flow.summary().items()})
@@ -144,6 +150,7 @@ def train(cfg: CellConfig, measure_flow: bool = True) -> ConvergenceRun:
     if cfg.train_size is not None:
         train_x, train_y = make_batch(cfg, cfg.train_size, data_gen)
     heldout_x, heldout_y = w.heldout()
+    run.init_output_gap = w.output_gap_vs_fused(heldout_x[:100])
     clip = cfg.clip_grad_norm if cfg.clip_grad_norm is not None else math.inf
     progress = tqdm(
         total=cfg.train_steps,

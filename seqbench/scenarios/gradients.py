@@ -25,21 +25,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from seqbench.implementations.loop import shared_cell
 from seqbench.models.recurrent import RecurrentModel
 
 MAX_SERIES_POINTS = 256  # curves are stored on at most this many log-spaced time steps
-
-
-def _shared_cell(model: RecurrentModel, layer: int, suffix: str, input_size: int) -> nn.Module:
-    """A one-step cell whose parameters are the fused module's own (gradients land there)."""
-    rnn = model.rnn
-    cell = model.spec.step_module(
-        input_size, rnn.hidden_size, bias=rnn.bias, **model.spec.kwargs
-    ).to(rnn.weight_ih_l0.device)
-    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.bias else [])
-    for name in names:
-        setattr(cell, name, getattr(rnn, f"{name}_l{layer}{suffix}"))
-    return cell
 
 
 def unrolled_forward(
@@ -59,9 +48,7 @@ def unrolled_forward(
         # of the whole sequence, making the pass O(T²); unbind's backward stacks once.
         inputs_t = layer_input.unbind(1)  # T × (B, I_l)
         for direction in range(directions):
-            cell = _shared_cell(
-                model, layer, "_reverse" if direction else "", layer_input.shape[-1]
-            )
+            cell = shared_cell(rnn, model.spec, layer, direction, layer_input.shape[-1])
             h = x.new_zeros(B, rnn.hidden_size)  # h0 = 0, as the fused module defaults
             c = x.new_zeros(B, rnn.hidden_size)
             states: list[torch.Tensor] = [h] * T

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from seqbench.config import CellConfig
+from seqbench.implementations import DEFAULT_IMPLEMENTATION
 from seqbench.models.recurrent import RecurrentModel, build_model
 from seqbench.tasks import TASKS, Task
 
@@ -55,6 +56,18 @@ class Workload:
     def heldout(self) -> tuple[torch.Tensor, torch.Tensor]:
         generator = torch.Generator().manual_seed(self.cfg.seed + HELDOUT_SEED_OFFSET)
         return make_batch(self.cfg, self.cfg.heldout_size, generator)
+
+    def output_gap_vs_fused(self, x: torch.Tensor) -> float | None:
+        """Relative L2 distance ‖out - out_fused‖ / ‖out_fused‖ between this implementation's
+        outputs and those of torch.nn's fused module on the same weights and input; None for
+        the fused implementation itself. Float rounding gives ~1e-7 in float32; a different
+        function (the article's GRU) gives order 1."""
+        if self.cfg.impl == DEFAULT_IMPLEMENTATION:
+            return None
+        with torch.inference_mode():
+            got = self.model(x)  # (B, O) or (B, T, O)
+            want = self.model.head_on(self.model.rnn(x)[0])
+        return float(torch.linalg.vector_norm(got - want) / torch.linalg.vector_norm(want))
 
     @property
     def tokens_per_step(self) -> int:

@@ -37,7 +37,7 @@ from seqbench.config import TIMING_FAMILIES
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
 from seqbench.launchers.allocators import ALLOCATORS, DEFAULT_ALLOCATOR, allocator_env
-from seqbench.launchers.base import MANIFEST, RunFolder
+from seqbench.launchers.base import MANIFEST, RunFolder, Terminated
 from seqbench.launchers.plan import make_plan
 from seqbench.launchers.supervisor import Supervisor
 from seqbench.profiles import DEFAULT_PROFILE, Overrides, build_cells
@@ -295,6 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     except SeqbenchError as exc:
         print(f"timing study: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated as exc:  # SIGTERM/SIGHUP: the run in progress recorded its cell
+        print(
+            f"timing study: stopped by {exc}; finished runs are kept. Resume with the same "
+            "command: a finished run is kept and an interrupted one resumed.",
+            file=sys.stderr,
+        )
+        return 128 + exc.signum
     return 0
 
 
