@@ -95,8 +95,12 @@ def pytest_configure(config: pytest.Config) -> None:
             manifest = _manifest(plan_path)
             plan = plan_from_json(manifest["plan"])
             config.seqbench_cell_timeout = manifest.get("timeout_s")
+            # The run's own profile: no --seqbench-profile is given with a plan, and the
+            # default would label a long run's JSON "quick".
+            config.seqbench_profile = manifest.get("profile") or profile_name(config)
         else:
-            plan = make_plan(build_cells(profile_name(config), overrides(config)))
+            config.seqbench_profile = profile_name(config)
+            plan = make_plan(build_cells(config.seqbench_profile, overrides(config)))
             config.seqbench_cell_timeout = config.getoption("--seqbench-cell-timeout")
     except SeqbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -131,7 +135,7 @@ def pytest_benchmark_update_json(
     if config.seqbench_collected:
         output_json["seqbench"] = {
             "schema_version": SCHEMA_VERSION,
-            "profile": profile_name(config),
+            "profile": config.seqbench_profile,
         }
 
 

@@ -92,6 +92,7 @@ def test_run_smoke_end_to_end(cli, tmp_path):
     assert proc.stdout.strip().endswith(str(out))  # it says where the results went
     data = json.loads((out / "benchmarks-1.json").read_text())
     assert data["seqbench"]["schema_version"] == SCHEMA_VERSION
+    assert data["seqbench"]["profile"] == "smoke"  # the run's, not pytest's default
     machine = data["machine_info"]
     assert "node" not in machine
     assert machine["seqbench"]["torch_version"]

@@ -239,3 +239,16 @@ def test_implementations_have_their_figure_table_and_section(report):
     assert "## Implementations" in md and "| rnn | mean-sign T=8 B=4 H=8 | loop |" in md
     drawn = {d.spec.name: d for d in report.figures}["implementations"]
     assert drawn.missing is None and drawn.path.exists()
+
+
+def test_a_run_folder_s_profile_comes_from_its_manifest(tmp_path):
+    """JSON written from a plan before 2026-12-02 says "quick" whatever ran; run.json knows."""
+    from seqbench.analysis.data import measure
+    from seqbench.results import load_results
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(FIXTURE_JSON, run / "benchmarks-1.json")
+    assert measure(load_results([run])).profiles == ["smoke"]  # the JSON's own label
+    (run / "run.json").write_text(json.dumps({"profile": "long"}))
+    assert measure(load_results([run])).profiles == ["long"]

@@ -168,16 +168,20 @@ def _curve_rows(entries: pd.DataFrame) -> pd.DataFrame:
 
 
 def _profiles(results: ResultSet) -> list[str]:
-    """The `seqbench.profile` of each pytest-benchmark file (cell records carry none)."""
+    """The profile of each result file: its run folder's manifest (run.json) where there is
+    one, else the file's `seqbench.profile` (cell records carry none). The manifest comes
+    first because JSON written before 2026-12-02 from a plan says "quick" whatever ran."""
     found: set[str] = set()
     for path in results.files:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue  # the loader read it already; a race here only loses a label
-        top = data.get("seqbench") if isinstance(data, dict) else None
-        if isinstance(top, dict) and top.get("profile"):
-            found.add(str(top["profile"]))
+        for source, key in ((path.parent / "run.json", None), (path, "seqbench")):
+            try:
+                data = json.loads(source.read_text())
+            except (OSError, ValueError):
+                continue  # no manifest, or a race: the loader read the file already
+            top = data.get(key) if key and isinstance(data, dict) else data
+            if isinstance(top, dict) and top.get("profile"):
+                found.add(str(top["profile"]))
+                break
     return sorted(found)
 
 
