@@ -9,6 +9,9 @@ nothing below the studies and the CLI imports them.
               one-line errors; the versioned record and its keys; the recorded environment
   tasks/      registry of synthetic tasks (TASKS): data, loss, chance loss, solved criterion
   models/     registry of recurrent models (MODELS); the model code and cost formulas
+  implementations/
+              registry of ways to compute a model's steps (IMPLEMENTATIONS): fused, a cell
+              loop, that loop compiled, the article's printed equations
   config.py   the typed cell (one sweep point), validated against the registries
   extensions.py  models and tasks registered from outside (SEQBENCH_EXTENSIONS)
   profiles.py which cells a sweep holds (smoke, quick, seed, long)

@@ -9,6 +9,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import torch
+
 from seqbench.config import FAMILIES, TIMING_FAMILIES, CellConfig
 from seqbench.errors import SeqbenchError
 from seqbench.implementations import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
@@ -57,11 +59,8 @@ class Overrides:
                 raise SeqbenchError(f"sequence length must be a positive integer, got {T}")
         if self.device not in (None, "cpu", "cuda"):
             raise SeqbenchError(f"unknown device {self.device!r}: choose from cpu, cuda")
-        if self.device == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                raise SeqbenchError("device 'cuda' requested but torch sees no CUDA device")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise SeqbenchError("device 'cuda' requested but torch sees no CUDA device")
         if self.threads is not None and self.threads <= 0:
             raise SeqbenchError(f"threads must be a positive integer, got {self.threads}")
         if self.lr is not None and not self.lr > 0:
@@ -331,7 +330,6 @@ def seed() -> list[CellConfig]:
 
 # The long-range regime (Hochreiter & Schmidhuber 1997; Arjovsky et al. 2016; Bai et al. 2018):
 # lengths at which the tasks separate the models within a few thousand steps on 2 cores.
-LONG_LENGTHS = {"adding": (50, 100, 200, 400), "copy": (20, 50, 100)}
 LONG_SEEDS = (0, 1, 2, 3, 4)
 # The article's GRU equations (implementations/article.py: r before the recurrent matmul, z
 # weighing the candidate) trained where torch's GRU learns adding (T <= 200, lr 1e-3): does
@@ -347,8 +345,10 @@ def long() -> list[CellConfig]:
     fewer seeds rather than some configurations at all of them."""
     cells = []
     for s in LONG_SEEDS:
-        for task, lengths in LONG_LENGTHS.items():
-            for T in lengths:
+        # Each task says its lengths (Task.long_lengths), read here so that a task registered
+        # at runtime (SEQBENCH_EXTENSIONS) joins the profile: adding 50-400, copy 20-100.
+        for task, spec_task in TASKS.items():
+            for T in spec_task.long_lengths:
                 for model, spec in MODELS.items():
                     for lr in spec.recommended_lrs:
                         cells.append(

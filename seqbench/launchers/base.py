@@ -25,6 +25,7 @@ was killed) has no record, and `seqbench run --resume` submits it again.
 
 from __future__ import annotations
 
+import importlib
 import json
 import signal
 import sys
@@ -183,9 +184,9 @@ class Launcher(ABC):
 
 
 def launcher_class(name: str) -> type[Launcher]:
-    """The launcher named `name` (one line and exit 2 for an unknown one)."""
-    import importlib
-
+    """The launcher named `name` (one line and exit 2 for an unknown one). Loaded by name,
+    like the CLI's command table: the cluster launcher needs submitit, an optional extra, so
+    only choosing it imports it."""
     if name not in LAUNCHERS:
         raise SeqbenchError(f"unknown launcher {name!r}: choose from {', '.join(LAUNCHERS)}")
     module, _, cls = LAUNCHERS[name].partition(":")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 
+import numpy as np
 import torch
 
 from seqbench.scenarios.workload import Workload
@@ -85,8 +86,6 @@ class TrainStep:
 
     def phase_medians(self, last: int) -> dict[str, float]:
         """Median and IQR of each phase over the last `last` calls (the timed rounds)."""
-        import numpy as np
-
         data = np.array(self.phases[-last:]) if self.phases else np.zeros((1, 3))
         out: dict[str, float] = {}
         for i, name in enumerate(("fwd", "bwd", "opt")):

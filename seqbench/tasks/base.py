@@ -27,6 +27,9 @@ class Task(ABC):
     # Hochreiter & Schmidhuber 1997's long time lags): the long-term dependency claims and
     # the report's "learns" columns are judged on these tasks.
     long_range: bool = False
+    # The lengths the long-range profile (profiles.long) trains it at, where it separates the
+    # models within a few thousand steps on 2 cores; empty: not in that profile.
+    long_lengths: tuple[int, ...] = ()
     # One line for captions: the chance loss (chance_loss) and the input-independent
     # prediction that reaches it, or why the task has none.
     chance_caption: str

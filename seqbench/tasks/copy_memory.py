@@ -26,6 +26,7 @@ class CopyMemory(Task):
     fixed_input_size = SYMBOLS
     loss_unit = "nats"
     long_range = True  # the digits must be held across the T blanks
+    long_lengths = (20, 50, 100)
     chance_caption = "10·ln 8/(T+20), blanks everywhere and then a uniform guess among the 8 digits"
 
     def total_len(self, seq_len):

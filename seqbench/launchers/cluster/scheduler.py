@@ -11,6 +11,7 @@ import contextlib
 import importlib.util
 import os
 import shutil
+import signal
 from pathlib import Path
 
 from seqbench.errors import SeqbenchError
@@ -113,8 +114,6 @@ def states(launcher: str, jobs: list[dict], submitit_dir: Path) -> dict[str, str
 
 def kill_group(pgid: int | None) -> None:
     """SIGKILL what is left of a local job's pytest session (its worker, memory probes)."""
-    import signal
-
     if pgid and pgid != os.getpgrp():
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
