@@ -31,7 +31,6 @@ from seqbench.launchers.cluster.options import (
     parse_time_limit,
 )
 from seqbench.launchers.plan import make_plan
-from seqbench.models import MODELS
 from seqbench.profiles import Overrides, build_cells
 from seqbench.results import load_results
 
@@ -327,58 +326,11 @@ def _signal_all(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
 
 
-# A GRU whose one-step cell, while the gate file exists, says so and then never returns: the
-# job is caught mid-cell for certain, on a fast machine or a slow one, with no polling race.
-HELD_EXTENSION = """
-import os
-import time
-from pathlib import Path
-
-from torch import nn
-
-from seqbench.models import MODELS, ModelSpec
-
-
-def _hold():
-    gate = Path(os.environ["SEQBENCH_TEST_GATE"])
-    if gate.exists():
-        gate.with_suffix(".entered").touch()
-        while True:
-            time.sleep(0.05)
-
-
-class HeldGRU(nn.GRU):
-    def forward(self, *args, **kwargs):
-        _hold()
-        return super().forward(*args, **kwargs)
-
-
-class HeldGRUCell(nn.GRUCell):
-    def forward(self, *args, **kwargs):
-        _hold()
-        return super().forward(*args, **kwargs)
-
-
-MODELS["held-gru"] = ModelSpec(HeldGRU, HeldGRUCell, gates=3)
-MODELS["next-gru"] = MODELS["gru"]  # profiles follow registry order: the cell after the held one
-"""
-
-
 def test_a_job_killed_mid_cell_is_crashed_with_its_id_and_resume_completes(
-    cli, tmp_path, monkeypatch
+    cli, tmp_path, held_models
 ):
     out = tmp_path / "run"
-    for name in ("held-gru", "next-gru"):  # so this process can read the plan back
-        monkeypatch.setitem(MODELS, name, MODELS["gru"])
-    (tmp_path / "ext").mkdir()
-    (tmp_path / "ext" / "seqbench_held_extension.py").write_text(HELD_EXTENSION)
-    gate = tmp_path / "gate"
-    gate.touch()
-    env = {
-        "PYTHONPATH": str(tmp_path / "ext"),
-        "SEQBENCH_EXTENSIONS": "seqbench_held_extension",
-        "SEQBENCH_TEST_GATE": str(gate),
-    }
+    env, gate = held_models
     # One job: the calibration, the held cell, then a GRU gradient cell (work for resume).
     models = ("--models", "held-gru,next-gru")
     proc = _start(

@@ -125,49 +125,35 @@ def test_child_over_its_memory_limit_is_recorded_crashed(cli, tmp_path):
     assert by_len[10].status == "ok"  # the sweep carried on
 
 
-def test_pytest_killed_mid_cell_is_recorded_crashed(tmp_path):
+def test_pytest_killed_mid_cell_is_recorded_crashed(tmp_path, held_models):
     out = tmp_path / "run"
-    # Two smoke convergence cells made long enough (T=3000) to be killed while they run.
+    env, gate = held_models
+    # Two smoke convergence cells: held-gru's holds until killed, on a fast machine or a slow
+    # one, with no race between a poll and a cell that might finish first; next-gru's runs.
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "seqbench",
-            "run",
-            "--profile",
-            "smoke",
-            "--families",
-            "convergence",
-            "--models",
-            "gru",
-            "--tasks",
-            "copy,adding",
-            "--seq-lens",
-            "3000",
-            "--out",
-            str(out),
-        ],
+        [sys.executable, "-m", "seqbench", "run", "--profile", "smoke",
+         "--families", "convergence", "--models", "held-gru,next-gru", "--tasks", "adding",
+         "--out", str(out)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env=os.environ | {"SEQBENCH_PROGRESS": "0"},
-    )
-    running_path = out / "cells" / "running.json"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if running_path.exists():
-            running = json.loads(running_path.read_text())
-            if "test_convergence" in running["nodeid"]:
-                break
+        env=os.environ | {"SEQBENCH_PROGRESS": "0"} | env,
+    )  # fmt: skip
+    entered = gate.with_suffix(".entered")
+    deadline = time.time() + 300
+    while not entered.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
+    assert entered.exists(), "the held cell never started"
+    running = json.loads((out / "cells" / "running.json").read_text())
+    assert "held-gru" in running["nodeid"]
     os.kill(running["pid"], signal.SIGKILL)  # the cell's worker, as the OOM killer would
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 1
     st = finished_nodeids(out / "cells")
     assert st[running["nodeid"]] == "crashed"
     assert "worker process killed by SIGKILL" in err
-    assert list(st.values()).count("ok") == 2  # the other convergence cell + calibration
+    assert list(st.values()).count("ok") == 2  # the next-gru cell + calibration
 
 
 def test_diverging_cell_is_recorded_as_diverged(cli, tmp_path):
