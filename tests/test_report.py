@@ -252,3 +252,39 @@ def test_a_run_folder_s_profile_comes_from_its_manifest(tmp_path):
     assert measure(load_results([run])).profiles == ["smoke"]  # the JSON's own label
     (run / "run.json").write_text(json.dumps({"profile": "long"}))
     assert measure(load_results([run])).profiles == ["long"]
+
+
+def test_the_answer_ranks_torch_s_models_and_shows_variants_alongside():
+    """A variant (lstm-fb1) or another implementation (gru@article) that solves more is
+    shown next to the answer, never as it: users ask about RNN, LSTM and GRU."""
+    import copy
+
+    from seqbench.analysis.data import measure
+    from seqbench.report.answer import answer
+    from seqbench.results import ResultSet, load_results
+
+    rs = load_results([FIXTURE])
+    records = rs.entries.to_dict("records")
+    template = next(r for r in records if r["family"] == "convergence")
+    runs = {
+        ("rnn", "fused"): [None] * 5,
+        ("lstm", "fused"): [None] * 5,
+        ("gru", "fused"): [900, 1000, 1100, None, None],
+        ("lstm-fb1", "fused"): [100, 200, 300, 400, 500],
+        ("gru", "article"): [100, 150, 200, 250, 300],
+    }
+    for (model, impl), steps in runs.items():
+        for seed, step in enumerate(steps):
+            rec = copy.deepcopy(template)
+            rec.update(model=model, impl=impl, seed=seed, task="adding", seq_len=100,
+                       batch_size=50, hidden_size=64, train_steps=2000, lr=1e-3,
+                       run_key=f"{model}-{impl}-{seed}")  # fmt: skip
+            rec["metrics"] = dict(rec["metrics"], steps_to_solve_step=step,
+                                  solved_count=int(step is not None),
+                                  steps_run_count=step or 2000)  # fmt: skip
+            records.append(rec)
+    blocks = answer(measure(ResultSet(pd.DataFrame(records), rs.machines, rs.files)))
+    table = blocks[-1].frame
+    cell = table.loc[table["T (steps)"] == "100", "learns adding"].item()
+    assert cell.startswith("**gru** (solved rnn 0/5, lstm 0/5, gru 3/5)")
+    assert "alongside, not ranked: solved gru@article 5/5, lstm-fb1 5/5" in cell

@@ -28,6 +28,7 @@ from seqbench.claims.evidence import (
 )
 from seqbench.claims.learning import Survival, conv_cells, logrank, survivals
 from seqbench.implementations import DEFAULT_IMPLEMENTATION
+from seqbench.models import base_models
 from seqbench.report.document import Block, Heading, Paragraph, Table
 from seqbench.tasks import long_range_tasks
 
@@ -109,7 +110,11 @@ def _learning_answers(m: Measured, task: str) -> dict[int, list[str]]:
     for key, group in cells.groupby(
         ["seq_len", "batch_size", "hidden_size", "train_steps"], sort=True
     ):
-        surv = survivals(group)
+        # The question is RNN, LSTM or GRU as torch.nn computes them: variants (lstm-fb1) and
+        # other implementations (gru@article) are shown alongside, never the answer.
+        every = survivals(group)
+        surv = {k: s for k, s in every.items() if k in base_models()}
+        aside = [f"{s.model} {s.k}/{s.n}" for k, s in every.items() if k not in surv]
         if len(surv) < 2:
             continue
         config = group.iloc[0].to_dict()
@@ -133,6 +138,8 @@ def _learning_answers(m: Measured, task: str) -> dict[int, list[str]]:
             )
             solved = ", ".join(f"{s.model} {s.k}/{s.n}" for s in surv.values())
             text = f"**{best.model}** (solved {solved}); {how}"
+        if aside:
+            text += f" (alongside, not ranked: solved {', '.join(aside)})"
         out.setdefault(int(key[0]), []).append(
             f"{text}; {regime} [evidence](#char-long-term-dependency)"
         )
