@@ -338,6 +338,28 @@ LONG_ARTICLE_GRU = {"adding": (50, 100, 200)}
 LONG_ARTICLE_GRU_LR = 1e-3
 
 
+def _long_cell(model: str, task: str, T: int, lr: float, seed: int, impl: str) -> CellConfig:
+    """One run of the long-range regime (the sizes and stopping rule long() states)."""
+    return CellConfig(
+        family="convergence",
+        model=model,
+        impl=impl,
+        task=task,
+        seq_len=T,
+        batch_size=50,
+        hidden_size=64,
+        lr=lr,
+        clip_grad_norm=1.0,
+        train_steps=2000,
+        heldout_size=1000,
+        eval_every=100,
+        stop_when_solved=True,
+        seed=seed,
+        rounds=1,
+        warmup_rounds=0,
+    )
+
+
 def long() -> list[CellConfig]:
     """Adding and copy trained until solved or 2000 steps: B=50, H=64, Adam at each rate the
     article recommends for the model, clipping at 1, 1000 held-out sequences checked every 100
@@ -351,47 +373,10 @@ def long() -> list[CellConfig]:
             for T in spec_task.long_lengths:
                 for model, spec in MODELS.items():
                     for lr in spec.recommended_lrs:
-                        cells.append(
-                            CellConfig(
-                                family="convergence",
-                                model=model,
-                                task=task,
-                                seq_len=T,
-                                batch_size=50,
-                                hidden_size=64,
-                                lr=lr,
-                                clip_grad_norm=1.0,
-                                train_steps=2000,
-                                heldout_size=1000,
-                                eval_every=100,
-                                stop_when_solved=True,
-                                seed=s,
-                                rounds=1,
-                                warmup_rounds=0,
-                            )
-                        )
+                        cells.append(_long_cell(model, task, T, lr, s, DEFAULT_IMPLEMENTATION))
         for task, lengths in LONG_ARTICLE_GRU.items():
             for T in lengths:
-                cells.append(
-                    CellConfig(
-                        family="convergence",
-                        model="gru",
-                        impl="article",
-                        task=task,
-                        seq_len=T,
-                        batch_size=50,
-                        hidden_size=64,
-                        lr=LONG_ARTICLE_GRU_LR,
-                        clip_grad_norm=1.0,
-                        train_steps=2000,
-                        heldout_size=1000,
-                        eval_every=100,
-                        stop_when_solved=True,
-                        seed=s,
-                        rounds=1,
-                        warmup_rounds=0,
-                    )
-                )
+                cells.append(_long_cell("gru", task, T, LONG_ARTICLE_GRU_LR, s, "article"))
     return cells
 
 

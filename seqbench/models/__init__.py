@@ -10,7 +10,7 @@ without importing the model code that builds from a config.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from torch import nn
@@ -46,6 +46,17 @@ class ModelSpec:
     variant_of: str | None = None
 
 
+# One spec for the LSTM and its variant: the variant differs only in its initialisation.
+_LSTM = ModelSpec(
+    nn.LSTM,
+    nn.LSTMCell,
+    gates=4,
+    has_cell_state=True,
+    saved_units=16.0,
+    backward_units=1.4,
+    recommended_lrs=(1e-3, 1e-4),
+)
+
 MODELS: dict[str, ModelSpec] = {
     # Elman RNN, h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
     "rnn": ModelSpec(
@@ -59,15 +70,7 @@ MODELS: dict[str, ModelSpec] = {
     ),
     # Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000. On CPU torch runs
     # it through oneDNN, whose workspace (gates and states of every step) is what it saves.
-    "lstm": ModelSpec(
-        nn.LSTM,
-        nn.LSTMCell,
-        gates=4,
-        has_cell_state=True,
-        saved_units=16.0,
-        backward_units=1.4,
-        recommended_lrs=(1e-3, 1e-4),
-    ),
+    "lstm": _LSTM,
     # Cho et al. 2014; torch applies r after the recurrent matmul: n = tanh(W_in x + r*(W_hn h)).
     # The aten cell saves r, z, n, (h - n) and W_hh h (3H): 7H per step.
     "gru": ModelSpec(
@@ -80,17 +83,7 @@ MODELS: dict[str, ModelSpec] = {
     ),
     # LSTM with forget-gate bias 1 (Gers et al. 2000; Jozefowicz et al. 2015): the
     # literature's fix for LSTM's failures on the adding problem at default initialisation.
-    "lstm-fb1": ModelSpec(
-        nn.LSTM,
-        nn.LSTMCell,
-        gates=4,
-        has_cell_state=True,
-        saved_units=16.0,
-        backward_units=1.4,
-        recommended_lrs=(1e-3, 1e-4),
-        init=lstm_forget_bias_one,
-        variant_of="lstm",
-    ),
+    "lstm-fb1": replace(_LSTM, init=lstm_forget_bias_one, variant_of="lstm"),
 }
 
 
