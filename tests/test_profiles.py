@@ -25,13 +25,20 @@ def test_smoke_covers_every_model_task_and_family():
     assert {c.batch_size for c in cells if c.family == "latency"} == {1}
 
 
-def test_quick_has_the_article_sizes_up_to_20000():
+def test_quick_has_the_article_sizes_up_to_5000():
     cells = build_cells("quick")
     for family in ("throughput", "memory", "gradients"):
         fam = [c for c in cells if c.family == family]
-        assert {c.seq_len for c in fam} == {10, 100, 1000, 5000, 20000}
+        assert {c.seq_len for c in fam} == {10, 100, 1000, 5000}
         assert {(c.batch_size, c.input_size, c.hidden_size) for c in fam} == {(100, 1, 50)}
         assert {c.model for c in fam} == set(BASE)
+    # Gradients: 6 seeds where the decay rates are compared, one beyond (shared weights).
+    grads = [c for c in cells if c.family == "gradients"]
+    for model in BASE:
+        seeds = {
+            T: {c.seed for c in grads if c.model == model and c.seq_len == T} for T in (100, 5000)
+        }
+        assert seeds == {100: set(range(6)), 5000: {0}}
     # Short runs on mean-sign only: adding and copy need the long profile's budget.
     conv = [c for c in cells if c.family == "convergence"]
     assert {c.task for c in conv} == {"mean-sign"}
@@ -113,6 +120,15 @@ def test_seed_has_the_article_experiments():
     assert {c.seq_len for c in sweep} == {10, 50, 100, 500, 1000}
     assert len({c.seed for c in sweep}) >= 5
     assert {(c.input_size, c.hidden_size, c.batch_size) for c in sweep} == {(10, 20, 1)}
+    # Throughput, memory and overhead at the article's length and sizes (quick stops at 5000).
+    timed = [c for c in cells if c.family in ("throughput", "memory", "overhead")]
+    assert {(c.family, c.model) for c in timed} == {
+        (f, m) for f in ("throughput", "memory", "overhead") for m in BASE
+    }
+    assert {(c.seq_len, c.batch_size, c.input_size, c.hidden_size) for c in timed} == {
+        (20000, 100, 1, 50)
+    }
+    assert all(c.processes == 3 for c in timed if c.family == "throughput")
 
 
 def test_overrides_filter_and_replace():
