@@ -382,3 +382,28 @@ def test_normalisers_reproduce_the_committed_whole_runs_table(tmp_path, capsys):
     expected = (study / "normalisers.txt").read_text()
     assert capsys.readouterr().out == expected
     assert (tmp_path / "out" / "normalisers.txt").read_text() == expected
+
+
+def test_the_default_subset_is_torch_s_implementation_at_t100():
+    from seqbench.profiles import build_cells
+    from seqbench.studies.detector import DEFAULT_PROFILE, DEFAULT_SUBSET
+
+    cells = build_cells(DEFAULT_PROFILE, DEFAULT_SUBSET)
+    # quick also times loop, compiled and article at T=100: the study's 6 cells stay fused.
+    assert {(c.impl, c.seq_len, c.threads) for c in cells} == {("fused", 100, 1)}
+    assert len(cells) == 3  # one throughput cell per model: forward and train step each
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (["--impls", "cuda-graph"], "unknown implementation 'cuda-graph'"),
+        (["--processes", "0"], "processes must be a positive integer"),
+    ],
+)
+def test_a_bad_subset_stops_before_the_first_run(tmp_path, capsys, option, said):
+    study = tmp_path / "study"
+    assert main(["--out", str(study), "--pairs", "1", *option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("detector study: error: ") and said in err and err.count("\n") == 1
+    assert not (study / "runs").exists()
