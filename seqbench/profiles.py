@@ -265,8 +265,7 @@ SEED_SEEDS = (0, 1, 2)  # seeds of the article's training experiments in seed()
 
 
 def seed() -> list[CellConfig]:
-    """The article's experiments at full size (about two hours on 2 cores), and throughput
-    and memory at its length."""
+    """The article's experiments at full size, and throughput and memory at its length."""
     cells = []
     # Seeds are the outer loop of the training experiments, so a run cut short holds all
     # three models of both experiments at its first seeds rather than some at every seed.
