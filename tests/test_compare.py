@@ -464,28 +464,6 @@ def test_runs_under_different_allocators_warn(tmp_path, capsys):
     assert "warning: allocator differs" in captured.err and "jemalloc" in captured.err
 
 
-def test_a_subset_run_against_a_whole_run_warns(tmp_path):
-    """A cell's timing depends on what ran before it in its process (README, "Whole runs of
-    the quick profile"): runs of different cell sets get a warning, unless some current run
-    ran the baseline's cells (a workflow's first run, pooled with a subset rerun)."""
-    subset = read("tput_base.json")
-    subset["benchmarks"] = [
-        b for b in subset["benchmarks"] if "lstm" in b["name"] or b["name"] == "test_calibration"
-    ]
-    subset_path = write(tmp_path, "subset.json", subset)
-    base = load_results([FIXTURES / "tput_base.json"])
-
-    def set_warnings(*current: Path) -> list[str]:
-        result = compare_results(base, load_results(list(current)))
-        return [w for w in result.warnings if "different sets of cells" in w]
-
-    warned = set_warnings(subset_path)
-    assert len(warned) == 1
-    assert "baseline runs: 7 cells, current runs: 3" in warned[0]
-    assert set_warnings(FIXTURES / "tput_clean.json") == []
-    assert set_warnings(FIXTURES / "tput_clean.json", subset_path) == []
-
-
 # ---- exit codes and bad input ---------------------------------------------------------------
 
 

@@ -69,3 +69,28 @@ def test_allocators_are_compared_with_the_default():
 def test_an_unknown_allocator_is_one_line_and_exit_2(tmp_path, capsys):
     assert timing.main(["--out", str(tmp_path), "--allocators", "glibc,nope"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def _study(tmp_path, monkeypatch, rows, machines: list[str]):
+    cells = _cells(rows).assign(machine=machines)
+    monkeypatch.setattr(timing, "cell_table", lambda out: cells)
+    runs = cells[["run", "kind", "allocator"]].drop_duplicates().assign(rep=1, wall_s=400.0)
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+
+
+def test_runs_from_two_machines_are_refused(tmp_path, monkeypatch, capsys):
+    rows = [("w1", "whole", "glibc", "a", [1.0]), ("w2", "whole", "glibc", "a", [2.6])]
+    _study(tmp_path, monkeypatch, rows, ["AMD EPYC 23 17 0 0x1", "AMD EPYC 25 167 1 0x2"])
+    assert timing.main(["--out", str(tmp_path), "--summarize-only"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "2 machines" in err and "w2" in err
+    assert not (tmp_path / "summary.md").exists()
+
+
+def test_a_study_cut_short_is_summarised(tmp_path, monkeypatch):
+    """One run per cell so far: no held-out check yet, and the summary says so."""
+    rows = [("w1", "whole", "glibc", "a", [1.0, 1.1, 1.2]), ("x1", "alone", "glibc", "a", [1.2])]
+    _study(tmp_path, monkeypatch, rows, ["AMD EPYC 25 167 1 0x2"] * 2)
+    text = timing.summarize_study(tmp_path)
+    assert "Machine: AMD EPYC 25 167 1 0x2" in text and "of 0" in text
+    assert (tmp_path / "summary.md").read_text().strip() == text.strip()

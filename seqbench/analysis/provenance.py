@@ -73,6 +73,22 @@ def _machine(info: dict[str, Any]) -> dict[str, Any]:
     return machine
 
 
+# The fields that name the hardware (not the software or the run's settings).
+HARDWARE_FIELDS = ("cpu_model", "cpu_family", "cpu_model_number", "cpu_stepping", "cpu_microcode")
+
+
+def machine_names(results: ResultSet) -> set[str]:
+    """The machines a result set was measured on, one readable name each (the CPU's marketing
+    name with its family, model number, stepping and microcode, and the GPU if any)."""
+    names = set()
+    for info in results.machines.values():
+        env = _env(info)
+        cpu = " ".join(str(env.get(f)) for f in HARDWARE_FIELDS if env.get(f) is not None)
+        gpu = env.get("cuda_device")
+        names.add(f"{cpu}, {gpu}" if gpu else cpu)
+    return names
+
+
 def mixed_machine_warnings(results: ResultSet, side: str | None = None) -> list[str]:
     """One line per run whose cells were measured on different machines or GPUs (a cluster
     run's jobs land where the scheduler puts them): its timings mix machines, and a
@@ -103,34 +119,3 @@ def mixed_machine_warnings(results: ResultSet, side: str | None = None) -> list[
             "mix machines (pin a cluster run's jobs to one node kind with --constraint)"
         )
     return warnings
-
-
-def _cell_sets(results: ResultSet) -> dict[str, frozenset[str]]:
-    """Per run, the cells it ran."""
-    entries = results.entries
-    if entries.empty or "run" not in entries or "run_key" not in entries:
-        return {}
-    return {run: frozenset(keys) for run, keys in entries.groupby("run")["run_key"]}
-
-
-def cell_set_warning(baseline: ResultSet, current: ResultSet) -> list[str]:
-    """A warning when no current run ran the same cells as a baseline run.
-
-    A cell's timing depends on what ran before it in the same process: glibc's allocator
-    keeps or returns memory depending on earlier, larger allocations, and the page faults
-    that follow differ. Measured (README, "Whole runs of the quick profile"): the LSTM train
-    step at T=100 took 16-17 ms in whole quick runs and 26-27 ms in a run of the T=100 cells
-    alone. So timings of a subset run against a whole run compare two processes' histories,
-    not two trees."""
-    base, cur = _cell_sets(baseline), _cell_sets(current)
-    if not base or not cur or set(base.values()) & set(cur.values()):
-        return []
-
-    def sizes(sets: dict[str, frozenset[str]]) -> str:
-        return "/".join(str(n) for n in sorted({len(cells) for cells in sets.values()}))
-
-    return [
-        f"the two sides ran different sets of cells (baseline runs: {sizes(base)} cells, "
-        f"current runs: {sizes(cur)}): a cell's timing depends on what ran before it in "
-        "its process, so compare runs made by the same command"
-    ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from seqbench.analysis.provenance import cell_set_warning, environment_warnings
+from seqbench.analysis.provenance import environment_warnings
 from seqbench.compare import cells
 from seqbench.compare.convergence import judge_losses
 from seqbench.compare.metrics import MetricSpec, select
@@ -317,7 +317,6 @@ def compare_results(
     rows["gates"] = _gates(rows, specs, opt.gate)
     warnings = (
         environment_warnings(baseline, current)
-        + cell_set_warning(baseline, current)
         + _calibration_warning(ratio, opt.normalize)
         + _uniform_shift_warning(rows, ratio, opt)
     )

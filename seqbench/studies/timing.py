@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from seqbench.analysis.markdown import markdown_table
+from seqbench.analysis.provenance import machine_names
 from seqbench.analysis.stats import summarize
 from seqbench.config import TIMING_FAMILIES
 from seqbench.errors import SeqbenchError
@@ -120,13 +121,16 @@ def cell_table(out: Path) -> pd.DataFrame:
     runs = pd.read_csv(out / "runs.csv")
     rows = []
     for run in runs.to_dict("records"):
-        entries = load_results([out / "runs" / run["run"]]).entries
+        results = load_results([out / "runs" / run["run"]])
+        machine = "; ".join(sorted(machine_names(results)))
+        entries = results.entries
         timed = entries[entries["family"].isin(TIMING_FAMILIES) & (entries["status"] == "ok")]
         for fullname, group in timed.groupby("fullname"):
             times = group["time_median_s"].astype(float).tolist()
             rows.append(
                 {
                     **run,
+                    "machine": machine,
                     "cell": fullname.split("::")[-1],
                     "process_medians_s": times,
                     "run_median_s": float(np.median(times)),
@@ -172,7 +176,8 @@ def _held_out(cells: pd.DataFrame) -> pd.DataFrame:
                     "inside": inside,
                 }
             )
-    return pd.DataFrame(rows)
+    # Named columns even with no rows: a study cut short has cells with one run only.
+    return pd.DataFrame(rows, columns=["allocator", "cell", "run", "n_other_processes", "inside"])
 
 
 def _alone(cells: pd.DataFrame) -> pd.DataFrame:
@@ -213,6 +218,13 @@ def summarize_study(out: Path) -> str:
     cells = cell_table(out)
     if cells.empty:
         raise SeqbenchError(f"{out} holds no finished study runs")
+    machines = cells.groupby("machine")["run"].unique()
+    if len(machines) > 1:  # a between-run spread across machines measures the machines
+        listed = "; ".join(f"{m}: {', '.join(r)}" for m, r in machines.items())
+        raise SeqbenchError(
+            f"the study's runs come from {len(machines)} machines ({listed}): remove the "
+            "runs of all but one (folder and runs.csv row) and run the study again"
+        )
     cells.to_csv(out / "cells.csv", index=False)
     between, held, alone = _between_runs(cells), _held_out(cells), _alone(cells)
     allocators = _allocators(between)
@@ -251,7 +263,8 @@ def summarize_study(out: Path) -> str:
     text = "\n\n".join(
         [
             "# Timing study",
-            f"Machine: see each run folder's records (environment). Runs: {len(runs)}.",
+            f"Machine: {machines.index[0]}; every run's environment is in its folder. "
+            f"Runs: {len(runs)}.",
             "## Targets\n\n" + markdown_table(targets),
             "## Allocators\n\n" + markdown_table(allocators.round(3)),
             "## Alone against inside\n\n" + markdown_table(alone.round(5)),
