@@ -20,9 +20,11 @@ from seqbench.profiles import Overrides
 from seqbench.studies import normalisers
 from seqbench.studies.detector import health_caution, main, run_once, summarize, timing_lock
 from seqbench.studies.detector_eval import (
+    confirmed,
     default_grid,
     evaluate,
     find_runs,
+    paired_grid,
     rates,
     run_health,
     split_evaluate,
@@ -55,6 +57,33 @@ def study(tmp_path: Path) -> Path:
         shutil.copy(FIXTURES / f"{fixture}.json", runs / f"{name}.json")
     (runs / "pair01-base-r1.log").write_text("logs and partial files are ignored")
     return tmp_path
+
+
+def test_the_paired_recipe_fails_only_when_its_confirmation_flags_too(study):
+    grid = paired_grid((0.10,), 2)
+    assert [(s.baseline_runs, s.current_runs, s.normalize, s.pool, s.widen) for s in grid] == [
+        (1, 1, False, "best", True),
+        (2, 2, False, "best", True),
+    ]
+    comparisons, _ = evaluate(study / "runs", grid)
+    outcome = confirmed(comparisons, 2)
+    assert set(outcome["pair"]) == {2}  # pair 1 has one run of each current kind: no confirm
+    assert set(outcome["kind"]) == {"clean", "slow25"}
+    for row in outcome.itertuples():
+        both = comparisons.loc[
+            (comparisons["pair"] == row.pair) & (comparisons["kind"] == row.kind), "flagged"
+        ]
+        assert len(both) == 2 and row.flagged == both.all()
+        assert row.setting == "paired at 10%: 1 runs a side, a flag confirmed with 2 a side"
+    assert outcome.set_index("kind").loc["slow25", "flagged"]  # a 25% slowdown is caught
+    with pytest.raises(SeqbenchError, match="at least 2 runs a side"):
+        paired_grid((0.10,), 1)
+
+
+def test_paired_needs_as_many_runs_on_both_sides(tmp_path, capsys):
+    argv = ["--out", str(tmp_path), "--paired", "--baseline-runs", "3", "--current-runs", "2"]
+    assert main(argv) == 2
+    assert "--paired needs --baseline-runs equal to --current-runs" in capsys.readouterr().err
 
 
 def test_find_runs_reads_pairs_kinds_and_repeats(study):
@@ -371,7 +400,7 @@ def test_normalisers_refuse_runs_without_their_entries(tmp_path, capsys):
 def test_normalisers_reproduce_the_committed_whole_runs_table(tmp_path, capsys):
     """results/detector-study/whole-runs/normalisers.txt, from its 7 committed runs."""
     study = REPO / "results" / "detector-study" / "whole-runs"
-    baseline = [REPO / "results" / "baseline" / f"run-{i}" for i in (1, 2, 3)]
+    baseline = [study / "baseline-2026-11-28" / f"run-{i}" for i in (1, 2, 3)]
     if not (study / "extra-runs.tar.xz").exists() or not all(p.is_dir() for p in baseline):
         pytest.skip("the whole-runs study's runs are not in this checkout")
     with tarfile.open(study / "extra-runs.tar.xz") as tar:

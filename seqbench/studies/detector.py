@@ -18,6 +18,12 @@ torch thread (the CI gate's setting: 2 threads on 2 shared cores time tiny recur
 bimodally, README "Comparing runs"); about 12 s a run on a quiet 2-core machine, so --pairs 20
 with 3 baseline and 2 current runs (180 runs) takes about 40 minutes.
 
+    python -m seqbench.studies.detector --paired --baseline-runs 4 --current-runs 4 ...
+
+--paired evaluates the paired workflow's recipe instead of the grid (python -m
+seqbench.compare.paired: raw timings, pooled by the fastest run, widened; runs minus one a
+side, a flag confirmed with all runs a side); run it with --processes 1, as the paired runs.
+
     python -m seqbench.studies.detector --out whole/ --splits RUN1 RUN2 RUN3 RUN4 ...
 
 --splits instead measures false alarms on whole runs already made (any profile): every choice
@@ -60,9 +66,11 @@ from seqbench.launchers.supervisor import Supervisor
 from seqbench.profiles import Overrides, build_cells, split_csv
 from seqbench.studies.detector_eval import (
     SLOW_RUN_RATIO,
+    confirmed,
     default_grid,
     evaluate,
     noise,
+    paired_grid,
     rates,
     recipe_grid,
     run_health,
@@ -210,18 +218,22 @@ def summarize(
     baseline_runs: int,
     current_runs: int = 1,
     recipe_only: bool = False,
+    paired: bool = False,
 ) -> str:
-    grid = (
-        recipe_grid(thresholds, baseline_runs, current_runs)
-        if recipe_only
-        else default_grid(
+    if paired:
+        grid = paired_grid(thresholds, baseline_runs)
+    elif recipe_only:
+        grid = recipe_grid(thresholds, baseline_runs, current_runs)
+    else:
+        grid = default_grid(
             thresholds,
             baseline_runs=tuple(sorted({1, baseline_runs})),
             current_runs=tuple(sorted({1, current_runs})),
             pools=POOLS,
         )
-    )
     comparisons, cells = evaluate(out / "runs", grid)
+    if paired:  # the workflow's outcome: a flag stands only if the confirmation flags too
+        comparisons = pd.concat([comparisons, confirmed(comparisons, baseline_runs)])
     comparisons.to_csv(out / "comparisons.csv", index=False)
     cells.to_csv(out / "cells.csv", index=False)
     table = rates(comparisons)
@@ -401,6 +413,13 @@ def main(argv: list[str] | None = None) -> int:
         help="worker processes per timing cell in each run (default: the profile's); "
         "1 makes each run one sample per cell, as the paired comparison runs them",
     )
+    parser.add_argument(
+        "--paired",
+        action="store_true",
+        help="evaluate the paired workflow's recipe: raw timings, pool best, widened, with "
+        "--baseline-runs minus 1 runs a side and a flag confirmed with --baseline-runs a "
+        "side (needs --current-runs equal to --baseline-runs)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the run order")
     parser.add_argument(
         "--lock-file",
@@ -439,6 +458,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if min(args.pairs, args.baseline_runs, args.current_runs) < 1:
             raise SeqbenchError("--pairs, --baseline-runs and --current-runs must be >= 1")
+        if args.paired and not args.baseline_runs == args.current_runs >= 2:
+            raise SeqbenchError(
+                "--paired needs --baseline-runs equal to --current-runs, at least 2 "
+                f"(got {args.baseline_runs} and {args.current_runs})"
+            )
         slowdowns = [parse_fraction(s) for s in args.slowdowns.split(",")]
         thresholds = tuple(parse_fraction(s) for s in args.thresholds.split(","))
         if args.splits:
@@ -481,7 +505,14 @@ def main(argv: list[str] | None = None) -> int:
                     args.seed,
                 )
         print(
-            summarize(args.out, thresholds, args.baseline_runs, args.current_runs, args.recipe_only)
+            summarize(
+                args.out,
+                thresholds,
+                args.baseline_runs,
+                args.current_runs,
+                args.recipe_only,
+                args.paired,
+            )
         )
     except SeqbenchError as exc:
         print(f"detector study: error: {exc}", file=sys.stderr)

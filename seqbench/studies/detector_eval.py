@@ -107,6 +107,46 @@ def recipe_grid(
     return sorted((s for s in grid if s.normalize), key=lambda s: s.threshold)
 
 
+def paired_grid(thresholds: tuple[float, ...], runs: int, gate: str = "") -> list[Setting]:
+    """The paired workflow's recipe (python -m seqbench.compare.paired, README "CI: the
+    workflow"): base and head timed on one machine, raw timings, pooled by the fastest run,
+    limits widened to the base runs' spread; `runs - 1` runs a side, then `runs` a side to
+    confirm a flag."""
+    if runs < 2:
+        raise SeqbenchError(f"the paired recipe needs at least 2 runs a side, got {runs}")
+    alpha = CompareOptions().alpha
+    return [
+        Setting(t, alpha, False, k, k, "best", True, gate)
+        for t in thresholds
+        for k in (runs - 1, runs)
+    ]
+
+
+def confirmed(comparisons: pd.DataFrame, runs: int) -> pd.DataFrame:
+    """The paired workflow's outcome per (pair, kind, threshold): it fails only when the
+    comparison of `runs - 1` runs a side is flagged and so is the one with `runs` a side (the
+    confirmation adds one run per side and pools all of them). Rows shaped like evaluate's."""
+    paired = comparisons[
+        ~comparisons["normalize"]
+        & (comparisons["baseline_runs"] == comparisons["current_runs"])
+        & comparisons["baseline_runs"].isin([runs - 1, runs])
+    ]
+    rows = []
+    for (_, _, threshold), g in paired.groupby(["pair", "kind", "threshold"], sort=False):
+        first = g[g["baseline_runs"] == runs - 1]
+        confirm = g[g["baseline_runs"] == runs]
+        if first.empty or confirm.empty:
+            continue
+        row = confirm.iloc[0].to_dict()
+        row["setting"] = (
+            f"paired at {threshold * 100:g}%: {runs - 1} runs a side, "
+            f"a flag confirmed with {runs} a side"
+        )
+        row["flagged"] = bool(first["flagged"].iloc[0] and confirm["flagged"].iloc[0])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def find_runs(folder: Path) -> pd.DataFrame:
     """The runs in a study folder: columns pair, kind, rep, path."""
     rows = [
