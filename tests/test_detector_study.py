@@ -80,6 +80,19 @@ def test_the_paired_recipe_fails_only_when_its_confirmation_flags_too(study):
         paired_grid((0.10,), 1)
 
 
+def test_sigterm_mid_study_is_one_line_and_exit_143(tmp_path, monkeypatch, capsys):
+    from seqbench.launchers.base import Terminated
+    from seqbench.studies import detector
+
+    def stopped(*args, **kwargs):
+        raise Terminated(signal.SIGTERM)
+
+    monkeypatch.setattr(detector, "collect", stopped)
+    assert main(["--out", str(tmp_path), "--pairs", "1"]) == 128 + signal.SIGTERM
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "stopped by SIGTERM" in err
+
+
 def test_paired_needs_as_many_runs_on_both_sides(tmp_path, capsys):
     argv = ["--out", str(tmp_path), "--paired", "--baseline-runs", "3", "--current-runs", "2"]
     assert main(argv) == 2

@@ -60,7 +60,7 @@ from seqbench.compare.engine import CALIBRATION_WARN_RATIO
 from seqbench.compare.options import POOLS, CompareOptions, parse_fraction
 from seqbench.errors import SeqbenchError
 from seqbench.launchers.allocators import DEFAULT_ALLOCATOR
-from seqbench.launchers.base import RunFolder
+from seqbench.launchers.base import RunFolder, Terminated
 from seqbench.launchers.plan import make_plan
 from seqbench.launchers.supervisor import Supervisor
 from seqbench.profiles import Overrides, build_cells, split_csv
@@ -517,6 +517,13 @@ def main(argv: list[str] | None = None) -> int:
     except SeqbenchError as exc:
         print(f"detector study: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated as exc:  # SIGTERM/SIGHUP: the launcher stopped the run in progress
+        print(
+            f"detector study: stopped by {exc}; finished runs are kept. Resume with the same "
+            "command.",
+            file=sys.stderr,
+        )
+        return 128 + exc.signum
     return 0
 
 
