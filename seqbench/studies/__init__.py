@@ -14,3 +14,19 @@ results, compare); nothing in the product imports a study.
                   run-to-run differences best, over whole runs already made (it takes the
                   run folders as arguments and writes normalisers.txt)
 """
+
+from __future__ import annotations
+
+import sys
+
+from seqbench.launchers.base import Terminated
+
+
+def stopped(prog: str, exc: Terminated, detail: str = "") -> int:
+    """A study stopped by SIGTERM/SIGHUP (the launcher stopped its run in progress): one line
+    on stderr saying its finished runs are kept, and the exit code 128 + the signal."""
+    print(
+        f"{prog}: stopped by {exc}; finished runs are kept. Resume with the same command{detail}.",
+        file=sys.stderr,
+    )
+    return 128 + exc.signum

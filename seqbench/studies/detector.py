@@ -64,6 +64,7 @@ from seqbench.launchers.base import RunFolder, Terminated
 from seqbench.launchers.plan import make_plan
 from seqbench.launchers.supervisor import Supervisor
 from seqbench.profiles import Overrides, build_cells, split_csv
+from seqbench.studies import stopped
 from seqbench.studies.detector_eval import (
     SLOW_RUN_RATIO,
     confirmed,
@@ -518,12 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"detector study: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except Terminated as exc:  # SIGTERM/SIGHUP: the launcher stopped the run in progress
-        print(
-            f"detector study: stopped by {exc}; finished runs are kept. Resume with the same "
-            "command.",
-            file=sys.stderr,
-        )
-        return 128 + exc.signum
+        return stopped("detector study", exc)
     return 0
 
 

@@ -43,6 +43,7 @@ from seqbench.launchers.plan import make_plan
 from seqbench.launchers.supervisor import Supervisor
 from seqbench.profiles import DEFAULT_PROFILE, Overrides, build_cells
 from seqbench.results import load_results
+from seqbench.studies import stopped
 
 # The cell the issue found 1.65× slower inside whole runs than alone, and the one whose
 # between-run spread was the worst (1.75×): LSTM train step at T=100 and T=1000.
@@ -309,12 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"timing study: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except Terminated as exc:  # SIGTERM/SIGHUP: the run in progress recorded its cell
-        print(
-            f"timing study: stopped by {exc}; finished runs are kept. Resume with the same "
-            "command: a finished run is kept and an interrupted one resumed.",
-            file=sys.stderr,
+        return stopped(
+            "timing study", exc, ": a finished run is kept and an interrupted one resumed"
         )
-        return 128 + exc.signum
     return 0
 
 
