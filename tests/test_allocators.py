@@ -7,7 +7,9 @@ import json
 
 import pytest
 
+from seqbench.commands import run as run_command
 from seqbench.errors import SeqbenchError
+from seqbench.launchers import allocators
 from seqbench.launchers.allocators import ALLOCATORS, GLIBC_PINNED_ENV, allocator_env
 from seqbench.results import load_results
 
@@ -58,3 +60,33 @@ def test_the_run_records_its_allocator(cli, tmp_path):
     # cut short before its JSON) names the allocator.
     infos = load_results([out]).run_machines[str(out)]
     assert infos and {i["seqbench"]["allocator"] for i in infos} == {"glibc-pinned"}
+
+
+def test_the_default_is_tcmalloc_where_its_library_is_installed(tmp_path, monkeypatch):
+    (tmp_path / "libtcmalloc_minimal.so.4").write_bytes(b"")
+    monkeypatch.setattr(allocators, "LIB_DIRS", (str(tmp_path),))
+    assert allocators.default_allocator() == ("tcmalloc", None)
+    assert run_command._allocator(None) == "tcmalloc"
+
+
+def test_a_missing_default_library_falls_back_to_glibc_with_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(allocators, "LIB_DIRS", (str(tmp_path),))  # nothing installed
+    name, notice = allocators.default_allocator()
+    assert name == "glibc" and "apt-get install libtcmalloc-minimal4" in notice
+    assert run_command._allocator(None) == "glibc"
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("seqbench: note: the default allocator")
+    # Chosen by name, the missing library is still refused (exit 2 naming the package).
+    with pytest.raises(SeqbenchError, match="apt-get install libtcmalloc-minimal4"):
+        run_command._allocator("tcmalloc")
+
+
+def test_a_resume_keeps_the_runs_allocator(cli, tmp_path):
+    out = tmp_path / "run"
+    args = ["--profile", "smoke", "--families", "gradients", "--models", "rnn"]
+    first = cli("run", *args, "--allocator", "glibc-pinned", "--out", str(out))
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = cli("run", "--resume", str(out), "--allocator", "glibc")
+    assert again.returncode == 2
+    assert "was run under allocator glibc-pinned; a resume keeps it" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1

@@ -18,7 +18,14 @@ import pytest
 from seqbench.errors import SeqbenchError
 from seqbench.profiles import Overrides
 from seqbench.studies import normalisers
-from seqbench.studies.detector import health_caution, main, run_once, summarize, timing_lock
+from seqbench.studies.detector import (
+    health_caution,
+    main,
+    run_once,
+    study_allocator,
+    summarize,
+    timing_lock,
+)
 from seqbench.studies.detector_eval import (
     confirmed,
     default_grid,
@@ -297,7 +304,8 @@ def test_a_study_run_goes_through_the_launcher_with_its_slowdown(tmp_path, monke
     monkeypatch.setenv("SEQBENCH_PROGRESS", "0")
     out = tmp_path / "pair01-slow25-r1.json"
     subset = Overrides(families=("throughput",), models=("rnn",), impls=("fused",), threads=1)
-    wall_s = run_once(out, subset, "smoke", 0.25, tmp_path / "pair01-slow25-r1.log")
+    log = tmp_path / "pair01-slow25-r1.log"
+    wall_s = run_once(out, subset, "smoke", 0.25, log, "glibc-pinned")
     assert wall_s > 0
     benchmarks = json.loads(out.read_text())["benchmarks"]
     timed = [b for b in benchmarks if b["extra_info"]["family"] == "throughput"]
@@ -306,6 +314,23 @@ def test_a_study_run_goes_through_the_launcher_with_its_slowdown(tmp_path, monke
     # The run folder beside it is an ordinary run: its plan, its records.
     assert (tmp_path / "pair01-slow25-r1" / "run.json").exists()
     assert len(list((tmp_path / "pair01-slow25-r1" / "cells").glob("*.json"))) == 3
+    manifest = json.loads((tmp_path / "pair01-slow25-r1" / "run.json").read_text())
+    assert manifest["allocator"] == "glibc-pinned"
+
+
+def _run_under(runs: Path, name: str, allocator: str | None) -> None:
+    (runs / name).mkdir(parents=True)
+    manifest = {"profile": "quick"} | ({"allocator": allocator} if allocator else {})
+    (runs / name / "run.json").write_text(json.dumps(manifest))
+
+
+def test_a_resumed_study_keeps_its_allocator_and_refuses_a_mix(tmp_path):
+    runs = tmp_path / "runs"
+    _run_under(runs, "pair01-base-r1", None)  # recorded before the allocator was a setting
+    assert study_allocator(runs) == "glibc"
+    _run_under(runs, "pair01-clean-r1", "glibc-pinned")
+    with pytest.raises(SeqbenchError, match="under 2 allocators"):
+        study_allocator(runs)
 
 
 def test_the_lock_is_created_once_and_a_second_holder_gets_one_clear_line(tmp_path):

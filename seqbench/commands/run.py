@@ -12,7 +12,14 @@ from pathlib import Path
 
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
-from seqbench.launchers.allocators import ALLOCATORS, DEFAULT_ALLOCATOR, allocator_env
+from seqbench.launchers.allocators import (
+    ALLOCATORS,
+    DEFAULT_ALLOCATOR,
+    FALLBACK_ALLOCATOR,
+    LEGACY_ALLOCATOR,
+    allocator_env,
+    default_allocator,
+)
 from seqbench.launchers.base import (
     DEFAULT_LAUNCHER,
     LAUNCHERS,
@@ -86,9 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--allocator",
-        default=DEFAULT_ALLOCATOR,
+        default=None,
         help=f"heap allocator of the run's processes: {', '.join(ALLOCATORS)} "
-        f"(default {DEFAULT_ALLOCATOR}; recorded in the environment)",
+        f"(default {DEFAULT_ALLOCATOR}, or {FALLBACK_ALLOCATOR} with a notice where its library "
+        "is not installed; recorded in the environment)",
     )
     parser.add_argument(
         "--launcher",
@@ -166,12 +174,25 @@ def _check_gpus(options: cluster_options.ClusterOptions | None, cells: list) -> 
         )
 
 
+def _allocator(chosen: str | None) -> str:
+    """The run's allocator: the chosen one (an unknown name or a missing library: exit 2 now),
+    else the default, or glibc's heap with a one-line notice where the default's library is
+    missing (a newcomer's machine should run, not stop at an optional package)."""
+    if chosen is None:
+        chosen, notice = default_allocator()
+        if notice:
+            print(f"seqbench: note: {notice}", file=sys.stderr)
+    allocator_env(chosen)
+    return chosen
+
+
 def _new_run(args: argparse.Namespace) -> RunFolder:
     """Validate every value, resolve the plan and write the run folder, before any work."""
     profile = args.profile or DEFAULT_PROFILE
     if args.timeout is not None and not args.timeout > 0:
         raise SeqbenchError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
-    allocator_env(args.allocator)  # an unknown name or a missing library: exit 2 now
+    if args.allocator is not None:
+        allocator_env(args.allocator)  # an unknown name or a missing library: exit 2 now
     launcher = args.launcher or DEFAULT_LAUNCHER
     options = _launcher_settings(args, launcher, None)
     overrides = _overrides(args)
@@ -185,6 +206,7 @@ def _new_run(args: argparse.Namespace) -> RunFolder:
     plan = make_plan(cells)
     budget = parse_size(args.max_mem) if args.max_mem else default_budget()
     out = _writable_dir(Path(args.out) if args.out else _default_out(profile))
+    allocator = _allocator(args.allocator)  # last: its notice only for a run that goes on
     settings = {"launcher": launcher}
     if options is not None:
         settings["cluster"] = options.to_json()
@@ -196,7 +218,7 @@ def _new_run(args: argparse.Namespace) -> RunFolder:
         max_mem_bytes=budget,
         cell_mem_limit_bytes=cell_mem_limit,
         timeout_s=args.timeout,
-        allocator=args.allocator,
+        allocator=allocator,
         **settings,
     )
     # A cell whose estimated peak exceeds the budget gets a `skipped` record before any runs.
@@ -212,6 +234,12 @@ def _resumed_run(args: argparse.Namespace) -> RunFolder:
     if args.profile and args.profile != run.manifest["profile"]:
         raise SeqbenchError(
             f"{out} holds a {run.manifest['profile']!r} run; cannot resume it as {args.profile!r}"
+        )
+    recorded = run.manifest.get("allocator", LEGACY_ALLOCATOR)
+    if args.allocator and args.allocator != recorded:
+        raise SeqbenchError(
+            f"{out} was run under allocator {recorded}; a resume keeps it (got --allocator "
+            f"{args.allocator}): drop --allocator, or start a new run"
         )
     launcher = args.launcher or run.launcher
     options = _launcher_settings(args, launcher, run.manifest.get("cluster"))

@@ -38,7 +38,7 @@ from typing import Any
 
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
-from seqbench.launchers.allocators import DEFAULT_ALLOCATOR, allocator_env
+from seqbench.launchers.allocators import LEGACY_ALLOCATOR, allocator_env
 from seqbench.launchers.plan import PlannedCell, make_plan, plan_from_json, planned_cells
 from seqbench.profiles import Overrides, build_cells
 
@@ -163,7 +163,7 @@ class RunFolder:
     def env(self) -> dict[str, str]:
         """Environment of the run's processes. Runs recorded before the allocator was a
         setting used glibc's default heap."""
-        return allocator_env(self.manifest.get("allocator", DEFAULT_ALLOCATOR))
+        return allocator_env(self.manifest.get("allocator", LEGACY_ALLOCATOR))
 
 
 class Launcher(ABC):

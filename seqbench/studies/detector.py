@@ -43,6 +43,7 @@ evaluation lives in seqbench.studies.detector_eval. The runs go through the defa
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -59,7 +60,7 @@ from seqbench.analysis.markdown import markdown_table
 from seqbench.compare.engine import CALIBRATION_WARN_RATIO
 from seqbench.compare.options import POOLS, CompareOptions, parse_fraction
 from seqbench.errors import SeqbenchError
-from seqbench.launchers.allocators import DEFAULT_ALLOCATOR
+from seqbench.launchers.allocators import LEGACY_ALLOCATOR, allocator_env, default_allocator
 from seqbench.launchers.base import RunFolder, Terminated
 from seqbench.launchers.plan import make_plan
 from seqbench.launchers.supervisor import Supervisor
@@ -84,7 +85,9 @@ DEFAULT_SUBSET = Overrides(families=("throughput",), seq_lens=(100,), impls=("fu
 DEFAULT_PROFILE = "quick"
 
 
-def run_once(out: Path, subset: Overrides, profile: str, slowdown: float, log: Path) -> float:
+def run_once(
+    out: Path, subset: Overrides, profile: str, slowdown: float, log: Path, allocator: str
+) -> float:
     """One run of the subset through the default launcher, into the run folder beside `out`;
     its pytest-benchmark JSON is then copied to `out`. Returns the wall time in seconds."""
     folder = out.with_suffix("")
@@ -93,7 +96,7 @@ def run_once(out: Path, subset: Overrides, profile: str, slowdown: float, log: P
     cells = build_cells(profile, replace(subset, extra=extra))
     start = time.perf_counter()
     run = RunFolder.create(
-        folder, profile, replace(subset, extra=extra), make_plan(cells), allocator=DEFAULT_ALLOCATOR
+        folder, profile, replace(subset, extra=extra), make_plan(cells), allocator=allocator
     )
     log.unlink(missing_ok=True)
     Supervisor(verbose=False, log=log).launch(run)
@@ -152,6 +155,26 @@ def _lock_holder(path: Path) -> str:
     return lines[0] if lines else "a process still writing it"
 
 
+def study_allocator(runs: Path) -> str:
+    """The allocator of the study's runs: the one its finished runs recorded, since a study
+    that mixed allocators would measure them, not the detector; else `seqbench run`'s
+    default (glibc with a one-line notice where the default's library is missing)."""
+    recorded = {
+        json.loads(p.read_text()).get("allocator", LEGACY_ALLOCATOR)
+        for p in runs.glob("*/run.json")
+    }
+    if len(recorded) > 1:
+        raise SeqbenchError(f"{runs} holds runs under {len(recorded)} allocators: {recorded}")
+    if recorded:
+        name = recorded.pop()
+        allocator_env(name)  # its library missing here: one line naming the package, exit 2
+        return name
+    name, notice = default_allocator()
+    if notice:
+        print(f"detector study: note: {notice}", file=sys.stderr)
+    return name
+
+
 def collect(
     runs: Path,
     pairs: int,
@@ -163,6 +186,7 @@ def collect(
     seed: int,
 ) -> None:
     runs.mkdir(parents=True, exist_ok=True)
+    allocator = study_allocator(runs)
     kinds = [("base", 0.0, r) for r in range(1, baseline_runs + 1)] + [
         (kind, s, r)
         for kind, s in [("clean", 0.0)] + [(f"slow{round(s * 100):02d}", s) for s in slowdowns]
@@ -177,7 +201,7 @@ def collect(
             out = runs / f"pair{pair:02d}-{kind}-r{rep}.json"
             if out.exists():
                 continue  # resumable: an interrupted study keeps its finished runs
-            wall = run_once(out, subset, profile, slowdown, out.with_suffix(".log"))
+            wall = run_once(out, subset, profile, slowdown, out.with_suffix(".log"), allocator)
             print(
                 f"pair {pair}/{pairs} {kind} r{rep}: {wall:.1f} s "
                 f"(study so far {time.perf_counter() - started:.0f} s)",

@@ -4,13 +4,13 @@
 
 It measures, on this machine, what README's "Timing" section states:
 - between runs: each timing cell's max/min of its run medians over --runs whole quick runs
-  of the unchanged tree (the default allocator);
+  of the unchanged tree, under --allocator (default: `seqbench run`'s default);
 - alone against inside: one cell (LSTM train step at T=100 and T=1000) run alone, against
   the same cell inside the whole runs;
 - held out: how often a run's median lies inside the interval the report computes from the
   other runs' processes;
 - allocators: --allocator-runs runs of quick's timing families under each other allocator,
-  their between-run spread and their speed against the default;
+  their between-run spread and their speed against the whole runs' allocator;
 - the wall time of each whole quick run.
 
 Every run goes through the default launcher, one at a time, in an order shuffled per repetition
@@ -37,7 +37,7 @@ from seqbench.analysis.stats import summarize
 from seqbench.config import TIMING_FAMILIES
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
-from seqbench.launchers.allocators import ALLOCATORS, DEFAULT_ALLOCATOR, allocator_env
+from seqbench.launchers.allocators import ALLOCATORS, allocator_env, default_allocator
 from seqbench.launchers.base import MANIFEST, RunFolder, Terminated
 from seqbench.launchers.plan import make_plan
 from seqbench.launchers.supervisor import Supervisor
@@ -54,17 +54,20 @@ TARGET_ALONE_RATIO = 1.10
 TARGET_HELD_OUT_FRACTION = 0.90
 
 
-def planned_runs(runs: int, allocator_runs: int, allocators: list[str]) -> list[tuple]:
-    """(kind, allocator, repetition, overrides) of every run, repetition by repetition."""
+def planned_runs(
+    runs: int, allocator_runs: int, allocators: list[str], baseline: str
+) -> list[tuple]:
+    """(kind, allocator, repetition, overrides) of every run, repetition by repetition; the
+    whole runs (and their alone runs) are under `baseline`."""
     plan = []
     for rep in range(1, max(runs, allocator_runs) + 1):
         batch = []
         if rep <= runs:
-            batch.append(("whole", DEFAULT_ALLOCATOR, rep, Overrides()))
-            batch.append(("alone", DEFAULT_ALLOCATOR, rep, ALONE))
+            batch.append(("whole", baseline, rep, Overrides()))
+            batch.append(("alone", baseline, rep, ALONE))
         if rep <= allocator_runs:
             for name in allocators:
-                if name != DEFAULT_ALLOCATOR:
+                if name != baseline:
                     batch.append(("timing", name, rep, TIMING_ONLY))
                     batch.append(("alone", name, rep, ALONE))
         plan.append(batch)
@@ -91,14 +94,20 @@ def run_one(folder: Path, profile: str, overrides: Overrides, allocator: str) ->
 
 
 def collect(
-    out: Path, profile: str, runs: int, allocator_runs: int, allocators: list[str], seed: int
+    out: Path,
+    profile: str,
+    runs: int,
+    allocator_runs: int,
+    allocators: list[str],
+    baseline: str,
+    seed: int,
 ) -> None:
     root = out / "runs"
     root.mkdir(parents=True, exist_ok=True)
     walls = out / "runs.csv"
     done = pd.read_csv(walls) if walls.exists() else pd.DataFrame(columns=["run"])
     rng = random.Random(seed)
-    for batch in planned_runs(runs, allocator_runs, allocators):
+    for batch in planned_runs(runs, allocator_runs, allocators, baseline):
         rng.shuffle(batch)
         for kind, allocator, rep, overrides in batch:
             folder = _folder(root, kind, allocator, rep)
@@ -194,10 +203,10 @@ def _alone(cells: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _allocators(between: pd.DataFrame) -> pd.DataFrame:
-    """Per allocator: typical and worst between-run spread, and speed against the default
-    (geometric mean over cells of the default's median / this allocator's median)."""
-    base = between[between["allocator"] == DEFAULT_ALLOCATOR].set_index("cell")["median_s"]
+def _allocators(between: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Per allocator: typical and worst between-run spread, and speed against the whole runs'
+    allocator (geometric mean over cells of the baseline's median / this allocator's)."""
+    base = between[between["allocator"] == baseline].set_index("cell")["median_s"]
     rows = []
     for allocator, group in between.groupby("allocator"):
         ratio = base.reindex(group["cell"]).to_numpy() / group["median_s"].to_numpy()
@@ -209,10 +218,20 @@ def _allocators(between: pd.DataFrame) -> pd.DataFrame:
                 "median_max_over_min": group["max_over_min"].median(),
                 "worst_max_over_min": group["max_over_min"].max(),
                 "worst_cell": group.loc[group["max_over_min"].idxmax(), "cell"],
-                "speed_vs_default": float(np.exp(np.log(ratio).mean())) if len(ratio) else np.nan,
+                "speed_vs_whole_runs": (
+                    float(np.exp(np.log(ratio).mean())) if len(ratio) else np.nan
+                ),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _baseline(runs: pd.DataFrame) -> str:
+    """The whole runs' allocator (a study's runs.csv records it per run)."""
+    names = set(runs.loc[runs["kind"] == "whole", "allocator"])
+    if len(names) > 1:
+        raise SeqbenchError(f"the study's whole runs used {len(names)} allocators: {names}")
+    return names.pop() if names else default_allocator()[0]
 
 
 def summarize_study(out: Path) -> str:
@@ -227,13 +246,14 @@ def summarize_study(out: Path) -> str:
             "runs of all but one (folder and runs.csv row) and run the study again"
         )
     cells.to_csv(out / "cells.csv", index=False)
-    between, held, alone = _between_runs(cells), _held_out(cells), _alone(cells)
-    allocators = _allocators(between)
     runs = pd.read_csv(out / "runs.csv")
+    baseline = _baseline(runs)
+    between, held, alone = _between_runs(cells), _held_out(cells), _alone(cells)
+    allocators = _allocators(between, baseline)
     whole = runs[runs["kind"] == "whole"]["wall_s"].dropna()
-    default = between[between["allocator"] == DEFAULT_ALLOCATOR]
-    held_default = held[held["allocator"] == DEFAULT_ALLOCATOR]
-    alone_default = alone[alone["allocator"] == DEFAULT_ALLOCATOR]
+    default = between[between["allocator"] == baseline]
+    held_default = held[held["allocator"] == baseline]
+    alone_default = alone[alone["allocator"] == baseline]
     targets = pd.DataFrame(
         [
             {
@@ -265,7 +285,7 @@ def summarize_study(out: Path) -> str:
         [
             "# Timing study",
             f"Machine: {machines.index[0]}; every run's environment is in its folder. "
-            f"Runs: {len(runs)}.",
+            f"Runs: {len(runs)}. Whole runs' allocator: {baseline}.",
             "## Targets\n\n" + markdown_table(targets),
             "## Allocators\n\n" + markdown_table(allocators.round(3)),
             "## Alone against inside\n\n" + markdown_table(alone.round(5)),
@@ -291,6 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--allocators", default=",".join(ALLOCATORS), help="allocators to compare (default: all)"
     )
+    parser.add_argument(
+        "--allocator",
+        default=None,
+        help="allocator of the whole runs (default: seqbench run's default)",
+    )
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help="profile (default quick)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the run order")
     parser.add_argument(
@@ -299,12 +324,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         allocators = [a.strip() for a in args.allocators.split(",") if a.strip()]
-        for name in allocators:
+        baseline = args.allocator
+        if baseline is None:
+            baseline, notice = default_allocator()
+            if notice:
+                print(f"timing study: note: {notice}", file=sys.stderr)
+        for name in [baseline, *allocators]:
             allocator_env(name)  # unknown or not installed: one line, exit 2, before any run
         if min(args.runs, args.allocator_runs) < 0 or args.runs < 2:
             raise SeqbenchError("--runs must be >= 2 and --allocator-runs >= 0")
         if not args.summarize_only:
-            collect(args.out, args.profile, args.runs, args.allocator_runs, allocators, args.seed)
+            collect(
+                args.out,
+                args.profile,
+                args.runs,
+                args.allocator_runs,
+                allocators,
+                baseline,
+                args.seed,
+            )
         print(summarize_study(args.out))
     except SeqbenchError as exc:
         print(f"timing study: error: {exc}", file=sys.stderr)
