@@ -8,13 +8,16 @@ import pytest
 from seqbench.studies import timing
 
 
-def _cells(rows: list[tuple[str, str, str, str, list[float]]]) -> pd.DataFrame:
+def _cells(rows: list[tuple], calibration_s: dict[str, float] | None = None) -> pd.DataFrame:
+    """(run, kind, allocator, cell, process medians) rows; each run's calibration GEMM time
+    from `calibration_s` (1 s where not given)."""
     return pd.DataFrame(
         [
             {
                 "run": run,
                 "kind": kind,
                 "allocator": allocator,
+                "calibration_s": (calibration_s or {}).get(run, 1.0),
                 "cell": cell,
                 "process_medians_s": times,
                 "run_median_s": float(pd.Series(times).median()),
@@ -48,7 +51,10 @@ def test_between_runs_held_out_and_alone():
     held = timing._held_out(cells)
     # With 6 other processes the interval is the 95% order-statistic one, [min, max] of 6.
     assert list(held["n_other_processes"]) == [6, 6, 6]
-    assert list(held["inside"]) == [True, True, False]
+    assert list(held["inside_median_ci"]) == [True, True, False]
+    # From 2 other runs the prediction interval is wide (t with 1 degree of freedom): the slow
+    # run is not a surprise after one fast and one slow run, nor after two fast ones.
+    assert list(held["inside_prediction"]) == [True, True, True]
     alone = timing._alone(cells)
     assert alone.loc[0, "alone_over_inside"] == pytest.approx(1.65 / 1.2)
 
@@ -95,6 +101,29 @@ def test_a_study_cut_short_is_summarised(tmp_path, monkeypatch):
     rows = [("w1", "whole", "glibc", "a", [1.0, 1.1, 1.2]), ("x1", "alone", "glibc", "a", [1.2])]
     _study(tmp_path, monkeypatch, rows, ["AMD EPYC 25 167 1 0x2"] * 2)
     text = timing.summarize_study(tmp_path)
-    assert "Machine: AMD EPYC 25 167 1 0x2" in text and "of 0" in text
+    assert "Machine: AMD EPYC 25 167 1 0x2" in text and "no held-out run yet" in text
     assert "Whole runs' allocator: glibc." in text  # from runs.csv, whatever the default
     assert (tmp_path / "summary.md").read_text().strip() == text.strip()
+
+
+def test_a_run_far_outside_steady_others_is_outside_the_prediction_interval():
+    medians = {"w1": 1.00, "w2": 1.01, "w3": 0.99, "w4": 1.00, "w5": 1.30}
+    cells = _cells([(run, "whole", "glibc", "a", [m]) for run, m in medians.items()])
+    held = timing._held_out(cells).set_index("run")
+    assert held.loc["w5", "n_other_runs"] == 4
+    assert not held.loc["w5", "inside_prediction"]
+    # Held out, each steady run is inside: the 1.30 among the others widens their interval.
+    assert held.drop(index="w5")["inside_prediction"].all()
+
+
+def test_a_run_slow_as_a_whole_is_told_apart_by_its_calibration():
+    """The host 20% slower for one run: every cell and the GEMM alike. The raw spread shows
+    it; divided by each run's calibration, nothing is left."""
+    rows = [
+        (run, "whole", "glibc", cell, [t * factor])
+        for run, factor in [("w1", 1.0), ("w2", 1.2)]
+        for cell, t in [("a", 0.01), ("b", 0.5)]
+    ]
+    between = timing._between_runs(_cells(rows, {"w1": 0.4e-3, "w2": 0.48e-3}))
+    assert list(between["max_over_min"]) == pytest.approx([1.2, 1.2])
+    assert list(between["max_over_min_per_calibration"]) == pytest.approx([1.0, 1.0])
