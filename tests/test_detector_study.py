@@ -136,6 +136,15 @@ def test_evaluate_compares_every_kind_with_its_pair_baseline(study):
     assert cells["ratio"].between(0.5, 2.0).all()
 
 
+def test_a_pair_with_runs_from_two_machines_is_refused(study):
+    path = study / "runs" / "pair02-slow25-r2.json"
+    data = json.loads(path.read_text())
+    data["machine_info"]["seqbench"]["cpu_model_number"] = "167"  # another machine
+    path.write_text(json.dumps(data))
+    with pytest.raises(SeqbenchError, match="pair 2's runs come from 2 machines"):
+        evaluate(study / "runs", paired_grid((0.10,), runs=2))
+
+
 def test_rates_are_fractions_with_wilson_intervals():
     comparisons = pd.DataFrame(
         {"setting": ["s"] * 10, "kind": ["clean"] * 10, "flagged": [True] + [False] * 9}

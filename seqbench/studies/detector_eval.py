@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from seqbench.analysis.provenance import machine_names
 from seqbench.compare.cells import calibrations
 from seqbench.compare.engine import CALIBRATION_WARN_RATIO, compare_results
 from seqbench.compare.options import CompareOptions
@@ -193,12 +194,26 @@ def _cached_loader() -> Callable[[list[Path]], ResultSet]:
     return load
 
 
+def _one_machine(pair: int, machines: set[str]) -> None:
+    """A pair stands for one CI job, on one runner: its runs must come from one machine.
+    (Pairs on different machines of one kind are fine: they sample the runners.)"""
+    if len(machines) > 1:
+        raise SeqbenchError(
+            f"pair {pair}'s runs come from {len(machines)} machines ({'; '.join(sorted(machines))}"
+            "): a pair is one runner's job; remove its runs from all but one machine and "
+            "resume there"
+        )
+
+
 def evaluate(folder: Path, grid: list[Setting]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(comparisons, cells): one row per (pair, kind, setting), and per timed cell too."""
     runs = find_runs(folder)
     comparisons, cells = [], []
     load = _cached_loader()
     for pair, group in runs.groupby("pair"):
+        # One file at a time: a result set keys its machines by folder, and a study's runs
+        # share one.
+        _one_machine(pair, set().union(*(machine_names(load([p])) for p in group["path"])))
         base_paths = list(group.loc[group["kind"] == "base", "path"])
         for kind, other in group[group["kind"] != "base"].groupby("kind", sort=False):
             cur_paths = list(other["path"])
