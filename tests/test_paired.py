@@ -99,3 +99,24 @@ def test_the_workflow_gates_every_forward_and_train_step_cell_the_paired_runs_ti
     # every sequence length and implementation of quick's throughput family, not only T=100
     assert {re.search(r"-T(\d+)-", n).group(1) for n in gated} == {"10", "100", "1000", "5000"}
     assert any("-compiled-" in n for n in gated) and any("-article-" in n for n in gated)
+
+
+def test_the_workflow_runs_losses_gradients_and_memory_paired_and_gates_none_by_time():
+    """Part 2 of the workflow: the paired tool's --select names quick's convergence, gradient
+    and memory cells, and OUTCOMES_GATE matches none of them (memory is shown, losses fail
+    by compare's own rule)."""
+    import re
+
+    from seqbench.launchers.plan import make_plan
+    from seqbench.profiles import Overrides, build_cells
+
+    workflow = (REPO / ".github" / "workflows" / "benchmarks.yml").read_text()
+    select = re.search(r"^\s*OUTCOMES_SELECT: '(.+)'", workflow, re.M).group(1).split()
+    gate = re.compile(re.search(r"^\s*OUTCOMES_GATE: '(.+)'", workflow, re.M).group(1))
+    assert '--select "$OUTCOMES_SELECT"' in workflow and "--repeats 1" in workflow
+    families = tuple(select[select.index("--families") + 1].split(","))
+    assert set(families) == {"convergence", "gradients", "memory"}
+    overrides = Overrides(families=families, threads=int(select[select.index("--threads") + 1]))
+    names = [p.nodeid.split("::")[-1] for p in make_plan(build_cells("quick", overrides))]
+    assert any(n.startswith("test_convergence[") for n in names)
+    assert not [n for n in names if gate.search(n)]
