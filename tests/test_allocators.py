@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from seqbench.commands import run as run_command
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import allocators
 from seqbench.launchers.allocators import ALLOCATORS, GLIBC_PINNED_ENV, allocator_env
@@ -66,19 +65,19 @@ def test_the_default_is_tcmalloc_where_its_library_is_installed(tmp_path, monkey
     (tmp_path / "libtcmalloc_minimal.so.4").write_bytes(b"")
     monkeypatch.setattr(allocators, "LIB_DIRS", (str(tmp_path),))
     assert allocators.default_allocator() == ("tcmalloc", None)
-    assert run_command._allocator(None) == "tcmalloc"
+    assert allocators.resolve_allocator(None, "seqbench") == "tcmalloc"
 
 
 def test_a_missing_default_library_falls_back_to_glibc_with_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(allocators, "LIB_DIRS", (str(tmp_path),))  # nothing installed
     name, notice = allocators.default_allocator()
     assert name == "glibc" and "apt-get install libtcmalloc-minimal4" in notice
-    assert run_command._allocator(None) == "glibc"
+    assert allocators.resolve_allocator(None, "seqbench") == "glibc"
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("seqbench: note: the default allocator")
     # Chosen by name, the missing library is still refused (exit 2 naming the package).
     with pytest.raises(SeqbenchError, match="apt-get install libtcmalloc-minimal4"):
-        run_command._allocator("tcmalloc")
+        allocators.resolve_allocator("tcmalloc", "seqbench")
 
 
 def test_a_resume_keeps_the_runs_allocator(cli, tmp_path):

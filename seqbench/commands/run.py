@@ -18,7 +18,7 @@ from seqbench.launchers.allocators import (
     FALLBACK_ALLOCATOR,
     LEGACY_ALLOCATOR,
     allocator_env,
-    default_allocator,
+    resolve_allocator,
 )
 from seqbench.launchers.base import (
     DEFAULT_LAUNCHER,
@@ -174,18 +174,6 @@ def _check_gpus(options: cluster_options.ClusterOptions | None, cells: list) -> 
         )
 
 
-def _allocator(chosen: str | None) -> str:
-    """The run's allocator: the chosen one (an unknown name or a missing library: exit 2 now),
-    else the default, or glibc's heap with a one-line notice where the default's library is
-    missing (a newcomer's machine should run, not stop at an optional package)."""
-    if chosen is None:
-        chosen, notice = default_allocator()
-        if notice:
-            print(f"seqbench: note: {notice}", file=sys.stderr)
-    allocator_env(chosen)
-    return chosen
-
-
 def _new_run(args: argparse.Namespace) -> RunFolder:
     """Validate every value, resolve the plan and write the run folder, before any work."""
     profile = args.profile or DEFAULT_PROFILE
@@ -206,7 +194,8 @@ def _new_run(args: argparse.Namespace) -> RunFolder:
     plan = make_plan(cells)
     budget = parse_size(args.max_mem) if args.max_mem else default_budget()
     out = _writable_dir(Path(args.out) if args.out else _default_out(profile))
-    allocator = _allocator(args.allocator)  # last: its notice only for a run that goes on
+    # Last: its notice only for a run that goes on.
+    allocator = resolve_allocator(args.allocator, "seqbench")
     settings = {"launcher": launcher}
     if options is not None:
         settings["cluster"] = options.to_json()

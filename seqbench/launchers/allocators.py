@@ -15,6 +15,7 @@ preload with the Debian package that ships it.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +76,19 @@ def default_allocator() -> tuple[str, str | None]:
         f"installed: timing under {FALLBACK_ALLOCATOR} instead (`apt-get install "
         f"{default.package}` for the default; --allocator {FALLBACK_ALLOCATOR} hides this)"
     )
+
+
+def resolve_allocator(chosen: str | None, prog: str) -> str:
+    """The allocator a run (or study) uses: `chosen`, checked (an unknown name or a missing
+    library is a SeqbenchError naming the package), else the default, or glibc with the
+    one-line notice `prog: note: ...` on stderr where the default's library is missing (a
+    newcomer's machine should run, not stop at an optional package)."""
+    if chosen is None:
+        chosen, notice = default_allocator()
+        if notice:
+            print(f"{prog}: note: {notice}", file=sys.stderr)
+    allocator_env(chosen)
+    return chosen
 
 
 def allocator_env(name: str) -> dict[str, str]:

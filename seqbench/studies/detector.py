@@ -60,7 +60,7 @@ from seqbench.analysis.markdown import markdown_table
 from seqbench.compare.engine import CALIBRATION_WARN_RATIO
 from seqbench.compare.options import POOLS, CompareOptions, parse_fraction
 from seqbench.errors import SeqbenchError
-from seqbench.launchers.allocators import LEGACY_ALLOCATOR, allocator_env, default_allocator
+from seqbench.launchers.allocators import LEGACY_ALLOCATOR, resolve_allocator
 from seqbench.launchers.base import RunFolder, Terminated
 from seqbench.launchers.plan import make_plan
 from seqbench.launchers.supervisor import Supervisor
@@ -165,14 +165,8 @@ def study_allocator(runs: Path) -> str:
     }
     if len(recorded) > 1:
         raise SeqbenchError(f"{runs} holds runs under {len(recorded)} allocators: {recorded}")
-    if recorded:
-        name = recorded.pop()
-        allocator_env(name)  # its library missing here: one line naming the package, exit 2
-        return name
-    name, notice = default_allocator()
-    if notice:
-        print(f"detector study: note: {notice}", file=sys.stderr)
-    return name
+    # A recorded one whose library is missing here: one line naming the package, exit 2.
+    return resolve_allocator(recorded.pop() if recorded else None, "detector study")
 
 
 def collect(

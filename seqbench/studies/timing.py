@@ -40,7 +40,12 @@ from seqbench.compare.cells import calibrations
 from seqbench.config import TIMING_FAMILIES
 from seqbench.errors import SeqbenchError
 from seqbench.launchers import records
-from seqbench.launchers.allocators import ALLOCATORS, allocator_env, default_allocator
+from seqbench.launchers.allocators import (
+    ALLOCATORS,
+    allocator_env,
+    default_allocator,
+    resolve_allocator,
+)
 from seqbench.launchers.base import MANIFEST, RunFolder, Terminated
 from seqbench.launchers.plan import make_plan
 from seqbench.launchers.supervisor import Supervisor
@@ -375,16 +380,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         allocators = [a.strip() for a in args.allocators.split(",") if a.strip()]
-        baseline = args.allocator
-        if baseline is None:
-            baseline, notice = default_allocator()
-            if notice:
-                print(f"timing study: note: {notice}", file=sys.stderr)
-        for name in [baseline, *allocators]:
-            allocator_env(name)  # unknown or not installed: one line, exit 2, before any run
         if min(args.runs, args.allocator_runs) < 0 or args.runs < 2:
             raise SeqbenchError("--runs must be >= 2 and --allocator-runs >= 0")
-        if not args.summarize_only:
+        if not args.summarize_only:  # summarising needs no allocator installed
+            for name in allocators:
+                allocator_env(name)  # unknown or not installed: one line, exit 2, before any run
+            # Last: its notice only for a study that goes on to run.
+            baseline = resolve_allocator(args.allocator, "timing study")
             collect(
                 args.out,
                 args.profile,
