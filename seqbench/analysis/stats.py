@@ -93,7 +93,7 @@ def summarize(values: Sequence[float] | np.ndarray) -> Summary:
 def prediction_interval(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
     """The CONFIDENCE interval for one more independent value (a new run's median time),
     assuming the values are log-normal: exp(m ± t₍ₙ₋₁₎·s·√(1 + 1/n)) with m and s the mean
-    and standard deviation of the logs (Hahn & Meeker 1991, "Statistical Intervals", §4.3).
+    and standard deviation of the logs (Hahn & Meeker 1991, "Statistical Intervals").
     (NaN, NaN) below 2 positive values. It answers "where will the next run fall", which the
     interval of the median does not: that one shrinks as n grows, so a new value lands outside
     it more and more often. Distribution-free, [min, max] of n values holds the next one with
