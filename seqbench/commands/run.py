@@ -16,7 +16,6 @@ from seqbench.launchers.allocators import (
     ALLOCATORS,
     DEFAULT_ALLOCATOR,
     FALLBACK_ALLOCATOR,
-    LEGACY_ALLOCATOR,
     allocator_env,
     resolve_allocator,
 )
@@ -224,10 +223,9 @@ def _resumed_run(args: argparse.Namespace) -> RunFolder:
         raise SeqbenchError(
             f"{out} holds a {run.manifest['profile']!r} run; cannot resume it as {args.profile!r}"
         )
-    recorded = run.manifest.get("allocator", LEGACY_ALLOCATOR)
-    if args.allocator and args.allocator != recorded:
+    if args.allocator and args.allocator != run.allocator:
         raise SeqbenchError(
-            f"{out} was run under allocator {recorded}; a resume keeps it (got --allocator "
+            f"{out} was run under allocator {run.allocator}; a resume keeps it (got --allocator "
             f"{args.allocator}): drop --allocator, or start a new run"
         )
     launcher = args.launcher or run.launcher

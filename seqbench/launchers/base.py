@@ -160,10 +160,15 @@ class RunFolder:
         return self.manifest.get("launcher", DEFAULT_LAUNCHER)
 
     @property
+    def allocator(self) -> str:
+        """The run's heap allocator. Runs recorded before the allocator was a setting used
+        glibc's default heap."""
+        return self.manifest.get("allocator", LEGACY_ALLOCATOR)
+
+    @property
     def env(self) -> dict[str, str]:
-        """Environment of the run's processes. Runs recorded before the allocator was a
-        setting used glibc's default heap."""
-        return allocator_env(self.manifest.get("allocator", LEGACY_ALLOCATOR))
+        """Environment of the run's processes (its allocator's)."""
+        return allocator_env(self.allocator)
 
 
 class Launcher(ABC):

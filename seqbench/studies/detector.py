@@ -60,7 +60,7 @@ from seqbench.analysis.markdown import markdown_table
 from seqbench.compare.engine import CALIBRATION_WARN_RATIO
 from seqbench.compare.options import POOLS, CompareOptions, parse_fraction
 from seqbench.errors import SeqbenchError
-from seqbench.launchers.allocators import LEGACY_ALLOCATOR, resolve_allocator
+from seqbench.launchers.allocators import resolve_allocator
 from seqbench.launchers.base import RunFolder, Terminated
 from seqbench.launchers.plan import make_plan
 from seqbench.launchers.supervisor import Supervisor
@@ -160,8 +160,7 @@ def study_allocator(runs: Path) -> str:
     that mixed allocators would measure them, not the detector; else `seqbench run`'s
     default (glibc with a one-line notice where the default's library is missing)."""
     recorded = {
-        json.loads(p.read_text()).get("allocator", LEGACY_ALLOCATOR)
-        for p in runs.glob("*/run.json")
+        RunFolder(p.parent, json.loads(p.read_text())).allocator for p in runs.glob("*/run.json")
     }
     if len(recorded) > 1:
         raise SeqbenchError(f"{runs} holds runs under {len(recorded)} allocators: {recorded}")
