@@ -33,6 +33,8 @@ from seqbench.studies.detector_eval import (
     find_runs,
     paired_grid,
     rates,
+    resampled_paired,
+    resampled_rates,
     run_health,
     split_evaluate,
 )
@@ -85,6 +87,38 @@ def test_the_paired_recipe_fails_only_when_its_confirmation_flags_too(study):
     assert outcome.set_index("kind").loc["slow25", "flagged"]  # a 25% slowdown is caught
     with pytest.raises(SeqbenchError, match="at least 2 runs a side"):
         paired_grid((0.10,), 1)
+
+
+def test_resampling_a_pair_gives_the_recipe_s_outcome_on_every_split(study, tmp_path):
+    from itertools import combinations
+
+    shares = resampled_paired(study / "runs", (0.10,), 2)
+    # pair 1 has 3 runs of the unchanged tree, fewer than 2 a side: not finished, left out
+    assert set(shares["pair"]) == {2}
+    assert set(shares["kind"]) == {"clean", "slow25"}
+    assert (shares["splits"] == 6).all()  # 2 of the 4 unchanged runs as the base, every way
+    unchanged = sorted((study / "runs").glob("pair02-[bc]*.json"))
+    # The same splits through evaluate + confirmed, one folder per split: the shares agree.
+    for kind, heads in [
+        ("clean", None),
+        ("slow25", sorted((study / "runs").glob("pair02-slow25*"))),
+    ]:
+        outcomes = []
+        for i, base in enumerate(combinations(unchanged, 2)):
+            folder = tmp_path / f"{kind}{i}"
+            folder.mkdir()
+            head = heads or [p for p in unchanged if p not in base]
+            for r, path in enumerate(base, 1):
+                shutil.copy(path, folder / f"pair01-base-r{r}.json")
+            for r, path in enumerate(head, 1):
+                shutil.copy(path, folder / f"pair01-{kind}-r{r}.json")
+            comparisons, _ = evaluate(folder, paired_grid((0.10,), 2))
+            outcomes.append(bool(confirmed(comparisons, 2)["flagged"].iloc[0]))
+        share = shares.set_index("kind").loc[kind, "flagged_share"]
+        assert share == pytest.approx(sum(outcomes) / len(outcomes))
+    assert shares.set_index("kind").loc["slow25", "flagged_share"] == 1.0
+    table = resampled_rates(shares).set_index("kind")
+    assert table.loc["slow25", "rate"] == 1.0 and table.loc["clean", "pairs"] == 1
 
 
 def test_sigterm_mid_study_is_one_line_and_exit_143(tmp_path, monkeypatch, capsys):
@@ -173,6 +207,15 @@ def test_summarize_writes_the_tables(study):
     assert set(noise["baseline_runs"]) == {1, 2} and set(noise["current_runs"]) == {1, 2}
     assert set(noise["pool"]) == {"best", "median"}
     assert (noise["median_abs_change"] >= 0).all()
+
+
+def test_a_paired_summary_adds_the_resampled_rates(study):
+    text = summarize(study, (0.10,), baseline_runs=2, current_runs=2, paired=True)
+    assert "## The paired recipe, resampled within each pair" in text
+    assert "paired at 10%: 1 runs a side, a flag confirmed with 2 a side" in text
+    resampled = pd.read_csv(study / "resampled.csv")
+    assert list(resampled.columns) == ["pair", "kind", "threshold", "splits", "flagged_share"]
+    assert len(resampled) == 2  # pair 2's clean and slow25
 
 
 def test_runs_disturbed_by_other_load_are_named(study):

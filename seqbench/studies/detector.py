@@ -23,6 +23,9 @@ with 3 baseline and 2 current runs (180 runs) takes about 40 minutes.
 --paired evaluates the paired workflow's recipe instead of the grid (python -m
 seqbench.compare.paired: raw timings, pooled by the fastest run, widened; runs minus one a
 side, a flag confirmed with all runs a side); run it with --processes 1, as the paired runs.
+It also re-splits each finished pair's runs of the unchanged tree every way into base and head
+(resampled.csv): a steadier estimate of the rates from the same runs, the pairs still being
+the independent units.
 
     python -m seqbench.studies.detector --out whole/ --splits RUN1 RUN2 RUN3 RUN4 ...
 
@@ -75,6 +78,8 @@ from seqbench.studies.detector_eval import (
     paired_grid,
     rates,
     recipe_grid,
+    resampled_paired,
+    resampled_rates,
     run_health,
     split_evaluate,
 )
@@ -262,6 +267,24 @@ def summarize(
     health = run_health(out / "runs")
     health.to_csv(out / "runs.csv", index=False)
     caution = health_caution(health)
+    resampled = []
+    if paired:
+        shares = resampled_paired(out / "runs", thresholds, baseline_runs)
+        shares.to_csv(out / "resampled.csv", index=False)
+        resampled = [
+            "## The paired recipe, resampled within each pair",
+            "",
+            f"Each finished pair's {2 * baseline_runs} runs of the unchanged tree split every "
+            f"way into {baseline_runs} base and {baseline_runs} head runs (clean), or "
+            f"{baseline_runs} of them as the base against a slowdown's runs; `rate` is the "
+            "mean over pairs of each pair's share of splits the recipe fails (first comparison "
+            "and confirmation both flagged). It uses every run, so it varies less than the "
+            "one comparison per kind above; the splits of a pair share runs, so the pairs, "
+            "not the splits, are the independent units (resampled.csv).",
+            "",
+            _md(resampled_rates(shares)) if len(shares) else "no finished pair yet",
+            "",
+        ]
     text = "\n".join(
         [
             "# seqbench detector study",
@@ -280,6 +303,7 @@ def summarize(
             "",
             _md(table),
             "",
+            *resampled,
             "## Run-to-run noise of the unchanged tree",
             "",
             "Per timed cell, current/baseline ratio of median times of two runs of the unchanged "

@@ -376,3 +376,74 @@ def split_evaluate(
     return pd.DataFrame(comparisons), pd.DataFrame(
         flagged, columns=["split", "setting", "cell", "metric", "change", "tolerance", "gates"]
     )
+
+
+def resampled_paired(folder: Path, thresholds: tuple[float, ...], runs: int) -> pd.DataFrame:
+    """The paired recipe's outcome averaged over every re-split of each pair: one row per
+    (pair, kind, threshold) with the share of splits that fail (`flagged_share`).
+
+    Within a pair the base and clean runs are 2·`runs` runs of the unchanged tree on one
+    machine, in one shuffled order, so any `runs` of them can be the base side and the rest
+    the head ("clean"), and any `runs` of them the base side against a slowdown's runs. Each
+    side's first `runs - 1` runs (by name) make the first comparison, all `runs` the
+    confirmation (confirmed's rule). The share is a lower-variance estimate of the pair's
+    probability of failing than its one disjoint comparison, but the splits of a pair share
+    runs: the pairs stay the independent units."""
+    grid = paired_grid(thresholds, runs)
+    first_of = {s.threshold: s for s in grid if s.baseline_runs == runs - 1}
+    confirm_of = {s.threshold: s for s in grid if s.baseline_runs == runs}
+    load = _cached_loader()
+    rows = []
+    for pair, group in find_runs(folder).groupby("pair"):
+        unchanged = sorted(group.loc[group["kind"].isin(["base", "clean"]), "path"])
+        if len(unchanged) < 2 * runs:
+            continue  # an unfinished pair
+        heads = {"clean": None} | {
+            kind: sorted(g["path"])
+            for kind, g in group[group["kind"].str.startswith("slow")].groupby("kind")
+        }
+        for kind, head_paths in heads.items():
+            if head_paths is not None and len(head_paths) < runs:
+                continue
+            for threshold in thresholds:
+                outcomes = []
+                for base in combinations(unchanged, runs):
+                    head = head_paths or [p for p in unchanged if p not in base]
+                    first = compare_results(
+                        load(list(base[: runs - 1])),
+                        load(head[: runs - 1]),
+                        first_of[threshold].options(),
+                    )
+                    outcomes.append(
+                        first.exit_code == 1
+                        and compare_results(
+                            load(list(base)), load(head), confirm_of[threshold].options()
+                        ).exit_code
+                        == 1
+                    )
+                rows.append(
+                    {
+                        "pair": pair,
+                        "kind": kind,
+                        "threshold": threshold,
+                        "splits": len(outcomes),
+                        "flagged_share": float(np.mean(outcomes)),
+                    }
+                )
+    return pd.DataFrame(rows, columns=["pair", "kind", "threshold", "splits", "flagged_share"])
+
+
+def resampled_rates(shares: pd.DataFrame) -> pd.DataFrame:
+    """Per kind and threshold: the mean over pairs of each pair's share of failing splits
+    (resampled_paired), with the pairs' lowest and highest share."""
+    return (
+        shares.groupby(["kind", "threshold"], sort=False)
+        .agg(
+            pairs=("pair", "nunique"),
+            rate=("flagged_share", "mean"),
+            lowest_pair=("flagged_share", "min"),
+            highest_pair=("flagged_share", "max"),
+            splits_per_pair=("splits", "median"),
+        )
+        .reset_index()
+    )
