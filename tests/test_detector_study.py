@@ -17,6 +17,7 @@ import pytest
 
 from seqbench.errors import SeqbenchError
 from seqbench.profiles import Overrides
+from seqbench.results.load import load_results
 from seqbench.studies import normalisers
 from seqbench.studies.detector import (
     health_caution,
@@ -89,10 +90,20 @@ def test_the_paired_recipe_fails_only_when_its_confirmation_flags_too(study):
         paired_grid((0.10,), 1)
 
 
-def test_resampling_a_pair_gives_the_recipe_s_outcome_on_every_split(study, tmp_path):
+def test_resampling_a_pair_gives_the_recipe_s_outcome_on_every_split(study, tmp_path, monkeypatch):
     from itertools import combinations
 
+    from seqbench.studies import detector_eval
+
+    sides = []  # how many runs each loaded side pools: 1 for the first comparison, 2 to confirm
+
+    def spy(paths):
+        sides.append(len(paths))
+        return load_results(paths)
+
+    monkeypatch.setattr(detector_eval, "load_results", spy)
     shares = resampled_paired(study / "runs", (0.10,), 2)
+    assert set(sides) == {1, 2}
     # pair 1 has 3 runs of the unchanged tree, fewer than 2 a side: not finished, left out
     assert set(shares["pair"]) == {2}
     assert set(shares["kind"]) == {"clean", "slow25"}
