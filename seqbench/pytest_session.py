@@ -6,7 +6,7 @@ It selects the cells to run: a run folder's plan (`--seqbench-plan`, what `seqbe
 passes), or a profile and overrides given as pytest options (a direct `pytest` run). It
 records the environment through pytest-benchmark's own hooks, so pytest-benchmark's JSON,
 storage and comparison keep working unchanged. With `--seqbench-fork` every item runs in
-worker processes (launchers/workers.py).
+worker processes (launchers/workers.py), in the plan's order.
 """
 
 from __future__ import annotations
@@ -179,17 +179,54 @@ def _is_benchmark(item: pytest.Item) -> bool:
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    """With --seqbench-fork the benchmark items run in the plan's order, one worker process at
+    a time, so a timing cell's processes fall in the plan's rounds (launchers/plan.py), spread
+    over the run, not back to back. Any other item runs first, as pytest runs it."""
+    config = session.config
+    if not config.getoption("--seqbench-fork") or config.option.collectonly:
+        return None
+    if session.testsfailed and not config.option.continue_on_collection_errors:
+        return None  # pytest's own loop stops on the collection errors
+    benchmarks = {i.nodeid: i for i in session.items if _is_benchmark(i)}
+    others = [i for i in session.items if not _is_benchmark(i)]
+    for index, item in enumerate(others):
+        nextitem = others[index + 1] if index + 1 < len(others) else None
+        config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        _stop_if_asked(session)
+    pending = config.seqbench_pending
+    for entry in config.seqbench_plan:
+        if entry.nodeid in benchmarks and entry.process in pending.get(entry.nodeid, ()):
+            _run_in_workers(benchmarks[entry.nodeid], [entry.process])
+            _stop_if_asked(session)
+    return True
+
+
+def _stop_if_asked(session: pytest.Session) -> None:
+    """What pytest's own loop does after each item (-x, --maxfail)."""
+    if session.shouldfail:
+        raise session.Failed(session.shouldfail)
+    if session.shouldstop:
+        raise session.Interrupted(session.shouldstop)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     if not item.config.getoption("--seqbench-fork") or not _is_benchmark(item):
         return None  # pytest runs the item in this process, once
+    # Reached only through pytest's own loop (collection errors let through): all at once.
+    _run_in_workers(item, item.config.seqbench_pending.get(item.nodeid, [None]))
+    return True
+
+
+def _run_in_workers(item: pytest.Item, processes: list[int | None]) -> None:
     config = item.config
     device = _device(config)
     if not hasattr(config, "_seqbench_machine_info"):
         workers.prepare_session(config, device)
     if "matmul_ceiling" in item.fixturenames and config.seqbench_matmul_ceiling is None:
         config.seqbench_matmul_ceiling = workers.in_fork(matmul_ceiling_flop_per_s, device)
-    workers.run_item(item, config.seqbench_pending.get(item.nodeid, [None]))
-    return True
+    workers.run_item(item, processes)
 
 
 def _cell(item: pytest.Item) -> CellConfig | None:

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from seqbench.launchers.records import finished_nodeids
+from seqbench.launchers.records import finished_nodeids, read_records
 from seqbench.launchers.workers import in_fork
 from seqbench.results import load_results
 
@@ -41,6 +41,11 @@ def test_a_timing_cell_is_measured_in_each_of_its_processes(cli, tmp_path):
     assert len(timed) == timed["run_key"].nunique() == 6
     assert sorted(timed["worker_process"].astype(int)) == [0, 0, 1, 1, 2, 2]
     assert all(len(t) == 3 for t in timed["round_times_s"])  # each with its own rounds
+    # In the plan's rounds: the first process of both functions, then the second, ... (not
+    # one function's three processes back to back).
+    done = sorted(read_records(out / "cells").items(), key=lambda kv: kv[1]["finished_unix_s"])
+    order = [key.rsplit("@p", 1)[-1] for key, _ in done if "@p" in key]
+    assert order == ["0", "0", "1", "1", "2", "2"]
     # pytest-benchmark's own JSON holds every process too, named apart.
     (json_file,) = out.glob("benchmarks-*.json")
     names = [b["name"] for b in json.loads(json_file.read_text())["benchmarks"]]

@@ -123,15 +123,27 @@ def benchmark_functions(bench_dir: Path) -> dict[str | None, list[str]]:
 
 
 def make_plan(cells: list[CellConfig], bench_dir: Path | None = None) -> list[PlannedCell]:
-    """The session entries, then every (benchmark function, cell) pair of the cells' families,
-    in the cells' order; a cell measured in N worker processes has one entry per process."""
+    """The session entries, then every (benchmark function, cell) pair of the cells' families
+    in rounds (after asv's `processes`): a cell measured in N worker processes has one entry
+    per process, the k-th in round k. Round 0 holds every cell in the cells' order; each later
+    round, the next process of every timing cell. The worker launcher runs the plan in this
+    order.
+
+    Why rounds: the host's speed drifts over minutes (README, "The timing study"). Measured
+    back to back, a cell's processes share one moment of that drift, so their spread misses it
+    and the cell's median moves with it from run to run; spread over the run, they sample it,
+    and the between-process interval covers it."""
     functions = benchmark_functions(bench_dir or benchmarks_dir())
-    plan = [PlannedCell(prefix, None) for prefix in functions.get(None, [])]
+    session = [PlannedCell(prefix, None) for prefix in functions.get(None, [])]
+    rounds: list[list[PlannedCell]] = []
     for cell in cells:
         processes = range(cell.processes) if cell.processes > 1 else [None]
         for prefix in functions.get(cell.family, []):
-            plan.extend(PlannedCell(f"{prefix}[{cell.cell_id}]", cell, p) for p in processes)
-    return plan
+            for k, process in enumerate(processes):
+                if k == len(rounds):
+                    rounds.append([])
+                rounds[k].append(PlannedCell(f"{prefix}[{cell.cell_id}]", cell, process))
+    return session + [entry for entries in rounds for entry in entries]
 
 
 def cell_from_dict(data: dict[str, Any]) -> CellConfig:

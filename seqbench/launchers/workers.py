@@ -6,7 +6,10 @@ mmap/trim decisions; README, "Timing"). In a fork of a session that never ran a 
 item starts from the same pristine heap, so no cell's number depends on which cells ran
 before it. A timing cell is measured in `cell.processes` such workers, each with its own
 warm-up and rounds (after pyperf), and each writes its own record: the report and the claims
-take one sample per process, so their spread is the between-process spread.
+take one sample per process, so their spread is the between-process spread. The session runs
+the processes in the plan's rounds (after asv): the first process of every cell, then the
+second of every timing cell, and so on, so a cell's processes see the host at different
+moments of the run (launchers/plan.py).
 
 Why fork and not exec: a fresh interpreter that imports torch, pytest and seqbench takes about
 4 s on this machine kind; a fork takes milliseconds. The parent never runs a torch operation,
