@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -127,3 +128,28 @@ def test_a_run_slow_as_a_whole_is_told_apart_by_its_calibration():
     between = timing._between_runs(_cells(rows, {"w1": 0.4e-3, "w2": 0.48e-3}))
     assert list(between["max_over_min"]) == pytest.approx([1.2, 1.2])
     assert list(between["max_over_min_per_calibration"]) == pytest.approx([1.0, 1.0])
+
+
+def test_any_two_runs_are_every_pair_of_runs_in_every_cell():
+    rows = [
+        (run, "whole", "glibc", cell, [t])
+        for run, ts in [("w1", (1.0, 1.0)), ("w2", (1.05, 1.2)), ("w3", (1.0, 1.0))]
+        for cell, t in zip(("a", "b"), ts, strict=True)
+    ]
+    (row,) = timing._pairs_of_runs(_cells(rows), 1.10).to_dict("records")
+    # Cell a: 1.05, 1.05, 1.0; cell b: 1.2, 1.2, 1.0 over the pairs (w1,w2), (w1,w3), (w2,w3).
+    assert row["pairs_of_runs"] == 3
+    assert row["median_max_over_min"] == pytest.approx(1.05)
+    assert row["share_over_threshold"] == pytest.approx(2 / 6)
+
+
+def test_spread_within_a_run_and_between_runs_are_told_apart():
+    """Two runs whose processes agree closely but whose medians differ by 10%: a small
+    within-run sd, a large between-run sd (a component the processes of a run share)."""
+    rows = [
+        ("w1", "whole", "glibc", "a", [1.00, 1.01, 0.99]),
+        ("w2", "whole", "glibc", "a", [1.10, 1.111, 1.089]),
+    ]
+    (row,) = timing._spread_sources(_cells(rows)).to_dict("records")
+    assert row["within_run_process_sd"] == pytest.approx(0.01, rel=0.01)
+    assert row["between_run_median_sd"] == pytest.approx(np.log(1.1) / np.sqrt(2), rel=1e-6)

@@ -25,6 +25,7 @@ and summary.md.
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import sys
 import time
@@ -175,6 +176,59 @@ def _between_runs(cells: pd.DataFrame) -> pd.DataFrame:
             median_s=("run_median_s", "median"),
             max_over_min=("run_median_s", spread),
             max_over_min_per_calibration=("per_calibration", spread),
+        )
+        .reset_index()
+    )
+
+
+def _pairs_of_runs(cells: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per allocator, over every pair of its full runs and every cell: the median max/min of
+    the pair's two run medians and the share over `threshold`. Max/min over n runs grows with
+    n when nothing changes; two runs are what a comparison (and the paired gate) meets."""
+    full = cells[cells["kind"].isin(["whole", "timing"])]
+    rows = []
+    for allocator, group in full.groupby("allocator"):
+        by_cell = group.pivot_table(index="run", columns="cell", values="run_median_s")
+        ratios = [
+            np.maximum(by_cell.loc[a], by_cell.loc[b]) / np.minimum(by_cell.loc[a], by_cell.loc[b])
+            for a, b in itertools.combinations(by_cell.index, 2)
+        ]
+        if not ratios:
+            continue
+        values = pd.concat(ratios).dropna()
+        rows.append(
+            {
+                "allocator": allocator,
+                "pairs_of_runs": len(ratios),
+                "median_max_over_min": float(values.median()),
+                "share_over_threshold": float((values > threshold).mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _spread_sources(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per allocator, medians over cells of two standard deviations on the log scale (≈ a
+    fraction of the time): of a process's median about its run's mean (within a run), and of
+    the run medians (between runs). Were the processes independent draws, a run median of 3
+    would have about 0.67× the within-run sd (the median of 3 normals has variance 0.449σ²);
+    a between-run sd above that is a component the processes of one run share."""
+    full = cells[cells["kind"].isin(["whole", "timing"])]
+    rows = []
+    for (allocator, cell), group in full.groupby(["allocator", "cell"]):
+        logs = [np.log(t) for t in group["process_medians_s"] if len(t) >= 2]
+        if len(group) < 2 or not logs:
+            continue
+        within = float(np.sqrt(np.mean([np.var(v, ddof=1) for v in logs])))
+        between = float(np.std(np.log(group["run_median_s"].astype(float)), ddof=1))
+        rows.append({"allocator": allocator, "cell": cell, "within": within, "between": between})
+    frame = pd.DataFrame(rows, columns=["allocator", "cell", "within", "between"])
+    return (
+        frame.groupby("allocator")
+        .agg(
+            cells=("cell", "count"),
+            within_run_process_sd=("within", "median"),
+            between_run_median_sd=("between", "median"),
         )
         .reset_index()
     )
@@ -344,6 +398,14 @@ def summarize_study(out: Path) -> str:
             f"Runs: {len(runs)}. Whole runs' allocator: {baseline}.",
             "## Targets\n\n" + markdown_table(targets),
             "## Allocators\n\n" + markdown_table(allocators.round(3)),
+            "## Any two runs\n\nOver every pair of full runs and every timing cell: the "
+            f"pair's max/min; the share is over {TARGET_BETWEEN_RUNS_RATIO:.2f}.\n\n"
+            + markdown_table(_pairs_of_runs(cells, TARGET_BETWEEN_RUNS_RATIO).round(4)),
+            "## Where the spread comes from\n\nMedians over cells of standard deviations on "
+            "the log scale: a process's median about its run's mean, and the run medians. "
+            "Independent processes would give a run median of 3 about 0.67× the first; more "
+            "than that is a component the processes of one run share (the host's drift, when "
+            "they run back to back).\n\n" + markdown_table(_spread_sources(cells).round(4)),
             "## Alone against inside\n\n" + markdown_table(alone.round(5)),
             "## Between runs, per cell\n\n" + markdown_table(between.round(5)),
         ]
