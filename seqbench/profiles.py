@@ -80,6 +80,16 @@ def timing_rounds(
     return total if processes == 1 else max(2, math.ceil(total / processes))
 
 
+# A process of an article-sized timing cell times at least this many tokens (B·T per round),
+# in at most SHORT_STEP_MAX_ROUNDS rounds. Why: a step at T=10 takes 0.3-2 ms and its rounds
+# fall in a fast and a slow mode (GRU forward: 0.59-0.69 against 0.76-0.95 ms), so the median
+# of 10 rounds jumps between them from process to process: at T=10 a process's median moved
+# 5.8% (sd), against 2% at T >= 100, and three T=10 cells spread 1.10-1.13x over 5 whole runs
+# (results/timing-study-xeon-rounds). 100 rounds of such a step cost under 0.3 s.
+MIN_TIMED_TOKENS_PER_PROCESS = 100_000
+SHORT_STEP_MAX_ROUNDS = 100
+
+
 # Worker processes per timing cell in quick and seed: the least that shows between-process
 # spread at all. Each costs its own warm-up round; at T=20000 a round is seconds.
 TIMING_PROCESSES = 3
@@ -89,6 +99,10 @@ def _article_sizes(family: str, model: str, T: int, rounds_budget: int) -> CellC
     # The article's headline configuration: batch 100, input 1, hidden 50, mean-sign.
     timed = family in TIMING_FAMILIES
     processes = TIMING_PROCESSES if timed else 1
+    rounds = timing_rounds(100, T, rounds_budget, processes=processes)
+    if timed:  # a short step: enough rounds for a steady median (MIN_TIMED_TOKENS_PER_PROCESS)
+        short = math.ceil(MIN_TIMED_TOKENS_PER_PROCESS / (100 * T))
+        rounds = max(rounds, min(SHORT_STEP_MAX_ROUNDS, short))
     return CellConfig(
         family=family,
         model=model,
@@ -97,9 +111,7 @@ def _article_sizes(family: str, model: str, T: int, rounds_budget: int) -> CellC
         batch_size=100,
         input_size=1,
         hidden_size=50,
-        rounds=timing_rounds(100, T, rounds_budget, processes=processes)
-        if family != "memory"
-        else 1,
+        rounds=rounds if family != "memory" else 1,
         warmup_rounds=1 if family != "memory" else 0,
         processes=processes,
     )

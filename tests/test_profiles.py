@@ -47,6 +47,11 @@ def test_quick_has_the_article_sizes_up_to_5000():
     timed = [c for c in cells if c.family == "throughput"]
     assert all(c.processes == 3 and c.rounds >= 2 for c in timed)
     assert all(c.processes == 1 for c in cells if c.family in ("memory", "gradients"))
+    # Rounds per process: a short step gets enough rounds to time 100k tokens (its rounds
+    # fall in two modes, and the median of a few jumps between them); longer steps keep the
+    # budget rule.
+    rounds = {c.seq_len: c.rounds for c in timed if c.impl == "fused"}
+    assert rounds == {10: 100, 100: 10, 1000: 7, 5000: 2}
 
 
 def test_quick_has_b1_latency_at_three_lengths():
