@@ -416,6 +416,26 @@ PROFILES: dict[str, Callable[[], list[CellConfig]]] = {
 DEFAULT_PROFILE = "quick"
 
 
+def _at_lengths(cells: list[CellConfig], lengths: list[int]) -> list[CellConfig]:
+    """The profile's cells moved to `lengths`. Profiles sweep T, so many cells collapse into
+    one (same family and id), in the order they first appear; the one the profile measured
+    nearest that length (in log T; the first on a tie) lends its settings, so a cell the
+    profile has keeps its own rounds and a length it lacks takes its nearest neighbour's
+    (rounds fall with T: T=10's 100 rounds of 1 ms at T=5000 would take minutes)."""
+    chosen: dict[tuple[str, str], tuple[float, CellConfig]] = {}
+    order: list[tuple[str, str]] = []
+    for cell in cells:
+        for T in lengths:
+            new = cell.replace(seq_len=T)
+            key = (new.family, new.cell_id)
+            distance = abs(math.log(cell.seq_len / T))
+            if key not in chosen:
+                order.append(key)
+            if key not in chosen or distance < chosen[key][0]:
+                chosen[key] = (distance, new)
+    return [chosen[key][1] for key in order]
+
+
 def build_cells(profile: str, overrides: Overrides | None = None) -> list[CellConfig]:
     """The profile's cells after the user's overrides; every cell is validated."""
     if profile not in PROFILES:
@@ -424,18 +444,7 @@ def build_cells(profile: str, overrides: Overrides | None = None) -> list[CellCo
     overrides.validate()
     cells = PROFILES[profile]()
     if overrides.seq_lens:
-        lengths = sorted(set(overrides.seq_lens))
-        seen, expanded = set(), []
-        for cell in cells:
-            for T in lengths:
-                new = cell.replace(seq_len=T)
-                # Profiles sweep T, so many cells collapse into one (same family and id);
-                # the first keeps its timing rounds.
-                key = (new.family, new.cell_id)
-                if key not in seen:
-                    seen.add(key)
-                    expanded.append(new)
-        cells = expanded
+        cells = _at_lengths(cells, sorted(set(overrides.seq_lens)))
     cells = [
         c
         for c in cells

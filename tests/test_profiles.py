@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from seqbench.config import FAMILIES, CellConfig
@@ -143,6 +145,18 @@ def test_overrides_filter_and_replace():
     assert {(c.model, c.seq_len, c.family, c.threads) for c in cells} == {
         ("gru", 64, "throughput", 1)
     }
+
+
+def test_lengths_asked_for_keep_the_profiles_rounds_at_those_lengths():
+    """--seq-lens moves every cell to the lengths given; a length the profile measures keeps
+    its own rounds, one it lacks takes its nearest length's (not the shortest cell's: T=10's
+    100 rounds at T=5000 would take minutes)."""
+    only = Overrides(families=("throughput",), impls=("fused",), models=("gru",))
+    native = {c.seq_len: c.rounds for c in build_cells("quick", only)}
+    moved = build_cells("quick", replace(only, seq_lens=(10, 100, 1000, 5000, 20000, 30)))
+    rounds = {c.seq_len: c.rounds for c in moved}
+    assert rounds == native | {20000: native[5000], 30: native[10]}
+    assert len(moved) == len(rounds)  # one cell per length
 
 
 @pytest.mark.parametrize(
