@@ -178,11 +178,17 @@ def _is_benchmark(item: pytest.Item) -> bool:
     return Path(str(item.path)).resolve().parent == BENCHMARKS_DIR
 
 
+# The worker process(es) of a benchmark item that the next pytest_runtest_protocol call runs.
+PROCESSES = pytest.StashKey[list]()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> bool | None:
     """With --seqbench-fork the benchmark items run in the plan's order, one worker process at
     a time, so a timing cell's processes fall in the plan's rounds (launchers/plan.py), spread
-    over the run, not back to back. Any other item runs first, as pytest runs it."""
+    over the run, not back to back. Any other item runs first, as pytest runs it. Each step
+    goes through pytest_runtest_protocol, so pytest's wrappers of it (warning capture,
+    faulthandler) surround each worker as they did when pytest's own loop ran the items."""
     config = session.config
     if not config.getoption("--seqbench-fork") or config.option.collectonly:
         return None
@@ -197,7 +203,9 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     pending = config.seqbench_pending
     for entry in config.seqbench_plan:
         if entry.nodeid in benchmarks and entry.process in pending.get(entry.nodeid, ()):
-            _run_in_workers(benchmarks[entry.nodeid], [entry.process])
+            item = benchmarks[entry.nodeid]
+            item.stash[PROCESSES] = [entry.process]
+            config.hook.pytest_runtest_protocol(item=item, nextitem=None)
             _stop_if_asked(session)
     return True
 
@@ -214,19 +222,15 @@ def _stop_if_asked(session: pytest.Session) -> None:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     if not item.config.getoption("--seqbench-fork") or not _is_benchmark(item):
         return None  # pytest runs the item in this process, once
-    # Reached only through pytest's own loop (collection errors let through): all at once.
-    _run_in_workers(item, item.config.seqbench_pending.get(item.nodeid, [None]))
-    return True
-
-
-def _run_in_workers(item: pytest.Item, processes: list[int | None]) -> None:
     config = item.config
     device = _device(config)
     if not hasattr(config, "_seqbench_machine_info"):
         workers.prepare_session(config, device)
     if "matmul_ceiling" in item.fixturenames and config.seqbench_matmul_ceiling is None:
         config.seqbench_matmul_ceiling = workers.in_fork(matmul_ceiling_flop_per_s, device)
+    processes = item.stash.get(PROCESSES, None) or config.seqbench_pending.get(item.nodeid, [None])
     workers.run_item(item, processes)
+    return True
 
 
 def _cell(item: pytest.Item) -> CellConfig | None:
