@@ -161,12 +161,18 @@ def cell_table(out: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _full_runs(cells: pd.DataFrame) -> pd.DataFrame:
+    """The rows of runs with every timing cell (whole runs and timing-family runs), not the
+    alone runs."""
+    return cells[cells["kind"].isin(["whole", "timing"])]
+
+
 def _between_runs(cells: pd.DataFrame) -> pd.DataFrame:
     """Per (allocator, cell) over the runs with every timing cell: max/min of run medians,
     and the same with each run's medians divided by its calibration GEMM. The second tells a
     host that ran slower for a whole run (every cell and the GEMM alike) from a cell that
     moves by itself; it is a diagnosis, not the target, which is about raw times."""
-    full = cells[cells["kind"].isin(["whole", "timing"])]
+    full = _full_runs(cells)
     full = full.assign(per_calibration=full["run_median_s"] / full["calibration_s"])
     spread = lambda v: v.max() / v.min()  # noqa: E731
     return (
@@ -185,7 +191,7 @@ def _pairs_of_runs(cells: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Per allocator, over every pair of its full runs and every cell: the median max/min of
     the pair's two run medians and the share over `threshold`. Max/min over n runs grows with
     n when nothing changes; two runs are what a comparison (and the paired gate) meets."""
-    full = cells[cells["kind"].isin(["whole", "timing"])]
+    full = _full_runs(cells)
     rows = []
     for allocator, group in full.groupby("allocator"):
         by_cell = group.pivot_table(index="run", columns="cell", values="run_median_s")
@@ -213,7 +219,7 @@ def _spread_sources(cells: pd.DataFrame) -> pd.DataFrame:
     the run medians (between runs). Were the processes independent draws, a run median of 3
     would have about 0.67× the within-run sd (the median of 3 normals has variance 0.449σ²);
     a between-run sd above that is a component the processes of one run share."""
-    full = cells[cells["kind"].isin(["whole", "timing"])]
+    full = _full_runs(cells)
     rows = []
     for (allocator, cell), group in full.groupby(["allocator", "cell"]):
         logs = [np.log(t) for t in group["process_medians_s"] if len(t) >= 2]
@@ -252,7 +258,7 @@ def _held_out(cells: pd.DataFrame) -> pd.DataFrame:
     as processes are added). `inside_prediction`: the 95% prediction interval for a new
     run's median from their run medians (analysis.stats.prediction_interval), which is."""
     rows = []
-    full = cells[cells["kind"].isin(["whole", "timing"])]
+    full = _full_runs(cells)
     for (allocator, cell), group in full.groupby(["allocator", "cell"]):
         if len(group) < 2:
             continue
