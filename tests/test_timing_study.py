@@ -21,6 +21,8 @@ def _cells(rows: list[tuple], calibration_s: dict[str, float] | None = None) -> 
                 "calibration_s": (calibration_s or {}).get(run, 1.0),
                 "cell": cell,
                 "process_medians_s": times,
+                "process_rounds_s": [[t] * 5 for t in times],  # steady rounds
+                "process_wall_s": [np.nan] * len(times),
                 "run_median_s": float(pd.Series(times).median()),
             }
             for run, kind, allocator, cell, times in rows

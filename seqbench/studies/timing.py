@@ -12,6 +12,9 @@ It measures, on this machine, what README's "Timing" section states:
   from the other runs' processes;
 - allocators: --allocator-runs runs of quick's timing families under each other allocator,
   their between-run spread and their speed against the whole runs' allocator;
+- where the between-run spread comes from (rounds, processes, or runs as wholes), what more
+  processes or rounds would buy and cost, and each run's shift over all cells
+  (studies/spread.py);
 - the wall time of each whole quick run.
 
 Every run goes through the default launcher, one at a time, in an order shuffled per repetition
@@ -52,7 +55,7 @@ from seqbench.launchers.plan import make_plan
 from seqbench.launchers.supervisor import Supervisor
 from seqbench.profiles import DEFAULT_PROFILE, Overrides, build_cells
 from seqbench.results import load_results
-from seqbench.studies import stopped
+from seqbench.studies import spread, stopped
 
 # The cell the issue found 1.65× slower inside whole runs than alone, and the one whose
 # between-run spread was the worst (1.75×): LSTM train step at T=100 and T=1000.
@@ -135,12 +138,30 @@ def collect(
             print(f"{folder.name}: {wall_s:.0f} s", file=sys.stderr)
 
 
+def _process_walls(folder: Path) -> dict[str, float]:
+    """Run key → seconds from the previous record's finish to its own: the wall time of that
+    worker process, fork, set-up and warm-up included (a run's first record has none)."""
+    found = sorted(
+        records.read_records(folder / "cells").items(), key=lambda kv: kv[1]["finished_unix_s"]
+    )
+    return {
+        key: record["finished_unix_s"] - previous["finished_unix_s"]
+        for (_, previous), (key, record) in itertools.pairwise(found)
+    }
+
+
+# Columns of cell_table that stay out of cells.csv: the rounds are in the run folders.
+PER_PROCESS_DETAIL = ["process_rounds_s", "process_wall_s"]
+
+
 def cell_table(out: Path) -> pd.DataFrame:
-    """Per run and timing cell: each process's median time and the run's median of them."""
+    """Per run and timing cell: each process's median time, rounds and wall time, and the
+    run's median of the process medians."""
     runs = pd.read_csv(out / "runs.csv")
     rows = []
     for run in runs.to_dict("records"):
         results = load_results([out / "runs" / run["run"]])
+        walls = _process_walls(out / "runs" / run["run"])
         machine = "; ".join(sorted(machine_names(results)))
         # The host's speed during the run: its calibration GEMM's fastest round.
         calibration_s = min(calibrations(results).values(), default=np.nan)
@@ -148,6 +169,10 @@ def cell_table(out: Path) -> pd.DataFrame:
         timed = entries[entries["family"].isin(TIMING_FAMILIES) & (entries["status"] == "ok")]
         for fullname, group in timed.groupby("fullname"):
             times = group["time_median_s"].astype(float).tolist()
+            # Each process's rounds (None where a run was saved without them).
+            rounds = [
+                list(r) if isinstance(r, list | tuple) else None for r in group["round_times_s"]
+            ]
             rows.append(
                 {
                     **run,
@@ -155,6 +180,8 @@ def cell_table(out: Path) -> pd.DataFrame:
                     "calibration_s": calibration_s,
                     "cell": fullname.split("::")[-1],
                     "process_medians_s": times,
+                    "process_rounds_s": rounds,
+                    "process_wall_s": [walls.get(key, np.nan) for key in group["run_key"]],
                     "run_median_s": float(np.median(times)),
                 }
             )
@@ -174,14 +201,14 @@ def _between_runs(cells: pd.DataFrame) -> pd.DataFrame:
     moves by itself; it is a diagnosis, not the target, which is about raw times."""
     full = _full_runs(cells)
     full = full.assign(per_calibration=full["run_median_s"] / full["calibration_s"])
-    spread = lambda v: v.max() / v.min()  # noqa: E731
+    ratio = lambda v: v.max() / v.min()  # noqa: E731
     return (
         full.groupby(["allocator", "cell"])
         .agg(
             runs=("run_median_s", "count"),
             median_s=("run_median_s", "median"),
-            max_over_min=("run_median_s", spread),
-            max_over_min_per_calibration=("per_calibration", spread),
+            max_over_min=("run_median_s", ratio),
+            max_over_min_per_calibration=("per_calibration", ratio),
         )
         .reset_index()
     )
@@ -347,7 +374,7 @@ def summarize_study(out: Path) -> str:
             f"the study's runs come from {len(machines)} machines ({listed}): remove the "
             "runs of all but one (folder and runs.csv row) and run the study again"
         )
-    cells.to_csv(out / "cells.csv", index=False)
+    cells.drop(columns=PER_PROCESS_DETAIL).to_csv(out / "cells.csv", index=False)
     runs = pd.read_csv(out / "runs.csv")
     baseline = _baseline(runs)
     between, held, alone = _between_runs(cells), _held_out(cells), _alone(cells)
@@ -357,6 +384,9 @@ def summarize_study(out: Path) -> str:
     default = between[between["allocator"] == baseline]
     held_default = held[held["allocator"] == baseline]
     alone_default = alone[alone["allocator"] == baseline]
+    parts = spread.components(_full_runs(cells))
+    shifts, shifted = spread.run_shifts(_full_runs(cells))
+    shifted_default = shifted[shifted["allocator"] == baseline]
     targets = pd.DataFrame(
         [
             {
@@ -368,6 +398,14 @@ def summarize_study(out: Path) -> str:
                 "what": "the same, each run divided by its calibration GEMM (worst cell; "
                 "diagnosis: what is left when the host's speed is taken out)",
                 "measured": f"{default['max_over_min_per_calibration'].max():.3f}",
+                "target": "",
+            },
+            {
+                "what": "the same, each run's shift over all its cells taken out (worst cell; "
+                "diagnosis: what is left of a cell's own spread)",
+                "measured": f"{shifted_default['worst_without_run_shifts'].max():.3f}"
+                if len(shifted_default)
+                else "no full runs",
                 "target": "",
             },
             {
@@ -412,6 +450,29 @@ def summarize_study(out: Path) -> str:
             "Independent processes would give a run median of 3 about 0.67× the first; more "
             "than that is a component the processes of one run share (the host's drift, when "
             "they run back to back).\n\n" + markdown_table(_spread_sources(cells).round(4)),
+            "## Rounds, processes and runs\n\nPer sequence length, pooled over cells (root mean "
+            "variance), three parts of a run time's spread as standard deviations on the log "
+            "scale (studies/spread.py): a process's median of its rounds (from their robust "
+            "spread), what a process adds beyond its rounds, and what the processes of one run "
+            "share. Then the run times' observed sd and the model's for what ran: equal by "
+            "construction where the run part is above 0, above the observed where the process "
+            "medians' spread alone exceeds it (heavy-tailed processes, which a median of 3 "
+            "resists better than normal theory says).\n\n"
+            + markdown_table(spread.by_length(parts).round(4)),
+            "## What more processes or rounds would buy\n\nEach cell's observed between-run "
+            "variance (pooled over its sequence length) scaled by the change the model predicts: "
+            "the between-run sd (median cell), the worst cell's max/min over "
+            f"{max(len(whole), 2)} runs (median over simulated studies, cells independent) and "
+            f"the share of those studies with every cell within {TARGET_BETWEEN_RUNS_RATIO:.2f}, "
+            "and the wall time each whole run would add (each added process at a worker's "
+            "measured wall time, each added round at the cell's round time). The first row is "
+            "what ran: its worst cell against the measured one checks the model's tails.\n\n"
+            + markdown_table(
+                spread.trade_off(parts, max(len(whole), 2), TARGET_BETWEEN_RUNS_RATIO).round(4)
+            ),
+            "## Each run's shift\n\nA run's mean deviation over every cell from the cells' "
+            "means over runs (the host's speed during that run), next to its calibration GEMM."
+            "\n\n" + markdown_table(shifts.round(4)),
             "## Alone against inside\n\n" + markdown_table(alone.round(5)),
             "## Between runs, per cell\n\n" + markdown_table(between.round(5)),
         ]
