@@ -18,6 +18,7 @@ from seqbench.config import CellConfig
 from seqbench.models.costs import param_count, train_step_flops
 from seqbench.report import build_report
 from seqbench.report.figures import FIGURES
+from seqbench.report.tables import _independent_units
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report" / "smoke"
 FIXTURE_JSON = FIXTURE / "benchmarks.json"
@@ -288,3 +289,20 @@ def test_the_answer_ranks_torch_s_models_and_shows_variants_alongside():
     cell = table.loc[table["T (steps)"] == "100", "learns adding"].item()
     assert cell.startswith("**gru** (solved rnn 0/5, lstm 0/5, gru 3/5)")
     assert "alongside, not ranked: solved gru@article 5/5, lstm-fb1 5/5" in cell
+
+
+def test_a_configuration_measured_in_several_runs_has_runs_as_its_samples():
+    """Processes of one run share its shift: with two runs, the interval's samples are the
+    two run medians, not the six processes, so n is 2 and the range spans the runs."""
+    per_process = pd.DataFrame(
+        {
+            "model": ["lstm"] * 6 + ["gru"] * 3,
+            "run": ["a", "a", "a", "b", "b", "b", "a", "a", "a"],
+            "value": [1.0, 1.01, 0.99, 1.1, 1.11, 1.09, 2.0, 2.1, 2.2],
+        }
+    )
+    units = _independent_units(per_process, ["model"]).sort_values(["model", "value"])
+    assert units.to_dict("list") == {
+        "model": ["gru", "gru", "gru", "lstm", "lstm"],
+        "value": [2.0, 2.1, 2.2, 1.0, 1.1],
+    }

@@ -249,7 +249,10 @@ def method() -> list[Block]:
                 "configuration); a timing across processes, each process contributing the "
                 "median of its timed rounds "
                 "(rounds inside one process share its heap history, so they say nothing about how "
-                "the next run differs; their spread is shown apart as within-process IQR).",
+                "the next run differs; their spread is shown apart as within-process IQR). Where "
+                "several runs measured one configuration, each run contributes the median of its "
+                "processes instead, since the processes of one run share its shift (the host's "
+                "speed over that run).",
                 f"Intervals: the distribution-free {CONFIDENCE:.0%} interval of the median "
                 "from order statistics (scipy.stats.quantile_test), exact at any n but only "
                 "possible from "

@@ -8,8 +8,8 @@ It measures, on this machine, what README's "Timing" section states:
 - alone against inside: one cell (LSTM train step at T=100 and T=1000) run alone, against
   the same cell inside the whole runs;
 - held out: how often a run's median lies inside the 95% prediction interval of the other
-  runs' medians, and (for comparison) inside the interval of the median the report computes
-  from the other runs' processes;
+  runs' medians, and (for comparison) inside the interval of the median from the other
+  runs' processes pooled, which the report computes for one run's processes;
 - allocators: --allocator-runs runs of quick's timing families under each other allocator,
   their between-run spread and their speed against the whole runs' allocator;
 - where the between-run spread comes from (rounds, processes, or runs as wholes), what more
@@ -280,10 +280,12 @@ HELD_OUT_COLUMNS = [
 
 def _held_out(cells: pd.DataFrame) -> pd.DataFrame:
     """Per (allocator, cell, run): is the run's median inside two intervals from the other
-    runs? `inside_median_ci`: the interval of the median that the report computes from their
-    processes (its range below 6 values), which is not built to hold a new run (it shrinks
-    as processes are added). `inside_prediction`: the 95% prediction interval for a new
-    run's median from their run medians (analysis.stats.prediction_interval), which is."""
+    runs? `inside_median_ci`: the interval of the median from their processes pooled (its
+    range below 6 values), the report's interval for one run's processes, which is not built
+    to hold a new run (it shrinks as processes are added; over several runs the report now
+    takes one value per run, report/tables.py). `inside_prediction`: the 95% prediction
+    interval for a new run's median from their run medians (analysis.stats.prediction_interval),
+    which is."""
     rows = []
     full = _full_runs(cells)
     for (allocator, cell), group in full.groupby(["allocator", "cell"]):
@@ -420,8 +422,9 @@ def summarize_study(out: Path) -> str:
                 "target": f"≥ {TARGET_HELD_OUT_FRACTION:.0%}",
             },
             {
-                "what": "held-out run's median inside the report's interval of the median "
-                "from the other runs' processes (not built to hold a new run)",
+                "what": "held-out run's median inside the interval of the median from the "
+                "other runs' processes pooled (the report's for one run; not built to hold a "
+                "new run)",
                 "measured": _fraction(held_default["inside_median_ci"]),
                 "target": "(shown for comparison)",
             },
