@@ -55,23 +55,47 @@ def test_steady_rounds_leave_the_spread_to_processes_and_runs():
 
 
 def test_slow_first_rounds_move_a_median_but_are_not_counted_as_its_noise():
-    """A process's first timed round runs slow after its warm-up; the others are
-    steady. The median barely moves, so the rounds part stays 0 (a bootstrap would not)."""
+    """A process's first timed round runs slow after its warm-up, alike in every process;
+    the others are steady. That is a level, not spread: the rounds part stays 0 (a bootstrap
+    over all rounds would not)."""
     rounds = [1.2, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     full = _full({f"w{i}": [rounds, rounds, rounds] for i in range(3)})
     assert spread.components(full).loc[0, "rounds_var"] == 0.0
-    noisy = [1.0, 1.02, 0.98, 1.01, 0.99, 1.03, 0.97]
-    full = _full({f"w{i}": [noisy, noisy, noisy] for i in range(3)})
-    assert spread.components(full).loc[0, "rounds_var"] > 0.0
 
 
-def _parts(rounds_var: float, process_var: float, run_var: float) -> pd.DataFrame:
+def test_the_rounds_part_is_taken_out_of_the_spread_between_processes():
+    """Rounds after the first spread ±2%: the rounds part is their robust variance times
+    that of a median of 6, and the process part is what the process medians add beyond."""
+    noisy = np.array([1.3, 1.0, 1.02, 0.98, 1.0, 1.02, 0.98])
+    full = _full({f"w{i}": [list(noisy * p) for p in (0.97, 1.0, 1.03)] for i in range(3)})
+    (row,) = spread.components(full).to_dict("records")
+    logs = np.log(noisy[1:])
+    mad = np.median(np.abs(logs - np.median(logs)))
+    expected = (1.4826 * mad * 6 / 5.2) ** 2 * spread.median_variance_factor(6)
+    assert row["rounds_var"] == pytest.approx(expected)
+    within = np.var(np.log([0.97, 1.0, 1.03]), ddof=1)
+    assert row["process_var"] == pytest.approx(within - expected)
+    assert 0 < row["process_var"] < within
+
+
+def test_two_rounds_cannot_tell_rounds_from_processes():
+    full = _full({f"w{i}": [[1.06, 1.0], [1.1, 1.04], [1.0, 0.97]] for i in range(3)})
+    (row,) = spread.components(full).to_dict("records")
+    assert np.isnan(row["rounds_var"])
+    within = np.var(np.log([1.03, 1.07, 0.985]), ddof=1)
+    assert row["process_var"] == pytest.approx(within)
+
+
+NO_SHIFTS = pd.DataFrame(columns=["allocator", "run", "shift", "calibration_ms"])
+
+
+def _parts(rounds_var: float, process_var: float, run_var: float, cells: int = 1) -> pd.DataFrame:
     k = 3
     return pd.DataFrame(
         [
             {
                 "allocator": "tcmalloc",
-                "cell": CELL,
+                "cell": f"{CELL}{i}",
                 "seq_len": 100,
                 "runs": 5,
                 "processes": k,
@@ -84,15 +108,15 @@ def _parts(rounds_var: float, process_var: float, run_var: float) -> pd.DataFram
                 "between_var": run_var
                 + spread.median_variance_factor(k) * (process_var + rounds_var),
             }
+            for i in range(cells)
         ]
     )
 
 
 def test_more_processes_buy_nothing_against_a_run_part_and_more_rounds_only_the_rounds():
-    table = spread.trade_off(_parts(0.0, 0.0, 0.02**2), runs=5, threshold=1.10)
-    table = table.set_index("option")
-    assert table["median_between_sd"].to_numpy() == pytest.approx([0.02] * 4)
-    table = spread.trade_off(_parts(0.01**2, 0.02**2, 0.0), runs=5, threshold=1.10)
+    table = spread.trade_off(_parts(0.0, 0.0, 0.02**2), NO_SHIFTS, threshold=1.10)
+    assert table["median_between_sd"].to_numpy() == pytest.approx([0.02] * len(spread.OPTIONS))
+    table = spread.trade_off(_parts(0.01**2, 0.02**2, 0.0), NO_SHIFTS, threshold=1.10)
     sd = table.set_index("option")["median_between_sd"]
     k3, k5 = spread.median_variance_factor(3), spread.median_variance_factor(5)
     assert sd["as run"] == pytest.approx(np.sqrt(k3 * (0.01**2 + 0.02**2)))
@@ -101,22 +125,41 @@ def test_more_processes_buy_nothing_against_a_run_part_and_more_rounds_only_the_
     assert sd["twice the rounds"] == pytest.approx(np.sqrt(k3 * (0.01**2 * factor + 0.02**2)))
 
 
+def test_the_observed_spread_anchors_the_model():
+    """Two cells of one length whose observed spreads differ: each option scales their
+    pooled observed variance, so 'as run' is the observed, whatever the model says."""
+    parts = _parts(0.0, 0.02**2, 0.0, cells=2)
+    parts["between_var"] = [0.01**2, 0.03**2]
+    table = spread.trade_off(parts, NO_SHIFTS, threshold=1.10).set_index("option")
+    pooled_sd = np.sqrt((0.01**2 + 0.03**2) / 2)
+    assert table.loc["as run", "median_between_sd"] == pytest.approx(pooled_sd)
+    k3, k5 = spread.median_variance_factor(3), spread.median_variance_factor(5)
+    assert table.loc["5 processes", "median_between_sd"] == pytest.approx(
+        pooled_sd * np.sqrt(k5 / k3)
+    )
+
+
 def test_the_time_an_option_adds():
-    """3 processes of 2 s each ran: 2 more processes add 4 s; 10 more rounds of 0.1 s add
-    1 s to each of the 3."""
-    added = spread.trade_off(_parts(1e-4, 1e-4, 0.0), runs=5, threshold=1.10)
+    """3 processes of 2 s each ran (10 rounds of 0.1 s): a 4th adds 2 s, two more 4 s; 10
+    more rounds add 1 s to each process, 4 fewer take 0.4 s from each."""
+    added = spread.trade_off(_parts(1e-4, 1e-4, 0.0), NO_SHIFTS, threshold=1.10)
     added = added.set_index("option")["added_s_per_run"]
     assert added["as run"] == 0.0
+    assert added["4 processes"] == pytest.approx(2.0)
     assert added["5 processes"] == pytest.approx(4.0)
+    assert added["5 processes, 3/5 of the rounds"] == pytest.approx(5 * 1.6 - 6.0)
     assert added["twice the rounds"] == pytest.approx(3.0)
     assert added["10 processes, twice the rounds"] == pytest.approx(10 * 3.0 - 6.0)
 
 
-def test_the_worst_cell_over_runs_grows_with_the_spread():
-    calm, _ = spread._worst(np.full(50, 0.005), runs=5, threshold=1.10)
-    noisy, share = spread._worst(np.full(50, 0.03), runs=5, threshold=1.10)
-    assert 1.0 < calm < 1.05 < noisy
-    assert share < 0.5
+def test_a_shift_every_cell_shares_spreads_the_worst_cell_less_than_independent_noise():
+    sd = np.full(50, 0.02)
+    shared, share_shared = spread._worst(sd, np.zeros(50), runs=5, threshold=1.10)
+    independent, share_independent = spread._worst(np.zeros(50), sd, runs=5, threshold=1.10)
+    assert 1.0 < shared < 1.06 < independent
+    assert share_shared > share_independent
+    calm, _ = spread._worst(np.zeros(50), np.full(50, 0.005), runs=5, threshold=1.10)
+    assert 1.0 < calm < 1.03
 
 
 def test_a_run_slow_in_every_cell_is_its_shift():

@@ -40,6 +40,20 @@ def test_every_repetition_runs_every_kind_once():
     ]
 
 
+def test_processes_change_every_run_and_nothing_else():
+    plan = timing.planned_runs(2, 1, ["glibc", "tcmalloc"], "tcmalloc", processes=4)
+    runs = [run for batch in plan for run in batch]
+    assert {overrides.processes for _, _, _, overrides in runs} == {4}
+    alone = [o for kind, _, _, o in runs if kind == "alone"]
+    assert all(o.seq_lens == (100, 1000) and o.models == ("lstm",) for o in alone)
+
+
+def test_zero_processes_is_one_line_and_exit_2(tmp_path, capsys):
+    assert timing.main(["--out", str(tmp_path), "--processes", "0"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert not (tmp_path / "runs.csv").exists()
+
+
 def test_between_runs_held_out_and_alone():
     cells = _cells(
         [
@@ -107,6 +121,20 @@ def test_a_study_cut_short_is_summarised(tmp_path, monkeypatch):
     assert "Machine: AMD EPYC 25 167 1 0x2" in text and "no held-out run yet" in text
     assert "Whole runs' allocator: glibc." in text  # from runs.csv, whatever the default
     assert (tmp_path / "summary.md").read_text().strip() == text.strip()
+
+
+def test_a_study_of_several_runs_weighs_processes_and_rounds(tmp_path, monkeypatch):
+    rows = [
+        (run, "whole", "tcmalloc", cell, [t * f, t * f * 1.02, t * f * 0.99])
+        for run, f in [("w1", 1.0), ("w2", 1.03), ("w3", 0.98)]
+        for cell, t in [("test_forward[lstm-T100-s0]", 0.01), ("test_forward[gru-T1000-s0]", 0.1)]
+    ]
+    _study(tmp_path, monkeypatch, rows, ["Intel Xeon 6 167 1 0x1"] * len(rows))
+    text = timing.summarize_study(tmp_path)
+    assert "## What more processes or rounds would buy" in text
+    assert "| tcmalloc | 3 | 4 processes |" in text
+    assert "| tcmalloc | w2 | 0.0" in text  # w2's shift, about +3%
+    assert "process_rounds_s" not in (tmp_path / "cells.csv").read_text()
 
 
 def test_a_run_far_outside_steady_others_is_outside_the_prediction_interval():

@@ -25,6 +25,7 @@ from the cells' means over runs, and what the worst cell's max/min is with it ta
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -38,20 +39,29 @@ SEED = 0  # every random draw here is seeded: a summary regenerates byte-identic
 @cache
 def median_variance_factor(k: int) -> float:
     """Variance of the median of k independent standard normals (1 at k=1, 0.449 at k=3),
-    from 200k seeded draws: accurate to about 0.3%, and the same value every call."""
-    draws = np.random.default_rng(SEED).standard_normal((200_000, k))
+    from seeded draws (200k below k=20, fewer above so memory stays under 40 MB): accurate to
+    about 1%, and the same value every call."""
+    draws = np.random.default_rng(SEED).standard_normal((min(200_000, 5_000_000 // k), k))
     return float(np.median(draws, axis=1).var())
 
 
+MIN_ROUNDS_FOR_SPREAD = 4  # steady rounds a process needs for its rounds' spread
+
+
 def _rounds_variance(rounds_s: list[float]) -> float:
-    """Variance of the median of a process's log round times: the rounds' robust variance
-    (1.4826·MAD, squared) times that of a median of as many standard normals. Robust, because
-    a process's first timed round runs slow after its one warm-up round (in the Xeon studies
-    a median 1.19× the later rounds at T=100): it moves the median by a rank at most, while
-    a bootstrap that resamples it would count it as noise."""
-    logs = np.log(np.asarray(rounds_s, dtype=float))
+    """Variance of the median of a process's log round times, from the spread of its rounds
+    after the first: their robust variance (1.4826·MAD with the small-sample factor
+    n/(n − 0.8), Croux & Rousseeuw 1992, squared) times that of a median of as many standard
+    normals. The first timed round runs slow after the one warm-up round (in the Xeon studies
+    a median 1.19× the later rounds at T=100, 1.06× at T=5000) in every process alike: a
+    shift of the level, not spread between processes. NaN below MIN_ROUNDS_FOR_SPREAD steady
+    rounds (T=5000 runs 2): there the rounds' part is not told apart from the process's."""
+    logs = np.log(np.asarray(rounds_s, dtype=float))[1:]
+    n = len(logs)
+    if n < MIN_ROUNDS_FOR_SPREAD:
+        return float("nan")
     mad = float(np.median(np.abs(logs - np.median(logs))))
-    return (1.4826 * mad) ** 2 * median_variance_factor(len(logs))
+    return (1.4826 * mad * n / (n - 0.8)) ** 2 * median_variance_factor(n)
 
 
 COMPONENT_COLUMNS = [
@@ -70,6 +80,12 @@ COMPONENT_COLUMNS = [
 ]
 
 
+def _seq_len(cell: str) -> int:
+    """T from a cell id (config.py writes `-T{seq_len}-`); 0 where it has none."""
+    found = re.search(r"-T(\d+)-", cell)
+    return int(found.group(1)) if found else 0
+
+
 def components(full: pd.DataFrame) -> pd.DataFrame:
     """Per (allocator, cell) of full runs with ≥ 2 runs and ≥ 2 processes: rounds and
     processes per run, time per round, and the three variances with the observed one.
@@ -80,16 +96,18 @@ def components(full: pd.DataFrame) -> pd.DataFrame:
         if len(group) < 2 or not processes:
             continue
         k = int(np.median([len(p) for p in group["process_medians_s"]]))
-        rounds = [r for run in group["process_rounds_s"] for r in run if r is not None]
+        rounds = [r for run in group["process_rounds_s"] for r in run if r]
         walls = np.array([w for run in group["process_wall_s"] for w in run], dtype=float)
         within = float(np.mean([np.var(np.log(p), ddof=1) for p in processes]))
-        rounds_var = float(np.mean([_rounds_variance(r) for r in rounds])) if rounds else 0.0
+        # NaN: the rounds' part unknown (too few rounds, or runs saved without them), so the
+        # whole within-run spread counts as the processes'.
+        rounds_var = float(np.mean([_rounds_variance(r) for r in rounds])) if rounds else np.nan
         between = float(np.var(np.log(group["run_median_s"].astype(float)), ddof=1))
         rows.append(
             {
                 "allocator": allocator,
                 "cell": cell,
-                "seq_len": int(cell.split("-T")[1].split("-")[0]) if "-T" in cell else 0,
+                "seq_len": _seq_len(cell),
                 "runs": len(group),
                 "processes": k,
                 "rounds": int(np.median([len(r) for r in rounds])) if rounds else 0,
@@ -97,7 +115,7 @@ def components(full: pd.DataFrame) -> pd.DataFrame:
                 # A worker process's wall time, set-up and warm-up included (NaN: unknown).
                 "process_s": float(np.nanmedian(walls)) if np.isfinite(walls).any() else np.nan,
                 "rounds_var": rounds_var,
-                "process_var": max(within - rounds_var, 0.0),
+                "process_var": max(within - np.nan_to_num(rounds_var), 0.0),
                 "run_var": max(between - median_variance_factor(k) * within, 0.0),
                 "between_var": between,
             }
@@ -122,7 +140,7 @@ def modelled_var(parts: pd.DataFrame, processes: pd.Series, rounds_scale: float)
     rounds = parts["rounds"].clip(lower=1).astype(int)
     scaled = np.ceil(rounds * rounds_scale).astype(int)
     rounds_var = (
-        parts["rounds_var"]
+        parts["rounds_var"].fillna(0.0)  # unknown: counted in the process part
         * scaled.map(median_variance_factor)
         / rounds.map(median_variance_factor)
     )
@@ -134,7 +152,7 @@ def by_length(parts: pd.DataFrame) -> pd.DataFrame:
     parts as standard deviations, the observed between-run sd, and the model's for what ran
     (its check)."""
     frame = parts.assign(modelled_var=modelled_var(parts, parts["processes"], 1.0))
-    sd = lambda column: (column, lambda v: float(np.sqrt(np.mean(v))))  # noqa: E731
+    sd = lambda column: (column, lambda v: float(np.sqrt(v.mean())))  # noqa: E731
     return (
         frame.groupby(["allocator", "seq_len"])
         .agg(
@@ -164,24 +182,31 @@ class Option:
 # more rounds, and both.
 OPTIONS = (
     Option("as run", None, 1.0),
+    Option("4 processes", 4, 1.0),
     Option("5 processes", 5, 1.0),
+    Option("5 processes, 3/5 of the rounds", 5, 0.6),
     Option("twice the rounds", None, 2.0),
     Option("10 processes, twice the rounds", 10, 2.0),
 )
 
 
-def _worst(sd: np.ndarray, runs: int, threshold: float) -> tuple[float, float]:
-    """Over simulated studies of `runs` runs, each cell normal on the log scale with its sd
-    and independent of the others: the median worst max/min over cells, and the share of
-    studies with every cell within `threshold`."""
+def _worst(
+    shared_sd: np.ndarray, own_sd: np.ndarray, runs: int, threshold: float
+) -> tuple[float, float]:
+    """Over simulated studies of `runs` runs, each cell normal on the log scale: one shift
+    per run that every cell shares (`shared_sd` its size in each cell), plus the cell's own
+    (`own_sd`). The median worst max/min over cells, and the share of studies with every cell
+    within `threshold`."""
     rng = np.random.default_rng(SEED)
-    draws = rng.standard_normal((SIMULATED_STUDIES, runs, len(sd))) * sd
+    shift = rng.standard_normal((SIMULATED_STUDIES, runs, 1)) * shared_sd
+    draws = shift + rng.standard_normal((SIMULATED_STUDIES, runs, len(own_sd))) * own_sd
     spread = np.exp(draws.max(axis=1) - draws.min(axis=1)).max(axis=1)
     return float(np.median(spread)), float((spread <= threshold).mean())
 
 
 TRADE_OFF_COLUMNS = [
     "allocator",
+    "runs",
     "option",
     "median_between_sd",
     "modelled_worst_max_over_min",
@@ -190,33 +215,41 @@ TRADE_OFF_COLUMNS = [
 ]
 
 
-def trade_off(parts: pd.DataFrame, runs: int, threshold: float) -> pd.DataFrame:
+def trade_off(parts: pd.DataFrame, shifts: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Per allocator and option, from the pooled parts: the model's median between-run sd,
-    the worst cell's max/min over `runs` runs it predicts with the chance every cell is
-    within `threshold`, and the time each whole run adds (processes × a process's wall time,
-    with the added rounds' time, summed over cells)."""
+    the worst cell's max/min over the allocator's number of full runs it predicts with the
+    chance every cell is within `threshold`, and the time each whole run adds (processes ×
+    a process's wall time, with the added rounds' time, summed over cells). Of each cell's
+    run part, the variance of the runs' shifts (`run_shifts`) is simulated as one shift per
+    run that all cells share, the rest as the cell's own."""
     rows = []
     for allocator, group in pooled(parts).groupby("allocator"):
+        runs = int(group["runs"].max())
+        logs = np.log1p(shifts.loc[shifts["allocator"] == allocator, "shift"])
+        shift_var = float(logs.var(ddof=1)) if len(logs) >= 2 else 0.0
         # A process costs its measured wall time (or, unknown, its warm-up and rounds); more
         # rounds add their time to every process.
         process_s = group["process_s"].fillna((group["rounds"] + 1) * group["round_s"])
         spent = (group["processes"] * process_s).sum()
+        as_run = modelled_var(group, group["processes"], 1.0)
+        # The model gives the change; the pooled observed spread anchors it, so the first
+        # row is what ran and only the tails are left for its check.
+        anchor = (group["between_var"] / as_run).where(as_run > 0, 1.0)
+        shared = anchor * np.minimum(group["run_var"], shift_var)
         for option in OPTIONS:
             k = group["processes"]
             if option.processes is not None:
                 k = pd.Series(option.processes, index=group.index)
-            # The model gives the change; the pooled observed spread anchors it, so the first
-            # row is what ran and only the tails are left for its check.
-            ratio = modelled_var(group, k, option.rounds_scale) / modelled_var(
-                group, group["processes"], 1.0
+            var = anchor * modelled_var(group, k, option.rounds_scale)
+            worst, share = _worst(
+                np.sqrt(shared.to_numpy()), np.sqrt((var - shared).to_numpy()), runs, threshold
             )
-            var = group["between_var"] * ratio
-            worst, share = _worst(np.sqrt(var.to_numpy()), runs, threshold)
             more_rounds = np.ceil(group["rounds"] * option.rounds_scale) - group["rounds"]
             cost = (k * (process_s + more_rounds * group["round_s"])).sum() - spent
             rows.append(
                 {
                     "allocator": allocator,
+                    "runs": runs,
                     "option": option.label,
                     "median_between_sd": float(np.sqrt(var.median())),
                     "modelled_worst_max_over_min": worst,

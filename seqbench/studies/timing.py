@@ -32,6 +32,7 @@ import itertools
 import random
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -67,10 +68,15 @@ TARGET_HELD_OUT_FRACTION = 0.90
 
 
 def planned_runs(
-    runs: int, allocator_runs: int, allocators: list[str], baseline: str
+    runs: int,
+    allocator_runs: int,
+    allocators: list[str],
+    baseline: str,
+    processes: int | None = None,
 ) -> list[tuple]:
     """(kind, allocator, repetition, overrides) of every run, repetition by repetition; the
-    whole runs (and their alone runs) are under `baseline`."""
+    whole runs (and their alone runs) are under `baseline`. `processes`, if given, is every
+    timing cell's number of worker processes (`seqbench run --processes`), rounds unchanged."""
     plan = []
     for rep in range(1, max(runs, allocator_runs) + 1):
         batch = []
@@ -82,6 +88,8 @@ def planned_runs(
                 if name != baseline:
                     batch.append(("timing", name, rep, TIMING_ONLY))
                     batch.append(("alone", name, rep, ALONE))
+        if processes is not None:
+            batch = [(*run[:3], replace(run[3], processes=processes)) for run in batch]
         plan.append(batch)
     return plan
 
@@ -113,13 +121,14 @@ def collect(
     allocators: list[str],
     baseline: str,
     seed: int,
+    processes: int | None = None,
 ) -> None:
     root = out / "runs"
     root.mkdir(parents=True, exist_ok=True)
     walls = out / "runs.csv"
     done = pd.read_csv(walls) if walls.exists() else pd.DataFrame(columns=["run"])
     rng = random.Random(seed)
-    for batch in planned_runs(runs, allocator_runs, allocators, baseline):
+    for batch in planned_runs(runs, allocator_runs, allocators, baseline, processes):
         rng.shuffle(batch)
         for kind, allocator, rep, overrides in batch:
             folder = _folder(root, kind, allocator, rep)
@@ -140,9 +149,16 @@ def collect(
 
 def _process_walls(folder: Path) -> dict[str, float]:
     """Run key → seconds from the previous record's finish to its own: the wall time of that
-    worker process, fork, set-up and warm-up included (a run's first record has none)."""
+    worker process, fork, set-up and warm-up included, under the default launcher, which runs
+    one at a time (a run's first record has none; the first after a resume includes the
+    pause, which the median over processes and runs shrugs off)."""
     found = sorted(
-        records.read_records(folder / "cells").items(), key=lambda kv: kv[1]["finished_unix_s"]
+        (
+            (key, record)
+            for key, record in records.read_records(folder / "cells").items()
+            if isinstance(record.get("finished_unix_s"), int | float)
+        ),
+        key=lambda kv: kv[1]["finished_unix_s"],
     )
     return {
         key: record["finished_unix_s"] - previous["finished_unix_s"]
@@ -455,24 +471,25 @@ def summarize_study(out: Path) -> str:
             "they run back to back).\n\n" + markdown_table(_spread_sources(cells).round(4)),
             "## Rounds, processes and runs\n\nPer sequence length, pooled over cells (root mean "
             "variance), three parts of a run time's spread as standard deviations on the log "
-            "scale (studies/spread.py): a process's median of its rounds (from their robust "
-            "spread), what a process adds beyond its rounds, and what the processes of one run "
-            "share. Then the run times' observed sd and the model's for what ran: equal by "
-            "construction where the run part is above 0, above the observed where the process "
-            "medians' spread alone exceeds it (heavy-tailed processes, which a median of 3 "
-            "resists better than normal theory says).\n\n"
+            "scale (studies/spread.py): a process's median of its rounds (from the robust spread "
+            "of its rounds after the first; empty where fewer than 4 remain), what a process "
+            "adds beyond its rounds, and what the processes of one run share. Then the run "
+            "times' observed sd and the model's for what ran: equal where the run part is above "
+            "0, above the observed where the process medians' spread within a run alone exceeds "
+            "it. Where the model's column stands above the observed, it does not fit, and what "
+            "it says of more processes there is too hopeful.\n\n"
             + markdown_table(spread.by_length(parts).round(4)),
             "## What more processes or rounds would buy\n\nEach cell's observed between-run "
             "variance (pooled over its sequence length) scaled by the change the model predicts: "
-            "the between-run sd (median cell), the worst cell's max/min over "
-            f"{max(len(whole), 2)} runs (median over simulated studies, cells independent) and "
-            f"the share of those studies with every cell within {TARGET_BETWEEN_RUNS_RATIO:.2f}, "
-            "and the wall time each whole run would add (each added process at a worker's "
-            "measured wall time, each added round at the cell's round time). The first row is "
-            "what ran: its worst cell against the measured one checks the model's tails.\n\n"
-            + markdown_table(
-                spread.trade_off(parts, max(len(whole), 2), TARGET_BETWEEN_RUNS_RATIO).round(4)
-            ),
+            "the between-run sd (median cell), the worst cell's max/min over as many runs as "
+            "ran (median over simulated studies; of the run part, the runs' shifts are drawn "
+            "once per run for every cell, the rest per cell), the share of those studies with "
+            f"every cell within {TARGET_BETWEEN_RUNS_RATIO:.2f}, and the wall time each whole run "
+            "would add (each added process at a worker's measured wall time, each added round at "
+            "the cell's round time). The first row is what ran: its worst cell against the "
+            "measured one checks the model's tails. With 5 runs the run part rests on about 4 "
+            "degrees of freedom, so the shares are rough.\n\n"
+            + markdown_table(spread.trade_off(parts, shifts, TARGET_BETWEEN_RUNS_RATIO).round(4)),
             "## Each run's shift\n\nA run's mean deviation over every cell from the cells' "
             "means over runs (the host's speed during that run), next to its calibration GEMM."
             "\n\n" + markdown_table(shifts.round(4)),
@@ -507,6 +524,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help="profile (default quick)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the run order")
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="worker processes per timing cell in every run, rounds per process unchanged "
+        "(default: the profile's)",
+    )
+    parser.add_argument(
         "--summarize-only", action="store_true", help="only summarise the runs already in --out"
     )
     args = parser.parse_args(argv)
@@ -514,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
         allocators = [a.strip() for a in args.allocators.split(",") if a.strip()]
         if min(args.runs, args.allocator_runs) < 0 or args.runs < 2:
             raise SeqbenchError("--runs must be >= 2 and --allocator-runs >= 0")
+        if args.processes is not None and args.processes < 1:
+            raise SeqbenchError(f"--processes must be a positive integer, got {args.processes}")
         if not args.summarize_only:  # summarising needs no allocator installed
             for name in allocators:
                 allocator_env(name)  # unknown or not installed: one line, exit 2, before any run
@@ -527,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
                 allocators,
                 baseline,
                 args.seed,
+                args.processes,
             )
         print(summarize_study(args.out))
     except SeqbenchError as exc:
