@@ -18,7 +18,7 @@ from seqbench.config import CellConfig
 from seqbench.models.costs import param_count, train_step_flops
 from seqbench.report import build_report
 from seqbench.report.figures import FIGURES
-from seqbench.report.tables import _independent_units
+from seqbench.report.tables import _cell_of, _independent_units
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report" / "smoke"
 FIXTURE_JSON = FIXTURE / "benchmarks.json"
@@ -306,3 +306,8 @@ def test_a_configuration_measured_in_several_runs_has_runs_as_its_samples():
         "model": ["gru", "gru", "gru", "lstm", "lstm"],
         "value": [2.0, 2.1, 2.2, 1.0, 1.1],
     }
+
+
+def test_a_cells_processes_count_as_one_cell():
+    keys = pd.Series(["b/t.py::test_f[x]@p0", "b/t.py::test_f[x]@p1", "b/t.py::test_f[y]"])
+    assert _cell_of(keys).nunique() == 2

@@ -87,7 +87,7 @@ def implementations(tables: dict[str, pd.DataFrame]) -> list[Block]:
             "implementation": r["impl"],
             "training step": fmt(r["tokens_per_s"], "tokens/s"),
             "vs fused": f"{r['speedup_vs_fused_ratio']:.2f}×",
-            "processes": str(int(r["n"])) if pd.notna(r["n"]) else "",
+            "samples": str(int(r["n"])) if pd.notna(r["n"]) else "",
         }
         for _, r in table.iterrows()
     ]
@@ -96,7 +96,9 @@ def implementations(tables: dict[str, pd.DataFrame]) -> list[Block]:
         Paragraph(
             "Training-step tokens/s of each implementation of the same math, and its ratio "
             "to torch.nn's fused module at the same configuration (above 1: faster). "
-            "Medians across processes. Compile time of `compiled` is recorded apart "
+            "Medians across processes (across runs, each the median of its processes, where "
+            "several runs measured one setup; 'samples' counts them). Compile time of "
+            "`compiled` is recorded apart "
             "(first_step_s), never inside these medians."
         ),
         Table(pd.DataFrame(rows)),

@@ -97,8 +97,9 @@ def timing_summary(m: Measured) -> pd.DataFrame:
     median of its timed rounds, because rounds inside one process share its heap history and
     understate how much another run differs. Where several runs measured a configuration,
     each run contributes one value instead, the median of its processes: the processes of
-    one run share its shift (the host's speed over that run, up to 2.7% in the timing study),
-    so pooled they would give an interval that misses the spread between runs. `n` counts
+    one run share its shift (the host's speed over that run; whole runs 4.2% apart in the
+    timing study), so pooled they would give an interval that misses the spread between
+    runs. `n` counts
     processes (seeds × processes), or runs where several runs measured it; `n_cells` the
     cells; `within_process_iqr` is the median IQR of the rounds inside a process, shown
     apart so it is never mistaken for an interval."""
@@ -120,12 +121,18 @@ def timing_summary(m: Measured) -> pd.DataFrame:
     )
     agg = aggregate(_independent_units(per_process, [*by, "metric"]), [*by, "metric"])
     extra = (
-        per_process.groupby([*by, "metric"], dropna=False)
-        .agg(n_cells=("run_key", "nunique"), within_process_iqr=("iqr", "median"))
+        per_process.assign(cell=_cell_of(per_process["run_key"]))
+        .groupby([*by, "metric"], dropna=False)
+        .agg(n_cells=("cell", "nunique"), within_process_iqr=("iqr", "median"))
         .reset_index()
     )
     agg = agg.merge(extra, on=[*by, "metric"], how="left")
     return _with_units(agg)[columns]
+
+
+def _cell_of(run_keys: pd.Series) -> pd.Series:
+    """The cell of each run key: a cell's worker processes share its node id and add @pN."""
+    return run_keys.str.replace(r"@p\d+$", "", regex=True)
 
 
 def _independent_units(per_process: pd.DataFrame, by: list[str]) -> pd.DataFrame:
