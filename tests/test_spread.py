@@ -25,6 +25,7 @@ def _full(runs: dict[str, list[list[float]]], wall_s: float = np.nan) -> pd.Data
                 "allocator": "tcmalloc",
                 "calibration_s": 4e-4,
                 "cell": CELL,
+                "seq_len": 100,
                 "process_medians_s": medians,
                 "process_rounds_s": processes,
                 "process_wall_s": [wall_s] * len(processes),

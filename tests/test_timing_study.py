@@ -20,6 +20,7 @@ def _cells(rows: list[tuple], calibration_s: dict[str, float] | None = None) -> 
                 "allocator": allocator,
                 "calibration_s": (calibration_s or {}).get(run, 1.0),
                 "cell": cell,
+                "seq_len": 100,
                 "process_medians_s": times,
                 "process_rounds_s": [[t] * 5 for t in times],  # steady rounds
                 "process_wall_s": [np.nan] * len(times),

@@ -25,7 +25,6 @@ from the cells' means over runs, and what the worst cell's max/min is with it ta
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -80,12 +79,6 @@ COMPONENT_COLUMNS = [
 ]
 
 
-def _seq_len(cell: str) -> int:
-    """T from a cell id (config.py writes `-T{seq_len}-`); 0 where it has none."""
-    found = re.search(r"-T(\d+)-", cell)
-    return int(found.group(1)) if found else 0
-
-
 def components(full: pd.DataFrame) -> pd.DataFrame:
     """Per (allocator, cell) of full runs with ≥ 2 runs and ≥ 2 processes: rounds and
     processes per run, time per round, and the three variances with the observed one.
@@ -107,7 +100,7 @@ def components(full: pd.DataFrame) -> pd.DataFrame:
             {
                 "allocator": allocator,
                 "cell": cell,
-                "seq_len": _seq_len(cell),
+                "seq_len": int(group["seq_len"].iloc[0]),
                 "runs": len(group),
                 "processes": k,
                 "rounds": int(np.median([len(r) for r in rounds])) if rounds else 0,

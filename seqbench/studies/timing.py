@@ -166,8 +166,9 @@ def _process_walls(folder: Path) -> dict[str, float]:
     }
 
 
-# Columns of cell_table that stay out of cells.csv: the rounds are in the run folders.
-PER_PROCESS_DETAIL = ["process_rounds_s", "process_wall_s"]
+# Columns of cell_table that stay out of cells.csv: the rounds are in the run folders, and
+# the cell id names its T.
+NOT_IN_CELLS_CSV = ["seq_len", "process_rounds_s", "process_wall_s"]
 
 
 def cell_table(out: Path) -> pd.DataFrame:
@@ -195,6 +196,7 @@ def cell_table(out: Path) -> pd.DataFrame:
                     "machine": machine,
                     "calibration_s": calibration_s,
                     "cell": fullname.split("::")[-1],
+                    "seq_len": int(group["seq_len"].iloc[0]),
                     "process_medians_s": times,
                     "process_rounds_s": rounds,
                     "process_wall_s": [walls.get(key, np.nan) for key in group["run_key"]],
@@ -392,7 +394,7 @@ def summarize_study(out: Path) -> str:
             f"the study's runs come from {len(machines)} machines ({listed}): remove the "
             "runs of all but one (folder and runs.csv row) and run the study again"
         )
-    cells.drop(columns=PER_PROCESS_DETAIL).to_csv(out / "cells.csv", index=False)
+    cells.drop(columns=NOT_IN_CELLS_CSV).to_csv(out / "cells.csv", index=False)
     runs = pd.read_csv(out / "runs.csv")
     baseline = _baseline(runs)
     between, held, alone = _between_runs(cells), _held_out(cells), _alone(cells)
