@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from seqbench.compare.engine import Comparison
 from seqbench.errors import SeqbenchError
 from seqbench.profiles import Overrides
 from seqbench.results.load import load_results
@@ -28,12 +29,15 @@ from seqbench.studies.detector import (
     timing_lock,
 )
 from seqbench.studies.detector_eval import (
+    RESAMPLED_COLUMNS,
     confirmed,
     default_grid,
     evaluate,
     find_runs,
+    pair_conditions,
     paired_grid,
     rates,
+    resampled_by_condition,
     resampled_paired,
     resampled_rates,
     run_health,
@@ -225,8 +229,73 @@ def test_a_paired_summary_adds_the_resampled_rates(study):
     assert "## The paired recipe, resampled within each pair" in text
     assert "paired at 10%: 1 runs a side, a flag confirmed with 2 a side" in text
     resampled = pd.read_csv(study / "resampled.csv")
-    assert list(resampled.columns) == ["pair", "kind", "threshold", "splits", "flagged_share"]
+    assert list(resampled.columns) == RESAMPLED_COLUMNS
     assert len(resampled) == 2  # pair 2's clean and slow25
+    assert "### By host condition, and a stricter confirmation" in text
+    pairs = pd.read_csv(study / "pairs.csv")
+    assert list(pairs["pair"]) == [2]  # only finished pairs have shares
+    assert pairs["steady"].all() and "flagged_share slow25 0.1" in pairs.columns
+
+
+def _comparison(flagged: list[str]) -> Comparison:
+    rows = pd.DataFrame(
+        {
+            "name": ["a", "b", "c"],
+            "metric": "time_median_s",
+            "verdict": ["regression" if n in flagged else "unchanged" for n in "abc"],
+            "gates": True,
+        }
+    )
+    return Comparison(rows, [], [], [], None)
+
+
+@pytest.mark.parametrize(
+    ("confirm_flags", "any_share", "same_cell_share"),
+    [(["b"], 1.0, 0.0), (["a", "b"], 1.0, 1.0), ([], 0.0, 0.0)],
+)
+def test_the_stricter_rule_fails_only_when_the_confirmation_flags_a_cell_flagged_first(
+    study, monkeypatch, confirm_flags, any_share, same_cell_share
+):
+    from seqbench.studies import detector_eval
+
+    def fake_compare(base, head, options):  # 1 run a side first, then 2 to confirm
+        return _comparison(["a"] if len(base) == 1 else confirm_flags)
+
+    monkeypatch.setattr(detector_eval, "load_results", list)
+    monkeypatch.setattr(detector_eval, "compare_results", fake_compare)
+    shares = resampled_paired(study / "runs", (0.10,), 2)
+    assert (shares["flagged_share"] == any_share).all()
+    assert (shares["flagged_share_same_cell"] == same_cell_share).all()
+
+
+def test_pairs_are_split_by_whether_the_host_was_steady():
+    health = pd.DataFrame(
+        {
+            "run": ["pair01-base-r1.json", "pair01-clean-r1.json", "pair02-base-r1.json"],
+            "disturbed": [False, False, True],
+            "calibration_vs_fastest": [1.0, 1.1, 1.4],
+        }
+    )
+    conditions = pair_conditions(health)
+    assert list(conditions["steady"]) == [True, False]
+    assert list(conditions["disturbed_runs"]) == [0, 1]
+    assert conditions["calibration_vs_fastest"].tolist() == pytest.approx([1.05, 1.4])
+    shares = pd.DataFrame(
+        {
+            "pair": [1, 2],
+            "kind": "clean",
+            "threshold": 0.1,
+            "splits": 70,
+            "flagged_share": [0.02, 0.10],
+            "flagged_share_same_cell": [0.0, 0.04],
+        }
+    )
+    table = resampled_by_condition(shares, conditions).set_index("pairs_on")
+    assert table.loc["steady", "rate"] == pytest.approx(0.02)
+    assert table.loc["disturbed", "rate_same_cell"] == pytest.approx(0.04)
+    assert table.loc["all", "rate"] == pytest.approx(0.06)
+    assert table.loc["all", "highest_pair"] == pytest.approx(0.10)
+    assert table.loc["all", "pairs"] == 2
 
 
 def test_runs_disturbed_by_other_load_are_named(study):

@@ -75,9 +75,11 @@ from seqbench.studies.detector_eval import (
     default_grid,
     evaluate,
     noise,
+    pair_conditions,
     paired_grid,
     rates,
     recipe_grid,
+    resampled_by_condition,
     resampled_paired,
     resampled_rates,
     run_health,
@@ -284,6 +286,7 @@ def summarize(
             "",
             _md(resampled_rates(shares)) if len(shares) else "no finished pair yet",
             "",
+            *_by_condition(shares, health, out),
         ]
     text = "\n".join(
         [
@@ -315,6 +318,40 @@ def summarize(
     )
     (out / "summary.md").write_text(text)
     return text
+
+
+def _by_condition(shares: pd.DataFrame, health: pd.DataFrame, out: Path) -> list[str]:
+    """The resampled rates split by how steady the host was, under both confirmation rules,
+    and the per-pair table behind them (pairs.csv)."""
+    if shares.empty:
+        return []
+    conditions = pair_conditions(health)
+    per_pair = conditions.merge(
+        shares.pivot_table(
+            index="pair",
+            columns=["kind", "threshold"],
+            values=["flagged_share", "flagged_share_same_cell"],
+        ).pipe(lambda t: t.set_axis([f"{v} {k} {th:g}" for v, k, th in t.columns], axis=1)),
+        left_on="pair",
+        right_index=True,
+    )
+    per_pair.to_csv(out / "pairs.csv", index=False)
+    return [
+        "### By host condition, and a stricter confirmation",
+        "",
+        f"A pair is `steady` when none of its runs was disturbed (calibration over "
+        f"{CALIBRATION_WARN_RATIO}× the study's fastest). `rate` is the workflow's rule (any "
+        "flag in the first comparison, then any in the confirmation); `rate_same_cell` "
+        "counts a failure only when the confirmation flags a cell the first comparison "
+        "flagged.",
+        "",
+        _md(resampled_by_condition(shares, conditions)),
+        "",
+        "Per pair (pairs.csv): the share of its splits each rule fails, by kind and threshold.",
+        "",
+        _md(per_pair),
+        "",
+    ]
 
 
 def summarize_splits(

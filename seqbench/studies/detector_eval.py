@@ -23,7 +23,7 @@ from scipy.stats import binomtest
 
 from seqbench.analysis.provenance import machine_names
 from seqbench.compare.cells import calibrations
-from seqbench.compare.engine import CALIBRATION_WARN_RATIO, compare_results
+from seqbench.compare.engine import CALIBRATION_WARN_RATIO, Comparison, compare_results
 from seqbench.compare.options import CompareOptions
 from seqbench.errors import SeqbenchError
 from seqbench.results.load import ResultSet, load_results
@@ -406,7 +406,7 @@ def resampled_paired(folder: Path, thresholds: tuple[float, ...], runs: int) -> 
             if head_paths is not None and len(head_paths) < runs:
                 continue
             for threshold in thresholds:
-                outcomes = []
+                outcomes, same_cell = [], []
                 for base in combinations(unchanged, runs):
                     head = head_paths or [p for p in unchanged if p not in base]
                     first = compare_results(
@@ -414,13 +414,15 @@ def resampled_paired(folder: Path, thresholds: tuple[float, ...], runs: int) -> 
                         load(head[: runs - 1]),
                         first_of[threshold].options(),
                     )
-                    outcomes.append(
-                        first.exit_code == 1
-                        and compare_results(
-                            load(list(base)), load(head), confirm_of[threshold].options()
-                        ).exit_code
-                        == 1
+                    if first.exit_code != 1:
+                        outcomes.append(False)
+                        same_cell.append(False)
+                        continue
+                    confirm = compare_results(
+                        load(list(base)), load(head), confirm_of[threshold].options()
                     )
+                    outcomes.append(confirm.exit_code == 1)
+                    same_cell.append(bool(_regressed(first) & _regressed(confirm)))
                 rows.append(
                     {
                         "pair": pair,
@@ -428,9 +430,70 @@ def resampled_paired(folder: Path, thresholds: tuple[float, ...], runs: int) -> 
                         "threshold": threshold,
                         "splits": len(outcomes),
                         "flagged_share": float(np.mean(outcomes)),
+                        "flagged_share_same_cell": float(np.mean(same_cell)),
                     }
                 )
-    return pd.DataFrame(rows, columns=["pair", "kind", "threshold", "splits", "flagged_share"])
+    return pd.DataFrame(rows, columns=RESAMPLED_COLUMNS)
+
+
+RESAMPLED_COLUMNS = [
+    "pair",
+    "kind",
+    "threshold",
+    "splits",
+    "flagged_share",  # the workflow's rule: the first comparison and the confirmation flag
+    "flagged_share_same_cell",  # stricter: the confirmation flags a cell the first flagged
+]
+
+
+def _regressed(result: Comparison) -> frozenset[tuple[str, str]]:
+    """(cell, metric) of every gating regression of a comparison (what its exit code counts)."""
+    bad = result.rows[(result.rows["verdict"] == "regression") & result.rows["gates"]]
+    return frozenset(zip(bad["name"], bad["metric"], strict=True))
+
+
+def pair_conditions(health: pd.DataFrame) -> pd.DataFrame:
+    """Per pair, how steady the machine was while it ran (run_health's rows): its runs, how
+    many were disturbed, its median calibration against the study's fastest, and `steady`
+    (no run disturbed). Pairs on a busy host alarm more often; this says which they were."""
+    pair = health["run"].str.extract(RUN_NAME)["pair"].astype(int)
+    table = (
+        health.assign(pair=pair)
+        .groupby("pair")
+        .agg(
+            runs=("run", "size"),
+            disturbed_runs=("disturbed", "sum"),
+            calibration_vs_fastest=("calibration_vs_fastest", "median"),
+        )
+        .reset_index()
+    )
+    table["steady"] = table["disturbed_runs"] == 0
+    return table
+
+
+def resampled_by_condition(shares: pd.DataFrame, conditions: pd.DataFrame) -> pd.DataFrame:
+    """resampled_rates for the steady pairs, the others, and all, under both confirmation
+    rules (columns `rate` and `rate_same_cell`)."""
+    frame = shares.merge(conditions[["pair", "steady"]], on="pair")
+    parts = [("steady", frame[frame["steady"]]), ("disturbed", frame[~frame["steady"]])]
+    rows = []
+    for host, part in [*parts, ("all", frame)]:
+        if part.empty:
+            continue
+        for (kind, threshold), g in part.groupby(["kind", "threshold"], sort=False):
+            rows.append(
+                {
+                    "pairs_on": host,
+                    "kind": kind,
+                    "threshold": threshold,
+                    "pairs": g["pair"].nunique(),
+                    "rate": g["flagged_share"].mean(),
+                    "highest_pair": g["flagged_share"].max(),
+                    "rate_same_cell": g["flagged_share_same_cell"].mean(),
+                    "highest_pair_same_cell": g["flagged_share_same_cell"].max(),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def resampled_rates(shares: pd.DataFrame) -> pd.DataFrame:
