@@ -41,7 +41,10 @@ extra_info layout (version 5):
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only for a hint: this module stays free of pandas at import
+    import pandas as pd
 
 SCHEMA_VERSION = 5
 KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4, 5)
@@ -57,6 +60,12 @@ def run_key(nodeid: str, process: int | None = None) -> str:
     """What a record finishes, and the loader's key of an entry: a node id, or one worker
     process of a timing cell measured in several (launchers/workers.py)."""
     return nodeid if process is None else f"{nodeid}@p{process}"
+
+
+def cell_of_run_keys(run_keys: pd.Series) -> pd.Series:
+    """run_key's inverse for a column of keys: each key's cell node id (a cell's worker
+    processes share it and add @pN)."""
+    return run_keys.str.replace(r"@p\d+$", "", regex=True)
 
 
 # Metric names of versions before 4 → their version-4 names.

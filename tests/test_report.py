@@ -18,7 +18,8 @@ from seqbench.config import CellConfig
 from seqbench.models.costs import param_count, train_step_flops
 from seqbench.report import build_report
 from seqbench.report.figures import FIGURES
-from seqbench.report.tables import _cell_of, _independent_units
+from seqbench.report.tables import _independent_units
+from seqbench.schema import cell_of_run_keys, run_key
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report" / "smoke"
 FIXTURE_JSON = FIXTURE / "benchmarks.json"
@@ -310,4 +311,8 @@ def test_a_configuration_measured_in_several_runs_has_runs_as_its_samples():
 
 def test_a_cells_processes_count_as_one_cell():
     keys = pd.Series(["b/t.py::test_f[x]@p0", "b/t.py::test_f[x]@p1", "b/t.py::test_f[y]"])
-    assert _cell_of(keys).nunique() == 2
+    assert cell_of_run_keys(keys).nunique() == 2
+    # run_key's inverse: a worker process's key gives back its cell's node id
+    assert list(cell_of_run_keys(pd.Series([run_key("b/t.py::test_f[x]", 3)]))) == [
+        "b/t.py::test_f[x]"
+    ]

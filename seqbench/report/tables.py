@@ -14,6 +14,7 @@ from seqbench.analysis.units import unit_of
 from seqbench.claims import Judged
 from seqbench.claims.learning import conv_cells, solved_ci, survival_of, survivals
 from seqbench.implementations import DEFAULT_IMPLEMENTATION, IMPLEMENTATIONS
+from seqbench.schema import cell_of_run_keys
 
 SUMMARY_COLUMNS = [
     *GROUP_COLUMNS,
@@ -121,18 +122,13 @@ def timing_summary(m: Measured) -> pd.DataFrame:
     )
     agg = aggregate(_independent_units(per_process, [*by, "metric"]), [*by, "metric"])
     extra = (
-        per_process.assign(cell=_cell_of(per_process["run_key"]))
+        per_process.assign(cell=cell_of_run_keys(per_process["run_key"]))
         .groupby([*by, "metric"], dropna=False)
         .agg(n_cells=("cell", "nunique"), within_process_iqr=("iqr", "median"))
         .reset_index()
     )
     agg = agg.merge(extra, on=[*by, "metric"], how="left")
     return _with_units(agg)[columns]
-
-
-def _cell_of(run_keys: pd.Series) -> pd.Series:
-    """The cell of each run key: a cell's worker processes share its node id and add @pN."""
-    return run_keys.str.replace(r"@p\d+$", "", regex=True)
 
 
 def _independent_units(per_process: pd.DataFrame, by: list[str]) -> pd.DataFrame:
