@@ -21,9 +21,9 @@ import pytest
 
 from seqbench.cli import main
 from seqbench.compare import CompareOptions, compare_results, parse_fraction
-from seqbench.compare.significance import rounds_differ
+from seqbench.compare.significance import rounds_differ, runs_differ
 from seqbench.errors import SeqbenchError
-from seqbench.results.load import load_results
+from seqbench.results.load import ResultSet, load_results
 
 FIXTURES = Path(__file__).parent / "fixtures" / "compare"
 LSTM_STEP = "test_train_step[lstm-mean-sign-T100-B100-H50-I1-s0]"
@@ -713,6 +713,63 @@ def test_unknown_pool_is_bad_input():
         CompareOptions(pool="mean")
 
 
+def _runs_of_lstm(tmp_path: Path, tag: str, factors: list[float]) -> ResultSet:
+    """One run per factor, alternately from the two fixture runs of the unchanged tree, with
+    the LSTM train step `factor` times slower in that run."""
+    paths = []
+    for i, factor in enumerate(factors):
+        data = read(("tput_base.json", "tput_clean.json")[i % 2])
+        scale_timing(bench(data, LSTM_STEP), factor)
+        paths.append(write(tmp_path, f"{tag}-{i}.json", data))
+    return load_results(paths)
+
+
+def test_with_several_runs_a_side_the_runs_decide_not_their_pooled_rounds(tmp_path):
+    """An unchanged tree whose runs land in a fast or a slow mode for a cell: 3 runs a side,
+    the current side's runs 15% slower but as far apart as the base's. The pooled rounds
+    differ at p far below asv's alpha (each run has 30 tight rounds), which flagged such
+    cells before; the t-test over runs sees 3 against 3 with overlapping spreads."""
+    plain = CompareOptions(widen_by_spread=False)  # the significance alone decides
+    base = _runs_of_lstm(tmp_path, "base", [1.0, 1.0, 1.3])
+    overlapping = _runs_of_lstm(tmp_path, "cur", [1.15, 1.15, 1.5])
+    row = _lstm_time_row(compare_results(base, overlapping, plain))
+    assert (row["verdict"], row["test"]) == ("unchanged", "t-test over runs")
+    assert 0.1 < row["p_value"] < 0.5
+    lax = CompareOptions(widen_by_spread=False, run_alpha=0.5)  # the knob reaches the test
+    assert _lstm_time_row(compare_results(base, overlapping, lax))["verdict"] == "regression"
+    # one run a side: no between-run spread to test against, so the rounds decide (asv)
+    one = _lstm_time_row(
+        compare_results(
+            _runs_of_lstm(tmp_path, "b1", [1.0]), _runs_of_lstm(tmp_path, "c1", [1.15]), plain
+        )
+    )
+    assert (one["verdict"], one["test"]) == ("regression", "mann-whitney")
+
+
+def test_a_steady_slowdown_over_several_runs_is_a_regression(tmp_path):
+    base = _runs_of_lstm(tmp_path, "base", [1.0, 1.0, 1.02])
+    slow = _runs_of_lstm(tmp_path, "slow", [1.25, 1.26, 1.25])
+    result = compare_results(base, slow)
+    row = _lstm_time_row(result)
+    assert (row["verdict"], row["test"]) == ("regression", "t-test over runs")
+    assert row["p_value"] < CompareOptions().run_alpha
+    assert set(result.rows.loc[result.rows["verdict"] == "regression", "name"]) == {LSTM_STEP}
+
+
+def test_run_alpha_on_the_command_line(tmp_path, capsys):
+    base = [tmp_path / f"base-{i}.json" for i in range(2)]
+    for path, name in zip(base, ("tput_base.json", "tput_clean.json"), strict=True):
+        path.write_text((FIXTURES / name).read_text())
+    folder = tmp_path / "base"
+    folder.mkdir()
+    for path in base:
+        path.rename(folder / path.name)
+    assert run_cli(folder, FIXTURES / "tput_base.json", FIXTURES / "tput_clean.json") == 0
+    assert "t-test over runs p < 0.03" in capsys.readouterr().out
+    assert run_cli(folder, FIXTURES / "tput_base.json", "--run-alpha", "0") == 2
+    assert "run_alpha must be between 0 and 1" in capsys.readouterr().err
+
+
 # ---- pieces ---------------------------------------------------------------------------------
 
 
@@ -733,6 +790,21 @@ def test_significance_falls_back_like_asv():
     assert rounds_differ([1.0], [2.0], alpha=0.002).differ is None  # one round: untestable
     many = rounds_differ(np.linspace(1, 2, 30), np.linspace(1, 2, 30) * 1.5, alpha=0.002)
     assert many.method == "mann-whitney" and many.differ is True
+
+
+def test_runs_differ_is_a_t_test_on_log_values():
+    apart = runs_differ([1.0, 1.02, 0.98], [1.3, 1.28, 1.33], alpha=0.03)
+    assert apart.method == "t-test over runs" and apart.differ is True
+    assert apart.p_value < 1e-4
+    mixed = runs_differ([1.0, 1.3, 1.0], [1.3, 1.0, 1.32], alpha=0.03)
+    assert mixed.differ is False and mixed.p_value > 0.3
+    # on logs, a ratio test: scaling both sides by one factor changes nothing
+    scaled = runs_differ([2.0, 2.6, 2.0], [2.6, 2.0, 2.64], alpha=0.03)
+    assert scaled.p_value == pytest.approx(mixed.p_value)
+    assert runs_differ([1.0, 1.0], [1.0, 1.0], alpha=0.03).differ is False  # no spread at all
+    assert runs_differ([1.0, 1.0], [1.2, 1.2], alpha=0.03).differ is True
+    with pytest.raises(ValueError, match="2 runs a side"):
+        runs_differ([1.0], [1.2, 1.3], alpha=0.03)
 
 
 def test_records_before_schema_4_load_under_the_new_metric_names():

@@ -606,3 +606,108 @@ def test_a_bad_subset_stops_before_the_first_run(tmp_path, capsys, option, said)
     err = capsys.readouterr().err
     assert err.startswith("detector study: error: ") and said in err and err.count("\n") == 1
     assert not (study / "runs").exists()
+
+
+# ---- the level scan of the between-run test (seqbench.studies.detector_scan) ---------------
+
+LSTM_STEP = "test_train_step[lstm-mean-sign-T100-B100-H50-I1-s0]"
+
+
+def _slower(source: str, target: Path, factor: float, cell: str | None = None) -> None:
+    """A fixture run with every timed cell (or only `cell`) `factor` times slower."""
+    data = json.loads((FIXTURES / f"{source}.json").read_text())
+    for entry in data["benchmarks"][1:]:  # [0] is the calibration
+        if cell and entry["name"] != cell:
+            continue
+        stats = entry["stats"]
+        for key in ("min", "max", "mean", "median", "q1", "q3", "ld15iqr", "hd15iqr"):
+            stats[key] *= factor
+        stats["data"] = [t * factor for t in stats["data"]]
+        metrics = entry["extra_info"]["metrics"]
+        for key, value in metrics.items():
+            if isinstance(value, float) and key.endswith("_per_s"):
+                metrics[key] = value / factor
+            elif isinstance(value, float) and key.endswith("_s"):
+                metrics[key] = value * factor
+    target.write_text(json.dumps(data))
+
+
+@pytest.fixture
+def bimodal_study(tmp_path: Path) -> Path:
+    """One pair, 3 runs a side: of its 6 runs of the unchanged tree, 3 landed 30% slower on
+    the LSTM train step (a whole-run mode, README "Whole runs"); 3 runs with 25% injected."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    unchanged = [
+        ("base-r1", "tput_base", 1.0),
+        ("base-r2", "tput_clean", 1.3),
+        ("base-r3", "tput_base", 1.02),
+        ("clean-r1", "tput_clean", 1.31),
+        ("clean-r2", "tput_base", 1.29),
+        ("clean-r3", "tput_clean", 0.99),
+    ]
+    for name, source, factor in unchanged:
+        _slower(source, runs / f"pair01-{name}.json", factor, LSTM_STEP)
+    for rep, factor in enumerate((1.0, 1.01, 0.99), 1):
+        _slower("tput_slow25", runs / f"pair01-slow25-r{rep}.json", factor)
+    return tmp_path
+
+
+def test_the_level_scan_judges_splits_as_compare_does(bimodal_study):
+    """The scan calls compare's timing judgement on each split's runs; resampled_paired runs
+    `compare_results` on the same splits. At the default level they agree, and the fixture
+    makes that a real check: some splits separate the LSTM cell's two modes, most do not."""
+    from seqbench.compare.options import CompareOptions
+    from seqbench.studies.detector_scan import level_scan
+
+    levels = (CompareOptions().run_alpha, 1e-9)
+    scan = level_scan(bimodal_study / "runs", 0.10, 3, levels=levels)
+    shares = resampled_paired(bimodal_study / "runs", (0.10,), 3)
+    default = scan[scan["run_alpha"] == CompareOptions().run_alpha].set_index("kind")
+    compared = shares.set_index("kind")["flagged_share"]
+    assert default.loc["clean", "flagged_share"] == pytest.approx(compared["clean"])
+    assert default.loc["slow25", "flagged_share"] == pytest.approx(compared["slow25"]) == 1.0
+    assert 0 < compared["clean"] < 1
+    strict = scan[scan["run_alpha"] == 1e-9].set_index("kind")  # the level reaches the test
+    assert strict.loc["clean", "flagged_share"] < default.loc["clean", "flagged_share"]
+
+
+def test_a_paired_summary_adds_the_level_scan(bimodal_study):
+    text = summarize(bimodal_study, (0.10,), baseline_runs=3, current_runs=3, paired=True)
+    assert "### The between-run test's level (run_alpha), scanned and cross-validated" in text
+    assert "the scan gives resampled.csv's share in all 2 (pair, kind) rows" in text
+    scan = pd.read_csv(bimodal_study / "level_scan.csv")
+    assert set(scan["kind"]) == {"clean", "slow25"} and scan["run_alpha"].nunique() == 7
+    assert not (bimodal_study / "cross_validation.csv").exists()  # one pair: no two halves
+
+
+def test_cross_validation_chooses_on_one_half_and_scores_on_the_other():
+    from seqbench.studies.detector_scan import cross_validate
+
+    shares = {  # (pair, run_alpha) -> (false-alarm share, detection share)
+        (1, 0.01): (0.02, 0.9),
+        (2, 0.01): (0.04, 0.8),
+        (1, 0.05): (0.06, 1.0),
+        (2, 0.05): (0.08, 1.0),
+        (3, 0.01): (0.00, 0.5),
+        (4, 0.01): (0.02, 0.7),
+        (3, 0.05): (0.04, 0.9),
+        (4, 0.05): (0.06, 1.0),
+    }
+    scan = pd.DataFrame(
+        [
+            {"pair": p, "kind": kind, "run_alpha": a, "flagged_share": v[i]}
+            for (p, a), v in shares.items()
+            for i, kind in enumerate(("clean", "slow25"))
+        ]
+    )
+    folds = cross_validate(scan, target=0.05).set_index("chosen_on")
+    # pairs 1-2: 0.05 alarms 7% there, so 0.01 (3%); scored on pairs 3-4 at 0.01
+    assert folds.loc["pairs 1-2", "run_alpha"] == 0.01
+    assert folds.loc["pairs 1-2", "false_alarms"] == pytest.approx(0.01)
+    assert folds.loc["pairs 1-2", "detection"] == pytest.approx(0.6)
+    assert folds.loc["pairs 1-2", "lowest_pair_detection"] == pytest.approx(0.5)
+    # pairs 3-4: 0.05 alarms 5% there, within the target, and detects more
+    assert folds.loc["pairs 3-4", "run_alpha"] == 0.05
+    assert folds.loc["pairs 3-4", "false_alarms"] == pytest.approx(0.07)
+    assert folds.loc["pairs 3-4", "scored_on"] == "pairs 1-2"

@@ -36,7 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--alpha",
         type=float,
         default=_DEFAULTS.alpha,
-        help="Mann-Whitney U p-value below which rounds differ (default %(default)s, asv's)",
+        help="one run a side: Mann-Whitney U p-value below which the rounds differ "
+        "(default %(default)s, asv's)",
+    )
+    parser.add_argument(
+        "--run-alpha",
+        type=float,
+        default=_DEFAULTS.run_alpha,
+        help="2 or more runs a side: t-test p-value over the runs below which they differ "
+        "(default %(default)s, from the detector study)",
     )
     parser.add_argument(
         "--mem-threshold",
@@ -131,6 +139,7 @@ def options_from_args(args: argparse.Namespace) -> CompareOptions:
     return CompareOptions(
         threshold=parse_fraction(args.threshold),
         alpha=args.alpha,
+        run_alpha=args.run_alpha,
         mem_threshold=parse_fraction(args.mem_threshold),
         mem_floor_bytes=args.mem_floor * 2**20,
         loss_tolerance=parse_fraction(args.loss_tolerance),

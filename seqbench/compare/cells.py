@@ -166,7 +166,7 @@ def long_table(
     return frame
 
 
-def _pooled_value(values: pd.Series, spec: MetricSpec, pool: str) -> float:
+def pooled_value(values: pd.Series, spec: MetricSpec, pool: str) -> float:
     """One value from a cell's runs. "best" applies to timings only: background load only
     ever slows a run, so the fastest run is the closest to what the code costs (a second run
     after a flagged one confirms or clears it). Other kinds take the median."""
@@ -175,10 +175,16 @@ def _pooled_value(values: pd.Series, spec: MetricSpec, pool: str) -> float:
     return values.median()  # NaN when no entry has the metric
 
 
-def _spread(values: pd.Series) -> float:
+def finite_positive(values: pd.Series | np.ndarray) -> np.ndarray:
+    """A cell's per-run values that a ratio can use: one per run (worker process)."""
+    array = np.asarray(values, float)
+    return array[np.isfinite(array) & (array > 0)]
+
+
+def spread(values: pd.Series | np.ndarray) -> float:
     """How far a cell's runs lie apart: max/min - 1 over its finite positive values (0 for
     one run). The same ratio for a time and for its rate."""
-    finite = values[np.isfinite(values) & (values > 0)]
+    finite = finite_positive(values)
     return float(finite.max() / finite.min() - 1) if len(finite) > 1 else 0.0
 
 
@@ -203,10 +209,11 @@ def pooled(
                 "name": first["name"],
                 "config": first["config"],
                 "value": (
-                    _pooled_value(group["value"], spec, pool) if spec else group["value"].median()
+                    pooled_value(group["value"], spec, pool) if spec else group["value"].median()
                 ),
                 "entries": len(group),
-                "spread": _spread(group["value"]),
+                "spread": spread(group["value"]),
+                "run_values": finite_positive(group["value"]),
                 "samples": np.concatenate(samples) if samples else None,
                 "range": (
                     min(r[0] for r in ranges),

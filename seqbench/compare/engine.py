@@ -1,7 +1,8 @@
 """The comparison itself: match cells, judge each metric by its kind's rule, collect verdicts.
 
 Rules (README, "Comparing runs"):
-  time      regression when slower by more than `threshold` AND the rounds differ (asv's rule)
+  time      regression when slower by more than `threshold` AND the runs differ (t-test over
+            runs with >= 2 a side, else asv's rule on the rounds; compare/significance.py)
   memory    regression when peak bytes grow by more than `mem_threshold` and `mem_floor_bytes`
   loss      per configuration, on the mean over its seeds, with a tolerance from the seed
             spread (compare/convergence.py)
@@ -12,7 +13,9 @@ Rules (README, "Comparing runs"):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +25,7 @@ from seqbench.compare import cells
 from seqbench.compare.convergence import judge_losses
 from seqbench.compare.metrics import MetricSpec, select
 from seqbench.compare.options import CompareOptions
-from seqbench.compare.significance import rounds_differ
+from seqbench.compare.significance import MIN_RUNS_FOR_T, Significance, rounds_differ, runs_differ
 from seqbench.errors import SeqbenchError
 from seqbench.results.load import ResultSet
 
@@ -77,18 +80,32 @@ def _unit(spec: MetricSpec, normalize: bool) -> str:
     return spec.unit()
 
 
-def _tolerance(threshold: float, base: pd.Series, opt: CompareOptions) -> float:
+def _tolerance(threshold: float, base: Mapping[str, Any], opt: CompareOptions) -> float:
     """The threshold for this cell: at least its baseline runs' own spread (widen_by_spread).
     Whole runs of one tree on 2 shared cores can land in a fast or a slow mode for a cell
     (one LSTM cell: 79 vs 140 ms over 5 runs), so a change inside that spread is noise."""
     return max(threshold, base["spread"]) if opt.widen_by_spread else threshold
 
 
-def _judge_time(
-    base: pd.Series, cur: pd.Series, spec: MetricSpec, opt: CompareOptions
+def _significance(
+    base: Mapping[str, Any], cur: Mapping[str, Any], opt: CompareOptions
+) -> Significance:
+    """Between runs where both sides have several (the variance that matters, README "Whole
+    runs"), else between the rounds of the one run."""
+    runs = base.get("run_values"), cur.get("run_values")
+    if all(r is not None and len(r) >= MIN_RUNS_FOR_T for r in runs):
+        return runs_differ(*runs, opt.run_alpha)
+    return rounds_differ(base["samples"], cur["samples"], opt.alpha, base["range"], cur["range"])
+
+
+def judge_time(
+    base: Mapping[str, Any], cur: Mapping[str, Any], spec: MetricSpec, opt: CompareOptions
 ) -> tuple[str, float | None, str]:
+    """(verdict, p-value, test) of one timing metric of one cell: base and cur are its pooled
+    rows (cells.pooled: value, spread, run_values, samples, range). Public because the
+    detector study's level scan judges each split's cells with it (studies/detector_scan)."""
     cost = cur["value"] / base["value"] if spec.better == "lower" else base["value"] / cur["value"]
-    sig = rounds_differ(base["samples"], cur["samples"], opt.alpha, base["range"], cur["range"])
+    sig = _significance(base, cur, opt)
     threshold = _tolerance(opt.threshold, base, opt)
     over = cost > 1 + threshold
     under = cost < 1 / (1 + threshold)
@@ -126,7 +143,7 @@ def _judge_row(base: pd.Series, cur: pd.Series, spec: MetricSpec, opt: CompareOp
     if not (np.isfinite(b) and np.isfinite(c)):
         return row | {"verdict": "missing"}
     if spec.kind == "time":
-        verdict, p, test = _judge_time(base, cur, spec, opt)
+        verdict, p, test = judge_time(base, cur, spec, opt)
         return row | {
             "verdict": verdict,
             "p_value": p if p is not None else np.nan,

@@ -15,7 +15,12 @@ class CompareOptions:
     """How two result sets are judged. Fractions, not percentages: 0.10 means 10%."""
 
     threshold: float = 0.10  # timing: relative slowdown that counts, if also significant
-    alpha: float = 0.002  # timing: Mann-Whitney U p-value below which samples differ (asv's)
+    alpha: float = 0.002  # timing, one run a side: Mann-Whitney U p-value on the rounds below
+    #                       which they differ (asv's)
+    run_alpha: float = 0.03  # timing, >= 2 runs a side: t-test p-value over the runs below which
+    #                          they differ. 0.03 is what the detector study's two-fold
+    #                          cross-validation chose on both folds (README, "Checking the
+    #                          detector"): false alarms <= 5% with the most detection
     mem_threshold: float = 0.10  # memory: relative growth of peak bytes that counts
     mem_floor_bytes: float = 1 << 20  # memory: growth below this many bytes never counts
     loss_tolerance: float = 0.05  # convergence: loss change reported, × the chance loss
@@ -42,8 +47,9 @@ class CompareOptions:
                 raise SeqbenchError(f"{name} must be between 0% and 1000%, got {value:.0%}")
         if self.pool not in POOLS:
             raise SeqbenchError(f"pool must be one of {', '.join(POOLS)}, got {self.pool!r}")
-        if not 0 < self.alpha < 1:
-            raise SeqbenchError(f"alpha must be between 0 and 1, got {self.alpha}")
+        for name in ("alpha", "run_alpha"):
+            if not 0 < getattr(self, name) < 1:
+                raise SeqbenchError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         try:
             re.compile(self.gate)
         except re.error as err:

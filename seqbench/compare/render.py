@@ -83,7 +83,9 @@ def summary_line(c: Comparison) -> str:
 def rules_line(c: Comparison) -> str:
     o = c.options
     text = (
-        f"timing: slower by > {o.threshold:.0%} and Mann-Whitney U p < {o.alpha:g}; "
+        f"timing: slower by > {o.threshold:.0%} and the runs differ (t-test over runs "
+        f"p < {o.run_alpha:g} with 2 or more a side, else Mann-Whitney U on rounds "
+        f"p < {o.alpha:g}); "
         f"memory: > {o.mem_threshold:.0%} and > {o.mem_floor_bytes / 2**20:g} MiB; "
         f"loss (mean over seeds): > max({o.loss_tolerance:.0%} of chance loss, "
         f"{o.loss_sigmas:g} standard errors of the seed spread)"

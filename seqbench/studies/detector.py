@@ -85,6 +85,7 @@ from seqbench.studies.detector_eval import (
     run_health,
     split_evaluate,
 )
+from seqbench.studies.detector_scan import scan_section
 
 # The subset a study run times: the quick profile's throughput cells at T=100 of torch.nn's
 # implementation (the others are timed in quick too, since 2026-12-02), 1 torch thread.
@@ -287,6 +288,7 @@ def summarize(
             _md(resampled_rates(shares)) if len(shares) else "no finished pair yet",
             "",
             *_by_condition(shares, health, out),
+            *scan_section(out / "runs", out, thresholds[0], baseline_runs, shares),
         ]
     text = "\n".join(
         [

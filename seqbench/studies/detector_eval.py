@@ -25,6 +25,7 @@ from seqbench.analysis.provenance import machine_names
 from seqbench.compare.cells import calibrations
 from seqbench.compare.engine import CALIBRATION_WARN_RATIO, Comparison, compare_results
 from seqbench.compare.options import CompareOptions
+from seqbench.compare.significance import MIN_RUNS_FOR_T
 from seqbench.errors import SeqbenchError
 from seqbench.results.load import ResultSet, load_results
 
@@ -43,11 +44,13 @@ class Setting:
     pool: str = "best"  # how pooled runs combine (CompareOptions.pool)
     widen: bool = True  # thresholds widened to the baseline runs' spread (widen_by_spread)
     gate: str = ""  # only cells matching this regex fail a comparison (CompareOptions.gate)
+    run_alpha: float = CompareOptions().run_alpha  # t-test level over runs, >= 2 a side
 
     def options(self) -> CompareOptions:
         return CompareOptions(
             threshold=self.threshold,
             alpha=self.alpha,
+            run_alpha=self.run_alpha,
             normalize=self.normalize,
             pool=self.pool,
             widen_by_spread=self.widen,
@@ -59,8 +62,14 @@ class Setting:
         def runs(n: int) -> str:
             return f"{n} run{'s' if n > 1 else ''}"
 
+        # which test decides (compare/significance.py): over runs with >= 2 a side
+        test = (
+            f"run alpha {self.run_alpha:g}"
+            if min(self.baseline_runs, self.current_runs) >= MIN_RUNS_FOR_T
+            else f"alpha {self.alpha:g}"
+        )
         return (
-            f"threshold {self.threshold * 100:g}%, alpha {self.alpha:g}, "
+            f"threshold {self.threshold * 100:g}%, {test}, "
             f"{'normalised' if self.normalize else 'raw'}, "
             f"baseline {runs(self.baseline_runs)}, current {runs(self.current_runs)}, "
             f"pool {self.pool}{', widened' if self.widen else ''}"
