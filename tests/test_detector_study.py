@@ -711,3 +711,17 @@ def test_cross_validation_chooses_on_one_half_and_scores_on_the_other():
     assert folds.loc["pairs 3-4", "run_alpha"] == 0.05
     assert folds.loc["pairs 3-4", "false_alarms"] == pytest.approx(0.07)
     assert folds.loc["pairs 3-4", "scored_on"] == "pairs 1-2"
+
+
+def test_the_level_scan_leaves_out_a_pair_with_an_unfinished_cell_and_says_so(bimodal_study):
+    from seqbench.studies.detector_scan import level_scan
+
+    path = bimodal_study / "runs" / "pair01-clean-r2.json"
+    data = json.loads(path.read_text())
+    data["benchmarks"][2]["extra_info"]["status"] = "crashed"
+    path.write_text(json.dumps(data))
+    scan = level_scan(bimodal_study / "runs", 0.10, 3)
+    assert scan.empty
+    assert scan.attrs["skipped"] == [
+        "pair 1: pair01-clean-r2.json has a cell that did not finish (the scan judges timings only)"
+    ]

@@ -47,8 +47,7 @@ def run_matrix(paths: list[Path]) -> tuple[list[tuple[str, MetricSpec]], np.ndar
         table = cells.long_table(load_results([path]), TIMING_SPECS, False, path.name)
         if (table["status"] != "ok").any():
             raise SeqbenchError(
-                f"{path.name} has a cell that did not finish; the level scan judges timings "
-                "only, so evaluate this study with resampled_paired alone"
+                f"{path.name} has a cell that did not finish (the scan judges timings only)"
             )
         tables.append(table.set_index(["key", "metric"]))
     keys = sorted(set.intersection(*(set(t.index) for t in tables)))
@@ -123,14 +122,18 @@ def level_scan(
         raise SeqbenchError(f"the level scan needs at least {MIN_RUNS_FOR_T + 1} runs a side")
     base_opt = paired_grid((threshold,), runs, gate)[-1].options()
     opts = [replace(base_opt, run_alpha=level) for level in levels]
-    rows = []
+    rows, skipped = [], []
     for pair, group in find_runs(folder).groupby("pair"):
         unchanged = sorted(group.loc[group["kind"].isin(["base", "clean"]), "path"])
         slow = {k: sorted(g["path"]) for k, g in group.groupby("kind") if k.startswith("slow")}
         if len(unchanged) < 2 * runs or any(len(p) < runs for p in slow.values()):
             continue  # an unfinished pair
         paths = unchanged + [p for kind in sorted(slow) for p in slow[kind]]
-        columns, values = run_matrix(paths)
+        try:
+            columns, values = run_matrix(paths)
+        except SeqbenchError as exc:  # resampled_paired still judges this pair, status and all
+            skipped.append(f"pair {pair}: {exc}")
+            continue
         heads: dict[str, np.ndarray | None] = {"clean": None}
         for i, kind in enumerate(sorted(slow)):
             start = len(unchanged) + i * runs
@@ -141,7 +144,9 @@ def level_scan(
             for kind, per_level in shares.items()
             for level, share in zip(levels, per_level, strict=True)
         ]
-    return pd.DataFrame(rows, columns=["pair", "kind", "run_alpha", "flagged_share"])
+    scan = pd.DataFrame(rows, columns=["pair", "kind", "run_alpha", "flagged_share"])
+    scan.attrs["skipped"] = skipped  # pairs left out, each with why
+    return scan
 
 
 def _rates(scan: pd.DataFrame, pairs: list[int], level: float) -> tuple[float, float, float]:
@@ -233,8 +238,11 @@ def scan_section(
     if runs - 1 < MIN_RUNS_FOR_T:
         return [f"(No level scan: its first comparison needs {MIN_RUNS_FOR_T} runs a side.)", ""]
     scan = level_scan(folder, threshold, runs)
+    skipped = []
+    if scan.attrs["skipped"]:
+        skipped = [f"Left out of the scan: {'; '.join(scan.attrs['skipped'])}.", ""]
     if scan.empty:
-        return []
+        return skipped
     scan.to_csv(out / "level_scan.csv", index=False)
     folds = ["(Cross-validation needs at least 2 finished pairs.)"]
     if scan["pair"].nunique() >= 2:
@@ -255,6 +263,7 @@ def scan_section(
         f"threshold {threshold:.0%} (level_scan.csv; seqbench/studies/detector_scan.py). "
         + agreement(scan, shares, threshold),
         "",
+        *skipped,
         _md(scan_table(scan)),
         "",
         *folds,
