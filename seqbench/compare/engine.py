@@ -90,8 +90,8 @@ def _tolerance(threshold: float, base: Mapping[str, Any], opt: CompareOptions) -
 def _significance(
     base: Mapping[str, Any], cur: Mapping[str, Any], opt: CompareOptions
 ) -> Significance:
-    """Between runs where both sides have several (the variance that matters, README "Whole
-    runs"), else between the rounds of the one run."""
+    """Between runs where both sides have several (the variance that matters, README
+    "Checking the detector", the between-run test), else between the rounds of the one run."""
     runs = base.get("run_values"), cur.get("run_values")
     if all(r is not None and len(r) >= MIN_RUNS_FOR_T for r in runs):
         return runs_differ(*runs, opt.run_alpha)

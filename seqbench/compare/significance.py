@@ -36,7 +36,7 @@ class Significance:
     """Whether two sets of timed rounds differ, and how that was decided."""
 
     differ: bool | None  # True: they differ; False: no evidence; None: too few rounds to say
-    p_value: float | None  # Mann-Whitney U two-sided p-value; None when the test was not run
+    p_value: float | None  # two-sided p-value of the test run; None when none was run
     method: str  # "t-test over runs", "mann-whitney", "range" (asv's fallback), "too few rounds"
 
 
