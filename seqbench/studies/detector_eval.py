@@ -387,6 +387,21 @@ def split_evaluate(
     )
 
 
+def finished_pair(
+    group: pd.DataFrame, runs: int
+) -> tuple[list[Path], dict[str, list[Path] | None]] | None:
+    """A pair's runs (find_runs' rows) as the resampling splits them: its runs of the unchanged
+    tree, sorted, and its head kinds: "clean" (None: the unchanged runs a split leaves over)
+    and each slowdown with at least `runs` runs, sorted. None while the pair has fewer than
+    2·`runs` runs of the unchanged tree (unfinished)."""
+    unchanged = sorted(group.loc[group["kind"].isin(["base", "clean"]), "path"])
+    if len(unchanged) < 2 * runs:
+        return None
+    slow = group[group["kind"].str.startswith("slow")].groupby("kind")
+    heads = {kind: sorted(g["path"]) for kind, g in slow if len(g) >= runs}
+    return unchanged, {"clean": None} | heads
+
+
 def resampled_paired(folder: Path, thresholds: tuple[float, ...], runs: int) -> pd.DataFrame:
     """The paired recipe's outcome averaged over every re-split of each pair: one row per
     (pair, kind, threshold) with the share of splits that fail (`flagged_share`).
@@ -404,16 +419,10 @@ def resampled_paired(folder: Path, thresholds: tuple[float, ...], runs: int) -> 
     load = _cached_loader()
     rows = []
     for pair, group in find_runs(folder).groupby("pair"):
-        unchanged = sorted(group.loc[group["kind"].isin(["base", "clean"]), "path"])
-        if len(unchanged) < 2 * runs:
-            continue  # an unfinished pair
-        heads = {"clean": None} | {
-            kind: sorted(g["path"])
-            for kind, g in group[group["kind"].str.startswith("slow")].groupby("kind")
-        }
+        if (finished := finished_pair(group, runs)) is None:
+            continue
+        unchanged, heads = finished
         for kind, head_paths in heads.items():
-            if head_paths is not None and len(head_paths) < runs:
-                continue
             for threshold in thresholds:
                 outcomes, same_cell = [], []
                 for base in combinations(unchanged, runs):

@@ -32,7 +32,7 @@ from seqbench.compare.options import CompareOptions
 from seqbench.compare.significance import MIN_RUNS_FOR_T
 from seqbench.errors import SeqbenchError
 from seqbench.results.load import load_results
-from seqbench.studies.detector_eval import find_runs, paired_grid
+from seqbench.studies.detector_eval import find_runs, finished_pair, paired_grid
 
 LEVELS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1)  # run_alpha values scanned
 TARGET_FALSE_ALARMS = 0.05  # the target for the paired gate
@@ -108,7 +108,7 @@ def pair_shares(
             rest = [i for i in range(len(unchanged)) if i not in base]
             head = unchanged[rest] if head_runs is None else head_runs
             first = flagged(columns, unchanged[list(base[: runs - 1])], head[: runs - 1], opts)
-            confirm = flagged(columns, unchanged[list(base)], head[:runs], opts)
+            confirm = flagged(columns, unchanged[list(base)], head, opts)
             outcomes.append([bool(f) and bool(c) for f, c in zip(first, confirm, strict=True)])
         shares[kind] = [float(v) for v in np.mean(outcomes, axis=0)]
     return shares
@@ -124,20 +124,20 @@ def level_scan(
     opts = [replace(base_opt, run_alpha=level) for level in levels]
     rows, skipped = [], []
     for pair, group in find_runs(folder).groupby("pair"):
-        unchanged = sorted(group.loc[group["kind"].isin(["base", "clean"]), "path"])
-        slow = {k: sorted(g["path"]) for k, g in group.groupby("kind") if k.startswith("slow")}
-        if len(unchanged) < 2 * runs or any(len(p) < runs for p in slow.values()):
-            continue  # an unfinished pair
-        paths = unchanged + [p for kind in sorted(slow) for p in slow[kind]]
+        if (finished := finished_pair(group, runs)) is None:
+            continue
+        unchanged, head_paths = finished
+        slow = {kind: paths for kind, paths in head_paths.items() if paths is not None}
         try:
-            columns, values = run_matrix(paths)
+            columns, values = run_matrix(unchanged + [p for paths in slow.values() for p in paths])
         except SeqbenchError as exc:  # resampled_paired still judges this pair, status and all
             skipped.append(f"pair {pair}: {exc}")
             continue
         heads: dict[str, np.ndarray | None] = {"clean": None}
-        for i, kind in enumerate(sorted(slow)):
-            start = len(unchanged) + i * runs
-            heads[kind] = values[start : start + runs]
+        start = len(unchanged)
+        for kind, paths in slow.items():
+            heads[kind] = values[start : start + len(paths)]
+            start += len(paths)
         shares = pair_shares(values[: len(unchanged)], heads, columns, runs, opts)
         rows += [
             {"pair": pair, "kind": kind, "run_alpha": level, "flagged_share": share}
