@@ -99,8 +99,8 @@ def pair_shares(
     opts: list[CompareOptions],
 ) -> dict[str, list[float]]:
     """Per head kind and option set, the share of a pair's splits the paired recipe fails:
-    `runs - 1` runs a side flagged, then `runs` a side flagged too (resampled_paired's rule
-    and split order)."""
+    `runs - 1` runs a side flagged, then the confirmation (`runs` base runs against every
+    head run) flagged too: resampled_paired's rule and split order."""
     shares = {}
     for kind, head_runs in heads.items():
         outcomes = []
