@@ -9,7 +9,8 @@ results, compare); nothing in the product imports a study.
                   summary.md records the machine, versions, date and the exact command
   timing          whether a timing cell's numbers are independent of the run they come from
   detector        `seqbench compare`'s false-alarm and detection rates: pairs of runs with
-                  injected slowdowns, or splits of whole runs (evaluation: detector_eval)
+                  injected slowdowns, or splits of whole runs (evaluation: detector_eval;
+                  the level of compare's between-run test, cross-validated: detector_scan)
   normalisers     which normaliser (none, the calibration GEMM, a small LSTM step) cancels
                   run-to-run differences best, over whole runs already made (it takes the
                   run folders as arguments and writes normalisers.txt)
