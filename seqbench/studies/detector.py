@@ -59,7 +59,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from seqbench.analysis.markdown import markdown_table
 from seqbench.compare.engine import CALIBRATION_WARN_RATIO
 from seqbench.compare.options import POOLS, CompareOptions, parse_fraction
 from seqbench.errors import SeqbenchError
@@ -84,6 +83,7 @@ from seqbench.studies.detector_eval import (
     resampled_rates,
     run_health,
     split_evaluate,
+    summary_table,
 )
 from seqbench.studies.detector_scan import scan_section
 
@@ -210,11 +210,6 @@ def collect(
             )
 
 
-def _md(frame: pd.DataFrame) -> str:
-    """A Markdown table of `frame`, floats to 3 significant digits."""
-    return markdown_table(frame.map(lambda v: f"{v:.3g}" if isinstance(v, float) else v))
-
-
 def health_caution(health: pd.DataFrame) -> str:
     """One paragraph on the runs' health (run_health): which were disturbed by other load
     before their calibration, and which were slow after it."""
@@ -285,7 +280,7 @@ def summarize(
             "one comparison per kind above; the splits of a pair share runs, so the pairs, "
             "not the splits, are the independent units (resampled.csv).",
             "",
-            _md(resampled_rates(shares)) if len(shares) else "no finished pair yet",
+            summary_table(resampled_rates(shares)) if len(shares) else "no finished pair yet",
             "",
             *_by_condition(shares, health, out),
             *scan_section(out / "runs", out, thresholds[0], baseline_runs, shares),
@@ -302,11 +297,11 @@ def summarize(
             "",
             "## Rates (fraction of comparisons flagged)",
             "",
-            _md(wide),
+            summary_table(wide),
             "",
             "## With 95% Wilson intervals",
             "",
-            _md(table),
+            summary_table(table),
             "",
             *resampled,
             "## Run-to-run noise of the unchanged tree",
@@ -314,7 +309,7 @@ def summarize(
             "Per timed cell, current/baseline ratio of median times of two runs of the unchanged "
             "tree: RMS of its log, and quantiles of |ratio - 1| (fractions: 0.05 = 5%).",
             "",
-            _md(spread),
+            summary_table(spread),
             "",
         ]
     )
@@ -347,11 +342,11 @@ def _by_condition(shares: pd.DataFrame, health: pd.DataFrame, out: Path) -> list
         "counts a failure only when the confirmation flags a cell the first comparison "
         "flagged.",
         "",
-        _md(resampled_by_condition(shares, conditions)),
+        summary_table(resampled_by_condition(shares, conditions)),
         "",
         "Per pair (pairs.csv): the share of its splits each rule fails, by kind and threshold.",
         "",
-        _md(per_pair),
+        summary_table(per_pair),
         "",
     ]
 
@@ -428,12 +423,12 @@ def summarize_splits(
             "",
             "## Splits flagged (false alarms)",
             "",
-            _md(table),
+            summary_table(table),
             "",
             f"## Rows flagged under `--normalize` with {current_runs} current run(s), in how "
             "many splits, per --pool",
             "",
-            _md(often) if len(often) else "none",
+            summary_table(often) if len(often) else "none",
             "",
         ]
     )

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from seqbench.analysis.markdown import markdown_table
 from seqbench.analysis.provenance import machine_names
 from seqbench.compare.cells import calibrations
 from seqbench.compare.engine import CALIBRATION_WARN_RATIO, Comparison, compare_results
@@ -385,6 +386,11 @@ def split_evaluate(
     return pd.DataFrame(comparisons), pd.DataFrame(
         flagged, columns=["split", "setting", "cell", "metric", "change", "tolerance", "gates"]
     )
+
+
+def summary_table(frame: pd.DataFrame) -> str:
+    """A Markdown table of `frame` for a study summary, floats to 3 significant digits."""
+    return markdown_table(frame.map(lambda v: f"{v:.3g}" if isinstance(v, float) else v))
 
 
 def finished_pair(

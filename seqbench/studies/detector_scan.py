@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqbench.analysis.markdown import markdown_table
 from seqbench.compare import cells
 from seqbench.compare.engine import judge_time
 from seqbench.compare.metrics import DEFAULT_METRICS, MetricSpec
@@ -32,7 +31,7 @@ from seqbench.compare.options import CompareOptions
 from seqbench.compare.significance import MIN_RUNS_FOR_T
 from seqbench.errors import SeqbenchError
 from seqbench.results.load import load_results
-from seqbench.studies.detector_eval import find_runs, finished_pair, paired_grid
+from seqbench.studies.detector_eval import find_runs, finished_pair, paired_grid, summary_table
 
 LEVELS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1)  # run_alpha values scanned
 TARGET_FALSE_ALARMS = 0.05  # the issue's target for the paired gate
@@ -210,10 +209,6 @@ def scan_table(scan: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _md(frame: pd.DataFrame) -> str:
-    return markdown_table(frame.map(lambda v: f"{v:.3g}" if isinstance(v, float) else v))
-
-
 def agreement(scan: pd.DataFrame, shares: pd.DataFrame, threshold: float) -> str:
     """One line: does the scan at the default level give resampled_paired's shares (the
     same splits judged through `compare_results`)?"""
@@ -253,7 +248,7 @@ def scan_section(
             f"whose false alarms there are at most {TARGET_FALSE_ALARMS:.0%}, scored on the "
             "other half (cross_validation.csv).",
             "",
-            _md(table),
+            summary_table(table),
         ]
     return [
         "### The between-run test's level (run_alpha), scanned and cross-validated",
@@ -264,7 +259,7 @@ def scan_section(
         + agreement(scan, shares, threshold),
         "",
         *skipped,
-        _md(scan_table(scan)),
+        summary_table(scan_table(scan)),
         "",
         *folds,
         "",
