@@ -201,6 +201,7 @@ def pooled(
         ranges = [r for r in group["range"] if isinstance(r, tuple)]
         bad = [s for s in group["status"] if s != "ok"]
         spec = by_name.get(metric)
+        run_values = finite_positive(group["value"])
         rows.append(
             {
                 "key": key,
@@ -212,8 +213,8 @@ def pooled(
                     pooled_value(group["value"], spec, pool) if spec else group["value"].median()
                 ),
                 "entries": len(group),
-                "spread": spread(group["value"]),
-                "run_values": finite_positive(group["value"]),
+                "spread": spread(run_values),
+                "run_values": run_values,
                 "samples": np.concatenate(samples) if samples else None,
                 "range": (
                     min(r[0] for r in ranges),

@@ -59,10 +59,12 @@ def run_matrix(paths: list[Path]) -> tuple[list[tuple[str, MetricSpec]], np.ndar
 
 
 def _pooled_row(values: np.ndarray, spec: MetricSpec, opt: CompareOptions) -> dict:
+    """A cell's row as cells.pooled builds it from these runs' values."""
+    run_values = cells.finite_positive(values)
     return {
         "value": cells.pooled_value(pd.Series(values), spec, opt.pool),
-        "spread": cells.spread(values),
-        "run_values": cells.finite_positive(values),
+        "spread": cells.spread(run_values),
+        "run_values": run_values,
         "samples": None,  # with >= 2 runs a side the rounds are not tested
         "range": None,
     }
